@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+
+from app.agencies import service
+from app.agencies.models import Agency
+from app.agencies.schemas import AgencyCreate, AgencyRead, AgencyUpdate
+from app.deps import AdminUser, CurrentUser, RuntimeDep, SessionDep
+from app.http import ERROR_RESPONSES
+
+router = APIRouter(prefix="/api/v1/agencies", tags=["registry"], responses=ERROR_RESPONSES)
+
+
+def _agency(agency_id: int, session: SessionDep) -> Agency:
+    return service.get_agency(session, agency_id)
+
+
+AgencyDep = Annotated[Agency, Depends(_agency)]
+
+
+@router.get("", response_model=list[AgencyRead])
+def list_agencies(_user: CurrentUser, session: SessionDep) -> list[AgencyRead]:
+    """List the institutions authorised to request footage."""
+    return [AgencyRead.model_validate(a) for a in service.list_agencies(session)]
+
+
+@router.post("", response_model=AgencyRead, status_code=201)
+def create_agency(
+    data: AgencyCreate, _admin: AdminUser, session: SessionDep, runtime: RuntimeDep
+) -> AgencyRead:
+    return AgencyRead.model_validate(service.create_agency(session, data, runtime.clock.now()))
+
+
+@router.get("/{agency_id}", response_model=AgencyRead)
+def get_agency(agency: AgencyDep, _user: CurrentUser) -> AgencyRead:
+    return AgencyRead.model_validate(agency)
+
+
+@router.patch("/{agency_id}", response_model=AgencyRead)
+def update_agency(
+    agency: AgencyDep, data: AgencyUpdate, _admin: AdminUser, session: SessionDep
+) -> AgencyRead:
+    return AgencyRead.model_validate(service.update_agency(session, agency, data))

@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app import errors
+from app.agencies.models import Agency
+from app.agencies.schemas import AgencyCreate, AgencyUpdate
+
+
+def get_agency(session: Session, agency_id: int) -> Agency:
+    agency = session.get(Agency, agency_id)
+    if agency is None:
+        raise errors.AgencyNotFound(f"agency {agency_id} does not exist")
+    return agency
+
+
+def list_agencies(session: Session, *, active_only: bool = False) -> list[Agency]:
+    query = select(Agency).order_by(Agency.name)
+    if active_only:
+        query = query.where(Agency.active.is_(True))
+    return list(session.scalars(query))
+
+
+def create_agency(session: Session, data: AgencyCreate, now: datetime) -> Agency:
+    _ensure_unique_name(session, data.name)
+    agency = Agency(name=data.name, kind=data.kind, active=data.active, created_at=now)
+    session.add(agency)
+    session.flush()
+    return agency
+
+
+def update_agency(session: Session, agency: Agency, data: AgencyUpdate) -> Agency:
+    if data.name is not None and data.name != agency.name:
+        _ensure_unique_name(session, data.name)
+    for field, value in data.model_dump(exclude_unset=True, exclude_none=True).items():
+        setattr(agency, field, value)
+    session.flush()
+    return agency
+
+
+def _ensure_unique_name(session: Session, name: str) -> None:
+    if session.scalar(select(Agency.id).where(Agency.name == name)) is not None:
+        raise errors.AlreadyExists(f"an agency named {name!r} already exists")

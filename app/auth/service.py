@@ -1,0 +1,74 @@
+"""Users and authentication. Services never commit: the caller's unit of work does."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app import errors
+from app.agencies.models import Agency
+from app.auth.models import Role, User
+from app.auth.schemas import UserCreate
+from app.security import hash_password, verify_password
+
+# Verifying against a real hash when the user does not exist keeps the timing the same, so the
+# response time does not tell which usernames exist.
+_DUMMY_HASH = hash_password("saksi-timing-equaliser")
+
+
+def create_user(session: Session, data: UserCreate, now: datetime) -> User:
+    """Add a user; a pemohon must belong to an active agency, staff to none."""
+    if session.scalar(select(User.id).where(User.username == data.username)) is not None:
+        raise errors.AlreadyExists(f"the username {data.username!r} is taken")
+    _check_agency(session, data.role, data.agency_id)
+    user = User(
+        username=data.username,
+        full_name=data.full_name,
+        role=data.role,
+        id_number=data.id_number,
+        position=data.position,
+        email=str(data.email) if data.email else None,
+        agency_id=data.agency_id,
+        password_hash=hash_password(data.password),
+        active=True,
+        created_at=now,
+    )
+    session.add(user)
+    session.flush()
+    return user
+
+
+def _check_agency(session: Session, role: Role, agency_id: int | None) -> None:
+    if role is not Role.PEMOHON:
+        if agency_id is not None:
+            raise errors.ValidationFailed("only a pemohon belongs to an agency")
+        return
+    if agency_id is None:
+        raise errors.ValidationFailed("a pemohon must belong to an agency (agency_id)")
+    agency = session.get(Agency, agency_id)
+    if agency is None or not agency.active:
+        raise errors.AgencyNotAuthorized(f"agency {agency_id} is unknown or not authorised")
+
+
+def authenticate(session: Session, username: str, password: str) -> User:
+    """Return the active user with these credentials, or raise InvalidCredentials."""
+    user = session.scalar(select(User).where(User.username == username))
+    if user is None:
+        verify_password(_DUMMY_HASH, password)
+        raise errors.InvalidCredentials("wrong username or password")
+    if not verify_password(user.password_hash, password) or not user.active:
+        raise errors.InvalidCredentials("wrong username or password")
+    return user
+
+
+def list_users(session: Session, role: Role | None = None) -> list[User]:
+    query = select(User).order_by(User.username)
+    if role is not None:
+        query = query.where(User.role == role)
+    return list(session.scalars(query))
+
+
+def count_users(session: Session) -> int:
+    return len(session.scalars(select(User.id)).all())

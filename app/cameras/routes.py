@@ -1,0 +1,83 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+
+from app.cameras import service
+from app.cameras.models import Camera, Nvr
+from app.cameras.schemas import (
+    CameraCreate,
+    CameraRead,
+    CameraUpdate,
+    NvrCreate,
+    NvrRead,
+    NvrUpdate,
+)
+from app.deps import AdminUser, CurrentUser, RuntimeDep, SessionDep, StaffUser
+from app.http import ERROR_RESPONSES
+
+router = APIRouter(prefix="/api/v1", tags=["registry"], responses=ERROR_RESPONSES)
+
+
+def _nvr(nvr_id: int, session: SessionDep) -> Nvr:
+    return service.get_nvr(session, nvr_id)
+
+
+def _camera(camera_id: int, session: SessionDep) -> Camera:
+    return service.get_camera(session, camera_id)
+
+
+NvrDep = Annotated[Nvr, Depends(_nvr)]
+CameraDep = Annotated[Camera, Depends(_camera)]
+
+
+@router.get("/nvrs", response_model=list[NvrRead])
+def list_nvrs(_user: StaffUser, session: SessionDep) -> list[NvrRead]:
+    return [NvrRead.model_validate(n) for n in service.list_nvrs(session)]
+
+
+@router.post("/nvrs", response_model=NvrRead, status_code=201)
+def create_nvr(
+    data: NvrCreate, _admin: AdminUser, session: SessionDep, runtime: RuntimeDep
+) -> NvrRead:
+    nvr = service.create_nvr(session, data, runtime.secret_box, runtime.clock.now())
+    return NvrRead.model_validate(nvr)
+
+
+@router.get("/nvrs/{nvr_id}", response_model=NvrRead)
+def get_nvr(nvr: NvrDep, _user: StaffUser) -> NvrRead:
+    return NvrRead.model_validate(nvr)
+
+
+@router.patch("/nvrs/{nvr_id}", response_model=NvrRead)
+def update_nvr(
+    nvr: NvrDep, data: NvrUpdate, _admin: AdminUser, session: SessionDep, runtime: RuntimeDep
+) -> NvrRead:
+    return NvrRead.model_validate(service.update_nvr(session, nvr, data, runtime.secret_box))
+
+
+@router.get("/cameras", response_model=list[CameraRead])
+def list_cameras(_user: CurrentUser, session: SessionDep) -> list[CameraRead]:
+    """List cameras (every signed-in user: a pemohon picks them by location)."""
+    return [CameraRead.model_validate(c) for c in service.list_cameras(session)]
+
+
+@router.post("/cameras", response_model=CameraRead, status_code=201)
+def create_camera(
+    data: CameraCreate, _admin: AdminUser, session: SessionDep, runtime: RuntimeDep
+) -> CameraRead:
+    camera = service.create_camera(session, data, runtime.clock.now())
+    return CameraRead.model_validate(camera)
+
+
+@router.get("/cameras/{camera_id}", response_model=CameraRead)
+def get_camera(camera: CameraDep, _user: CurrentUser) -> CameraRead:
+    return CameraRead.model_validate(camera)
+
+
+@router.patch("/cameras/{camera_id}", response_model=CameraRead)
+def update_camera(
+    camera: CameraDep, data: CameraUpdate, _admin: AdminUser, session: SessionDep
+) -> CameraRead:
+    return CameraRead.model_validate(service.update_camera(session, camera, data))

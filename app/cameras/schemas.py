@@ -1,0 +1,107 @@
+from __future__ import annotations
+
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+
+from app.cameras.models import NvrVendor
+
+# A host name or an IPv4/IPv6 address, nothing else: it ends up inside URLs we build.
+HOST_PATTERN = r"^([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)*[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$|^[0-9A-Fa-f:.]+$"  # noqa: E501
+Port = Field(ge=1, le=65535)
+
+
+class NvrCreate(BaseModel):
+    model_config = ConfigDict(str_strip_whitespace=True)
+
+    name: str = Field(min_length=1, max_length=200)
+    vendor: NvrVendor
+    host: str = Field(min_length=1, max_length=255, pattern=HOST_PATTERN)
+    http_port: int = Port
+    rtsp_port: int = Port
+    username: str = Field(min_length=1, max_length=128)
+    password: SecretStr = Field(min_length=1, max_length=256)
+    timezone: str = "Asia/Jakarta"
+    active: bool = True
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+
+class NvrUpdate(BaseModel):
+    model_config = ConfigDict(str_strip_whitespace=True)
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    host: str | None = Field(default=None, min_length=1, max_length=255, pattern=HOST_PATTERN)
+    http_port: int | None = Field(default=None, ge=1, le=65535)
+    rtsp_port: int | None = Field(default=None, ge=1, le=65535)
+    username: str | None = Field(default=None, min_length=1, max_length=128)
+    password: SecretStr | None = Field(default=None, min_length=1, max_length=256)
+    active: bool | None = None
+
+
+class NvrRead(BaseModel):
+    """An NVR as the API shows it: never with its password."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    name: str
+    vendor: NvrVendor
+    host: str
+    http_port: int
+    rtsp_port: int
+    username: str
+    timezone: str
+    active: bool
+
+
+class CameraCreate(BaseModel):
+    model_config = ConfigDict(str_strip_whitespace=True)
+
+    name: str = Field(min_length=1, max_length=200)
+    location: str = Field(min_length=1, max_length=300)
+    latitude: float | None = Field(default=None, ge=-90, le=90)
+    longitude: float | None = Field(default=None, ge=-180, le=180)
+    nvr_id: int
+    channel: int | None = Field(default=None, ge=1, le=1024)
+    source_token: str | None = Field(
+        default=None, min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:-]+$"
+    )
+    active: bool = True
+
+    @model_validator(mode="after")
+    def _addressable(self) -> CameraCreate:
+        if self.channel is None and self.source_token is None:
+            raise ValueError("a camera needs a channel or an ONVIF source token")
+        return self
+
+
+class CameraUpdate(BaseModel):
+    model_config = ConfigDict(str_strip_whitespace=True)
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    location: str | None = Field(default=None, min_length=1, max_length=300)
+    latitude: float | None = Field(default=None, ge=-90, le=90)
+    longitude: float | None = Field(default=None, ge=-180, le=180)
+    active: bool | None = None
+
+
+class CameraRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    name: str
+    location: str
+    latitude: float | None
+    longitude: float | None
+    nvr_id: int
+    channel: int | None
+    source_token: str | None
+    active: bool

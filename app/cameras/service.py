@@ -1,0 +1,88 @@
+"""NVRs and their cameras. Device passwords are stored encrypted and never returned."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app import errors
+from app.cameras.models import Camera, Nvr
+from app.cameras.schemas import CameraCreate, CameraUpdate, NvrCreate, NvrUpdate
+from app.security import SecretBox
+
+
+def get_nvr(session: Session, nvr_id: int) -> Nvr:
+    nvr = session.get(Nvr, nvr_id)
+    if nvr is None:
+        raise errors.NvrNotFound(f"NVR {nvr_id} does not exist")
+    return nvr
+
+
+def list_nvrs(session: Session) -> list[Nvr]:
+    return list(session.scalars(select(Nvr).order_by(Nvr.name)))
+
+
+def create_nvr(session: Session, data: NvrCreate, box: SecretBox, now: datetime) -> Nvr:
+    if session.scalar(select(Nvr.id).where(Nvr.name == data.name)) is not None:
+        raise errors.AlreadyExists(f"an NVR named {data.name!r} already exists")
+    values = data.model_dump(exclude={"password"})
+    nvr = Nvr(
+        **values,
+        password_encrypted=box.encrypt(data.password.get_secret_value()),
+        created_at=now,
+    )
+    session.add(nvr)
+    session.flush()
+    return nvr
+
+
+def update_nvr(session: Session, nvr: Nvr, data: NvrUpdate, box: SecretBox) -> Nvr:
+    changes = data.model_dump(exclude_unset=True, exclude_none=True, exclude={"password"})
+    if "name" in changes and changes["name"] != nvr.name:
+        if session.scalar(select(Nvr.id).where(Nvr.name == changes["name"])) is not None:
+            raise errors.AlreadyExists(f"an NVR named {changes['name']!r} already exists")
+    for field, value in changes.items():
+        setattr(nvr, field, value)
+    if data.password is not None:
+        nvr.password_encrypted = box.encrypt(data.password.get_secret_value())
+    session.flush()
+    return nvr
+
+
+def nvr_password(nvr: Nvr, box: SecretBox) -> str:
+    """Decrypt an NVR's password for an adapter; never for an API response."""
+    return box.decrypt(nvr.password_encrypted)
+
+
+def get_camera(session: Session, camera_id: int) -> Camera:
+    camera = session.get(Camera, camera_id)
+    if camera is None:
+        raise errors.CameraNotFound(f"camera {camera_id} does not exist")
+    return camera
+
+
+def list_cameras(session: Session, *, active_only: bool = False) -> list[Camera]:
+    query = select(Camera).order_by(Camera.location, Camera.name)
+    if active_only:
+        query = query.where(Camera.active.is_(True))
+    return list(session.scalars(query))
+
+
+def create_camera(session: Session, data: CameraCreate, now: datetime) -> Camera:
+    get_nvr(session, data.nvr_id)
+    duplicate = select(Camera.id).where(Camera.nvr_id == data.nvr_id, Camera.name == data.name)
+    if session.scalar(duplicate) is not None:
+        raise errors.AlreadyExists(f"this NVR already has a camera named {data.name!r}")
+    camera = Camera(**data.model_dump(), created_at=now)
+    session.add(camera)
+    session.flush()
+    return camera
+
+
+def update_camera(session: Session, camera: Camera, data: CameraUpdate) -> Camera:
+    for field, value in data.model_dump(exclude_unset=True).items():
+        setattr(camera, field, value)
+    session.flush()
+    return camera

@@ -1,0 +1,51 @@
+"""The FastAPI application."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from app import health
+from app.agencies.routes import router as agencies_router
+from app.auth.routes import router as auth_router
+from app.cameras.routes import router as cameras_router
+from app.http import install_error_handlers
+from app.requests.routes import router as requests_router
+from app.runtime import Runtime
+from app.sop.routes import router as sop_router
+
+API_DESCRIPTION = """
+Saksi exports CCTV footage as evidence with a verifiable chain of custody.
+
+Every error answers with one envelope: `{"error": "<Code>", "detail": "<message>"}`.
+Times are UTC in responses; request windows without an offset are read in office time.
+"""
+
+
+def create_app(runtime: Runtime, *, run_workers: bool = False) -> FastAPI:
+    """Build the application around a runtime; optionally run job workers in-process."""
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if run_workers:
+            runtime.queue.start_consumer(runtime.settings.worker_threads)
+        try:
+            yield
+        finally:
+            runtime.queue.stop_consumer()
+
+    app = FastAPI(title="Saksi", version="0.1.0", description=API_DESCRIPTION, lifespan=lifespan)
+    app.state.runtime = runtime
+    install_error_handlers(app)
+    for router in (
+        health.router,
+        auth_router,
+        agencies_router,
+        cameras_router,
+        requests_router,
+        sop_router,
+    ):
+        app.include_router(router)
+    return app

@@ -1,0 +1,25 @@
+"""Every domain's SQLAlchemy models, imported so the metadata is complete (Alembic, tests)."""
+
+from app.agencies.models import Agency, AgencyKind
+from app.auth.models import Role, User
+from app.cameras.models import Camera, Nvr, NvrVendor
+from app.db import Base
+from app.requests.models import DeliveryMethod, EvidenceRequest, RequestItem, RequestStatus
+from app.sop.models import StepOutcome, StepRecord
+
+__all__ = [
+    "Agency",
+    "AgencyKind",
+    "Base",
+    "Camera",
+    "DeliveryMethod",
+    "EvidenceRequest",
+    "Nvr",
+    "NvrVendor",
+    "RequestItem",
+    "RequestStatus",
+    "Role",
+    "StepOutcome",
+    "StepRecord",
+    "User",
+]

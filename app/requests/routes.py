@@ -1,0 +1,101 @@
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, File, Form, Query, UploadFile
+from fastapi.responses import FileResponse
+from pydantic import ValidationError
+
+from app import errors
+from app.deps import CurrentUser, RuntimeDep, SessionDep
+from app.http import ERROR_RESPONSES, field_errors
+from app.requests import letters, service
+from app.requests.models import EvidenceRequest, RequestStatus
+from app.requests.schemas import RequestCreate, RequestRead, RequestSummary
+
+router = APIRouter(prefix="/api/v1/requests", tags=["requests"], responses=ERROR_RESPONSES)
+
+
+def readable_request(request_id: int, session: SessionDep, user: CurrentUser) -> EvidenceRequest:
+    """Load a request the current user may see, or refuse."""
+    request = service.get_request(session, request_id)
+    service.check_can_read(user, request)
+    return request
+
+
+RequestDep = Annotated[EvidenceRequest, Depends(readable_request)]
+
+
+def _parse(data: str) -> RequestCreate:
+    try:
+        return RequestCreate.model_validate_json(data)
+    except ValidationError as exc:
+        fields = [f.model_dump() for f in field_errors(exc.errors())]
+        detail = "; ".join(f"{f['field']}: {f['message']}" for f in fields)
+        raise errors.ValidationFailed(detail, extra={"fields": fields}) from exc
+
+
+@router.post(
+    "",
+    response_model=RequestRead,
+    status_code=201,
+    responses={
+        413: {"description": "The letter is too large"},
+        415: {"description": "The letter is not a PDF"},
+    },
+)
+def create_request(
+    data: Annotated[str, Form(description="The request as JSON (schema RequestCreate)")],
+    letter: Annotated[UploadFile, File(description="Scan of the request letter (PDF)")],
+    user: CurrentUser,
+    session: SessionDep,
+    runtime: RuntimeDep,
+) -> RequestRead:
+    """Register a request letter with its items; records SOP step 1."""
+    payload = _parse(data)
+    service.check_intake_allowed(runtime.sop, user, payload.agency_id)
+    settings = runtime.settings
+    staged = letters.stage_letter(
+        letter.file,
+        letter.filename or "",
+        letter.content_type,
+        settings.data_dir,
+        settings.letter_max_bytes,
+    )
+    policy = service.IntakePolicy(
+        zone=runtime.zone,
+        max_window=timedelta(hours=settings.max_window_hours),
+        data_dir=settings.data_dir,
+    )
+    now = runtime.clock.now()
+    try:
+        request = service.register_request(session, runtime.sop, policy, payload, staged, user, now)
+    finally:
+        letters.discard(staged)
+    return service.describe(session, runtime.sop, request, now)
+
+
+@router.get("", response_model=list[RequestSummary])
+def list_requests(
+    user: CurrentUser,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    status: Annotated[RequestStatus | None, Query()] = None,
+) -> list[RequestSummary]:
+    """List requests: all for office staff, the own agency's for a pemohon."""
+    now = runtime.clock.now()
+    found = service.list_requests(session, user, status)
+    return [service.summarise(session, runtime.sop, r, now) for r in found]
+
+
+@router.get("/{request_id}", response_model=RequestRead)
+def get_request(request: RequestDep, session: SessionDep, runtime: RuntimeDep) -> RequestRead:
+    return service.describe(session, runtime.sop, request, runtime.clock.now())
+
+
+@router.get("/{request_id}/letter", response_class=FileResponse)
+def get_letter(request: RequestDep, runtime: RuntimeDep) -> FileResponse:
+    """Download the scan of the request letter."""
+    path = runtime.settings.data_dir / request.letter_path
+    return FileResponse(path, media_type="application/pdf", filename=request.letter_filename)

@@ -1,0 +1,82 @@
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field
+
+from app.requests.models import DeliveryMethod, RequestStatus
+from app.sop.schemas import CurrentStepRead, StepRecordRead
+
+Text = Field(min_length=1, max_length=4000)
+
+
+class Person(BaseModel):
+    """A requesting officer or recipient: what the BAST's PIHAK KEDUA block needs."""
+
+    model_config = ConfigDict(str_strip_whitespace=True)
+
+    name: str = Field(min_length=1, max_length=200)
+    id_number: str = Field(min_length=1, max_length=64, description="NIP, NRP or NIK")
+    position: str = Field(min_length=1, max_length=200)
+    institution: str = Field(min_length=1, max_length=200)
+    email: EmailStr
+
+
+class ItemCreate(BaseModel):
+    camera_id: int
+    start: datetime = Field(description="Window start; without an offset it is office time")
+    end: datetime = Field(description="Window end; without an offset it is office time")
+
+
+class RequestCreate(BaseModel):
+    model_config = ConfigDict(str_strip_whitespace=True)
+
+    agency_id: int
+    letter_number: str = Field(min_length=1, max_length=128)
+    letter_date: date
+    legal_basis: str = Text
+    purpose: str = Field(min_length=1, max_length=4000, description="digunakan untuk kepentingan …")
+    incident: str = Text
+    officer: Person
+    recipient: Person
+    delivery_method: DeliveryMethod
+    items: list[ItemCreate] = Field(min_length=1, max_length=64)
+
+
+class ItemRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    position: int
+    camera_id: int
+    camera_name: str
+    location: str
+    window_start_at: datetime
+    window_end_at: datetime
+
+
+class RequestSummary(BaseModel):
+    id: int
+    number: str
+    agency_id: int
+    agency_name: str
+    letter_number: str
+    letter_date: date
+    status: RequestStatus
+    current_step: CurrentStepRead | None
+    created_at: datetime
+
+
+class RequestRead(RequestSummary):
+    letter_sha256: str
+    letter_size: int
+    letter_filename: str
+    legal_basis: str
+    purpose: str
+    incident: str
+    officer: Person
+    recipient: Person
+    delivery_method: DeliveryMethod
+    assigned_operator_id: int | None
+    items: list[ItemRead]
+    steps: list[StepRecordRead]

@@ -1,0 +1,80 @@
+"""What a running Saksi process holds: settings, database, clock, queue, SOP, keys.
+
+Built once per process (`saksi serve`, `saksi worker`, the CLI, a test) and handed to the web
+application and to jobs, so nothing reads global state behind their back.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.clock import Clock, SystemClock
+from app.db import make_engine, make_session_factory
+from app.jobs import JobQueue, build_huey
+from app.security import SecretBox
+from app.settings import Settings
+from app.sop.definition import SopDefinition, load_sop
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    clock: Clock
+    queue: JobQueue
+    sop: SopDefinition
+    token_key: bytes
+    secret_box: SecretBox
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return self.settings.zone
+
+    def close(self) -> None:
+        self.queue.stop_consumer()
+        self.engine.dispose()
+
+
+_current: Runtime | None = None
+
+
+def build_runtime(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    engine: Engine | None = None,
+    sessions: sessionmaker[Session] | None = None,
+) -> Runtime:
+    """Assemble a runtime from settings; create the data directory if needed."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = engine or make_engine(settings.resolved_database_url)
+    runtime = Runtime(
+        settings=settings,
+        engine=engine,
+        sessions=sessions or make_session_factory(engine),
+        clock=clock or SystemClock(),
+        queue=JobQueue(build_huey(settings.resolved_queue_url)),
+        sop=load_sop(settings.sop_file),
+        token_key=settings.token_signing_key(),
+        secret_box=SecretBox(settings.nvr_encryption_key()),
+    )
+    set_current(runtime)
+    return runtime
+
+
+def set_current(runtime: Runtime | None) -> None:
+    """Make `runtime` the one jobs use in this process."""
+    global _current  # noqa: PLW0603 - one runtime per process, set at start-up
+    _current = runtime
+
+
+def current() -> Runtime:
+    """Return this process's runtime (jobs run outside any request, so they look it up here)."""
+    if _current is None:
+        raise RuntimeError("no Saksi runtime in this process: call build_runtime() first")
+    return _current

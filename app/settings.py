@@ -1,0 +1,149 @@
+"""Service configuration: one `Settings`, read from `SAKSI_*` environment variables.
+
+Secrets may be given inline (`SAKSI_SECRET_KEY`) or as a file (`SAKSI_SECRET_KEY_FILE`), the
+Docker/Kubernetes convention. In development, secrets that are not supplied are generated into the
+data directory on first start (owner-only permissions); production refuses to start without them.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from enum import StrEnum
+from functools import lru_cache
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+MIN_SECRET_LENGTH = 32
+WEAK_SECRETS = frozenset({"changeme", "secret", "password", "saksi", "development", "admin"})
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    PRODUCTION = "production"
+
+
+class OfficeSettings(BaseModel):
+    """The office that runs Saksi: used in documents and the SOP."""
+
+    government: str = "PEMERINTAH KABUPATEN CIREBON"
+    name: str = "Dinas Komunikasi dan Informatika Kabupaten Cirebon"
+    address: str = "Jl. Sunan Drajat No. 15, Telp. (0231) 8330580"
+    website: str = "https://diskominfo.cirebonkab.go.id"
+    email: str = "diskominfo@cirebonkab.go.id"
+    city: str = "Sumber"
+    postal_code: str = "45611"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="SAKSI_", env_nested_delimiter="__", extra="ignore"
+    )
+
+    env: Environment = Environment.DEVELOPMENT
+    data_dir: Path = Path("./saksi-data")
+    database_url: str | None = None
+    queue_url: str | None = None
+    timezone: str = "Asia/Jakarta"
+
+    secret_key: SecretStr | None = None
+    secret_key_file: Path | None = None
+    nvr_secret_key: SecretStr | None = None
+    nvr_secret_key_file: Path | None = None
+
+    token_ttl_minutes: int = Field(default=480, ge=5, le=7 * 24 * 60)
+    max_window_hours: float = Field(default=24.0, gt=0)
+    letter_max_bytes: int = Field(default=20 * 1024 * 1024, gt=0)
+    sop_file: Path | None = None
+    worker_threads: int = Field(default=2, ge=0, le=32)
+    office: OfficeSettings = OfficeSettings()
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @model_validator(mode="after")
+    def _read_secret_files(self) -> Settings:
+        if self.secret_key is None and self.secret_key_file is not None:
+            self.secret_key = SecretStr(_read_secret_file(self.secret_key_file))
+        if self.nvr_secret_key is None and self.nvr_secret_key_file is not None:
+            self.nvr_secret_key = SecretStr(_read_secret_file(self.nvr_secret_key_file))
+        if self.env is Environment.PRODUCTION:
+            _require_strong("SAKSI_SECRET_KEY", self.secret_key)
+            _require_strong("SAKSI_NVR_SECRET_KEY", self.nvr_secret_key)
+        return self
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'saksi.db').resolve()}"
+
+    @property
+    def resolved_queue_url(self) -> str:
+        if self.queue_url:
+            return self.queue_url
+        return f"sqlite:///{(self.data_dir / 'queue.db').resolve()}"
+
+    def token_signing_key(self) -> bytes:
+        """Return the key that signs access tokens, generating it in development."""
+        return self._secret(self.secret_key, "token-signing.key")
+
+    def nvr_encryption_key(self) -> bytes:
+        """Return the key that encrypts NVR passwords at rest, generating it in development."""
+        return self._secret(self.nvr_secret_key, "nvr-encryption.key")
+
+    def _secret(self, supplied: SecretStr | None, filename: str) -> bytes:
+        if supplied is not None:
+            return supplied.get_secret_value().encode()
+        return ensure_generated_secret(self.data_dir / "secrets" / filename)
+
+
+def _read_secret_file(path: Path) -> str:
+    return path.read_text(encoding="utf-8").strip()
+
+
+def _require_strong(name: str, value: SecretStr | None) -> None:
+    if value is None:
+        raise ValueError(f"{name} (or {name}_FILE) is required in production")
+    secret = value.get_secret_value()
+    if len(secret) < MIN_SECRET_LENGTH or secret.lower() in WEAK_SECRETS:
+        raise ValueError(f"{name} is too weak: use at least {MIN_SECRET_LENGTH} random characters")
+
+
+def ensure_generated_secret(path: Path) -> bytes:
+    """Read a generated secret, creating it with owner-only permissions on first use."""
+    if path.exists():
+        return path.read_bytes().strip()
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    value = secrets.token_urlsafe(48).encode()
+    # O_EXCL: two processes starting at once must not overwrite each other's key.
+    try:
+        fd = _open_exclusive(path)
+    except FileExistsError:
+        return path.read_bytes().strip()
+    with open(fd, "wb") as handle:
+        handle.write(value)
+    return value
+
+
+def _open_exclusive(path: Path) -> int:
+    return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Return the process-wide settings read from the environment."""
+    return Settings()

@@ -1,0 +1,162 @@
+"""Plain typed factories for test data, arranged through the same services the app uses."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session
+
+from app.agencies.models import Agency, AgencyKind
+from app.agencies.schemas import AgencyCreate
+from app.agencies.service import create_agency
+from app.auth.models import Role, User
+from app.auth.schemas import UserCreate
+from app.auth.service import create_user
+from app.cameras.models import Camera, Nvr, NvrVendor
+from app.cameras.schemas import CameraCreate, NvrCreate
+from app.cameras.service import create_camera, create_nvr
+from app.runtime import Runtime
+
+PASSWORD = "correct-horse-battery"
+
+
+def pdf_bytes(text: str = "Surat permohonan") -> bytes:
+    """A small but well-formed one-page PDF."""
+    stream = f"BT /F1 12 Tf 72 720 Td ({text}) Tj ET".encode()
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R >>",
+        b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream",
+    ]
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
+        len(objects) + 1,
+        xref,
+    )
+    return bytes(out)
+
+
+@dataclass
+class Factory:
+    session: Session
+    runtime: Runtime
+    client: TestClient
+    _tokens: dict[int, str] = field(default_factory=dict)
+    _created: int = 0
+
+    @property
+    def now(self) -> datetime:
+        return self.runtime.clock.now()
+
+    def agency(self, name: str = "Polres Cirebon Kota", *, active: bool = True) -> Agency:
+        data = AgencyCreate(name=name, kind=AgencyKind.POLRI, active=active)
+        agency = create_agency(self.session, data, self.now)
+        self.session.commit()
+        return agency
+
+    def user(self, role: Role, username: str | None = None, agency: Agency | None = None) -> User:
+        self._created += 1
+        data = UserCreate(
+            username=username or f"{role.value.replace('_', '-')}-{self._created}",
+            full_name=f"Pengguna {role.value}",
+            role=role,
+            password=PASSWORD,
+            agency_id=agency.id if agency else None,
+        )
+        user = create_user(self.session, data, self.now)
+        self.session.commit()
+        return user
+
+    def nvr(self, name: str = "NVR Balai Kota", vendor: NvrVendor = NvrVendor.ONVIF) -> Nvr:
+        data = NvrCreate(
+            name=name,
+            vendor=vendor,
+            host="127.0.0.1",
+            http_port=8080,
+            rtsp_port=8554,
+            username="admin",
+            password="nvr-secret-1",  # type: ignore[arg-type]
+        )
+        nvr = create_nvr(self.session, data, self.runtime.secret_box, self.now)
+        self.session.commit()
+        return nvr
+
+    def camera(self, nvr: Nvr, name: str = "Kamera 1", *, active: bool = True) -> Camera:
+        data = CameraCreate(
+            name=name,
+            location=f"Simpang Empat {name}",
+            nvr_id=nvr.id,
+            channel=len(nvr.cameras) + 1,
+            active=active,
+        )
+        camera = create_camera(self.session, data, self.now)
+        self.session.commit()
+        return camera
+
+    def headers(self, user: User) -> dict[str, str]:
+        """Log in through the API and return the bearer header."""
+        token = self._tokens.get(user.id)
+        if not token:
+            response = self.client.post(
+                "/api/v1/auth/token", data={"username": user.username, "password": PASSWORD}
+            )
+            assert response.status_code == 200, response.text
+            token = response.json()["access_token"]
+            self._tokens[user.id] = token
+        return {"Authorization": f"Bearer {token}"}
+
+
+def request_payload(agency: Agency, cameras: list[Camera], now: datetime, **overrides: Any) -> dict[str, Any]:
+    """A valid request body: one hour of footage per camera, ending a day before `now`."""
+    end = now - timedelta(days=1)
+    office = "%Y-%m-%dT%H:%M:%S"
+    person = {
+        "name": "AKP Budi Santoso",
+        "id_number": "83051234",
+        "position": "Kasat Reskrim",
+        "institution": agency.name,
+        "email": "reskrim@polres.example.go.id",
+    }
+    payload: dict[str, Any] = {
+        "agency_id": agency.id,
+        "letter_number": "B/123/XI/2026/Reskrim",
+        "letter_date": (now - timedelta(hours=2)).date().isoformat(),
+        "legal_basis": "Pasal 184 KUHAP",
+        "purpose": "penyelidikan perkara pencurian kendaraan bermotor",
+        "incident": "Pencurian sepeda motor di Jl. Sunan Drajat, 20 November 2026",
+        "officer": person,
+        "recipient": {**person, "name": "Bripka Andi Wijaya", "position": "Penyidik Pembantu"},
+        "delivery_method": "local_link",
+        "items": [
+            {
+                "camera_id": camera.id,
+                # Office time (WIB), no offset: the service reads it in SAKSI_TIMEZONE.
+                "start": (end - timedelta(hours=1) + timedelta(hours=7)).strftime(office),
+                "end": (end + timedelta(hours=7)).strftime(office),
+            }
+            for camera in cameras
+        ],
+    }
+    payload.update(overrides)
+    return payload
+
+
+def multipart(payload: dict[str, Any], letter: bytes | None = None, media_type: str = "application/pdf") -> dict[str, Any]:
+    """Build the `data=` and `files=` arguments of a request submission."""
+    content = pdf_bytes() if letter is None else letter
+    return {
+        "data": {"data": json.dumps(payload)},
+        "files": {"letter": ("surat.pdf", content, media_type)},
+    }
