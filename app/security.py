@@ -20,6 +20,16 @@ TOKEN_ALGORITHM = "HS256"
 TOKEN_AUDIENCE = "saksi"
 
 
+def password_hasher() -> PasswordHasher:
+    return _hasher
+
+
+def set_password_hasher(hasher: PasswordHasher) -> None:
+    """Replace the argon2 parameters (tests use a cheap cost; production keeps the default)."""
+    global _hasher  # noqa: PLW0603 - process-wide hashing policy
+    _hasher = hasher
+
+
 def hash_password(password: str) -> str:
     """Return an argon2id hash of `password`."""
     return _hasher.hash(password)

@@ -6,9 +6,10 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
+from argon2 import PasswordHasher
 from sqlalchemy import Engine, create_engine, text
 
-from app import migrate
+from app import migrate, security
 from app.db import make_engine
 
 POSTGRES_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -43,3 +44,12 @@ def migrated_engine(request: pytest.FixtureRequest) -> Iterator[Engine]:
     engine = make_engine(url)
     yield engine
     engine.dispose()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _cheap_password_hashing() -> Iterator[None]:
+    """Hash test passwords with minimal argon2 cost; the production cost is tested on its own."""
+    production = security.password_hasher()
+    security.set_password_hasher(PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+    yield
+    security.set_password_hasher(production)
