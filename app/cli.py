@@ -87,16 +87,23 @@ def _serve(args: argparse.Namespace) -> int:
 
 def _prepare(runtime: Runtime) -> None:
     settings = runtime.settings
-    if settings.env is Environment.DEVELOPMENT:
-        bootstrap.upgrade_database(runtime)
-        admin = bootstrap.ensure_first_admin(runtime)
-        if admin is not None:
-            print(
-                f"Akun admin pertama dibuat / first admin account created:\n"
-                f"  username: {admin.username}\n  password: {admin.password}\n"
-                f"  (also saved in {admin.password_file})",
-                flush=True,
+    if settings.env is Environment.PRODUCTION:
+        with runtime.engine.connect() as connection:
+            current = migrate.current_revision(connection)
+        if current != migrate.head_revision():
+            raise errors.ServiceUnavailable(
+                f"the database is at revision {current}, not the newest: run `saksi db upgrade`"
             )
+        return
+    bootstrap.upgrade_database(runtime)
+    admin = bootstrap.ensure_first_admin(runtime)
+    if admin is not None:
+        print(
+            f"Akun admin pertama dibuat / first admin account created:\n"
+            f"  username: {admin.username}\n  password: {admin.password}\n"
+            f"  (also saved in {admin.password_file})",
+            flush=True,
+        )
 
 
 def _worker(args: argparse.Namespace) -> int:

@@ -34,8 +34,8 @@ def healthz() -> Health:
 def readyz(runtime: RuntimeDep) -> Readiness:
     """Tell whether the database and the job queue answer."""
     try:
-        with runtime.engine.connect() as connection:
-            connection.execute(text("SELECT 1"))
+        with runtime.sessions() as session:
+            session.execute(text("SELECT 1"))
     except Exception as exc:
         raise errors.ServiceUnavailable(f"database unavailable: {type(exc).__name__}") from exc
     try:

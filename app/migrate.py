@@ -7,6 +7,7 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Connection
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -34,3 +35,8 @@ def upgrade(database_url: str, revision: str = "head") -> None:
 def current_revision(connection: Connection) -> str | None:
     """Return the revision the database is at, or None before the first migration."""
     return MigrationContext.configure(connection).get_current_revision()
+
+
+def head_revision() -> str | None:
+    """Return the newest migration's revision."""
+    return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()

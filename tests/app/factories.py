@@ -118,7 +118,9 @@ class Factory:
         return {"Authorization": f"Bearer {token}"}
 
 
-def request_payload(agency: Agency, cameras: list[Camera], now: datetime, **overrides: Any) -> dict[str, Any]:
+def request_payload(
+    agency: Agency, cameras: list[Camera], now: datetime, **overrides: Any
+) -> dict[str, Any]:
     """A valid request body: one hour of footage per camera, ending a day before `now`."""
     end = now - timedelta(days=1)
     office = "%Y-%m-%dT%H:%M:%S"
@@ -153,7 +155,9 @@ def request_payload(agency: Agency, cameras: list[Camera], now: datetime, **over
     return payload
 
 
-def multipart(payload: dict[str, Any], letter: bytes | None = None, media_type: str = "application/pdf") -> dict[str, Any]:
+def multipart(
+    payload: dict[str, Any], letter: bytes | None = None, media_type: str = "application/pdf"
+) -> dict[str, Any]:
     """Build the `data=` and `files=` arguments of a request submission."""
     content = pdf_bytes() if letter is None else letter
     return {

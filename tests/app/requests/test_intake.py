@@ -156,7 +156,9 @@ def test_invalid_requests_are_refused_and_change_nothing(
 ) -> None:
     world["inactive"] = factory.camera(world["cameras"][0].nvr, "Kamera Mati", active=False)
     world["unauthorised"] = factory.agency("Ormas Tanpa Kewenangan", active=False)
-    payload = mutate(request_payload(world["agency"], world["cameras"], factory.now), factory, world)
+    payload = mutate(
+        request_payload(world["agency"], world["cameras"], factory.now), factory, world
+    )
     before = database_state(session)
 
     response = submit(factory, world["operator"], payload)
@@ -279,7 +281,9 @@ def test_pemohon_sees_only_own_agency_requests(factory: Factory, world: dict[str
     created = submit(factory, world["pemohon"], payload).json()
 
     listed = factory.client.get("/api/v1/requests", headers=factory.headers(outsider))
-    single = factory.client.get(f"/api/v1/requests/{created['id']}", headers=factory.headers(outsider))
+    single = factory.client.get(
+        f"/api/v1/requests/{created['id']}", headers=factory.headers(outsider)
+    )
     letter = factory.client.get(
         f"/api/v1/requests/{created['id']}/letter", headers=factory.headers(outsider)
     )
@@ -293,7 +297,9 @@ def test_pemohon_sees_only_own_agency_requests(factory: Factory, world: dict[str
     assert [r["id"] for r in own.json()] == [created["id"]]
 
 
-def test_unauthenticated_requests_get_401_and_no_data(factory: Factory, world: dict[str, Any]) -> None:
+def test_unauthenticated_requests_get_401_and_no_data(
+    factory: Factory, world: dict[str, Any]
+) -> None:
     payload = request_payload(world["agency"], world["cameras"], factory.now)
     created = submit(factory, world["operator"], payload).json()
 

@@ -174,7 +174,11 @@ def test_a_returned_request_is_closed(
     act(factory, office["people"][Role.KEPALA_DINAS], rid, "dispose")
 
     returned = act(
-        factory, office["people"][Role.SEKRETARIS], rid, "return", reason="Surat tidak bertanda tangan"
+        factory,
+        office["people"][Role.SEKRETARIS],
+        rid,
+        "return",
+        reason="Surat tidak bertanda tangan",
     )
 
     assert returned.status_code == 200, returned.text
@@ -261,13 +265,19 @@ def test_overdue_steps_are_listed(
 
 
 def test_the_sop_definition_is_published(factory: Factory, office: dict[str, Any]) -> None:
-    response = factory.client.get("/api/v1/sop", headers=factory.headers(office["people"][Role.OPERATOR]))
+    response = factory.client.get(
+        "/api/v1/sop", headers=factory.headers(office["people"][Role.OPERATOR])
+    )
 
     body = response.json()
     assert body["reference"] == "500.12.15.1/916/TI"
     assert [s["roles"] for s in body["steps"][:5]] == [
-        ["pemohon", "operator"], ["kepala_dinas"], ["sekretaris"], ["kepala_bidang"], ["subkoordinator"],
-    ]  # fmt: skip
+        ["pemohon", "operator"],
+        ["kepala_dinas"],
+        ["sekretaris"],
+        ["kepala_bidang"],
+        ["subkoordinator"],
+    ]
     assert [s["standard_minutes"] for s in body["steps"][1:5]] == [15, 15, 15, 15]
 
 

@@ -1,0 +1,173 @@
+"""Agencies, NVRs and cameras: admin-only changes, secrets kept secret, hostile input refused."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from app.auth.models import Role
+from app.cameras.models import Nvr
+from app.cameras.service import nvr_password
+from app.runtime import Runtime
+from tests.app.factories import Factory
+from tests.app.snapshot import database_state
+
+NVR = {
+    "name": "NVR Alun-alun Sumber",
+    "vendor": "hikvision",
+    "host": "nvr-alun.diskominfo.local",
+    "http_port": 80,
+    "rtsp_port": 554,
+    "username": "admin",
+    "password": "Rahasia#NVR-2026",
+    "timezone": "Asia/Jakarta",
+}
+
+
+def test_admin_manages_the_registry(factory: Factory) -> None:
+    headers = factory.headers(factory.user(Role.ADMIN))
+    client = factory.client
+
+    agency = client.post(
+        "/api/v1/agencies", json={"name": "Polresta Cirebon", "kind": "polri"}, headers=headers
+    )
+    nvr = client.post("/api/v1/nvrs", json=NVR, headers=headers)
+    camera = client.post(
+        "/api/v1/cameras",
+        json={
+            "name": "PTZ Utara",
+            "location": "Alun-alun Sumber, sisi utara",
+            "latitude": -6.7597,
+            "longitude": 108.4806,
+            "nvr_id": nvr.json()["id"],
+            "channel": 1,
+        },
+        headers=headers,
+    )
+    renamed = client.patch(
+        f"/api/v1/agencies/{agency.json()['id']}", json={"active": False}, headers=headers
+    )
+
+    assert agency.status_code == nvr.status_code == camera.status_code == 201
+    assert camera.json()["location"] == "Alun-alun Sumber, sisi utara"
+    assert renamed.json()["active"] is False
+    listed = client.get("/api/v1/cameras", headers=headers).json()
+    assert [c["name"] for c in listed] == ["PTZ Utara"]
+
+
+def test_nvr_password_is_encrypted_at_rest_and_never_returned(
+    factory: Factory, session: Session, runtime: Runtime
+) -> None:
+    headers = factory.headers(factory.user(Role.ADMIN))
+
+    created = factory.client.post("/api/v1/nvrs", json=NVR, headers=headers)
+    listed = factory.client.get("/api/v1/nvrs", headers=headers)
+
+    assert created.status_code == 201
+    for response in (created, listed):
+        assert "Rahasia#NVR-2026" not in response.text
+        assert "password" not in response.text
+    stored = session.execute(text("SELECT password_encrypted FROM nvrs")).scalar_one()
+    assert "Rahasia" not in stored
+    nvr = session.get(Nvr, created.json()["id"])
+    assert nvr is not None
+    assert nvr_password(nvr, runtime.secret_box) == "Rahasia#NVR-2026"
+
+
+@pytest.mark.parametrize("role", [Role.OPERATOR, Role.KEPALA_DINAS, Role.AUDITOR, Role.PEMOHON])
+def test_only_admins_change_the_registry(factory: Factory, session: Session, role: Role) -> None:
+    agency = factory.agency()
+    user = factory.user(role, agency=agency if role is Role.PEMOHON else None)
+    headers = factory.headers(user)
+    before = database_state(session)
+
+    responses = [
+        factory.client.post(
+            "/api/v1/agencies", json={"name": "X Baru", "kind": "kpk"}, headers=headers
+        ),
+        factory.client.patch(
+            f"/api/v1/agencies/{agency.id}", json={"active": False}, headers=headers
+        ),
+        factory.client.post("/api/v1/nvrs", json=NVR, headers=headers),
+    ]
+
+    assert [r.status_code for r in responses] == [403, 403, 403]
+    assert database_state(session) == before
+
+
+def test_pemohon_sees_cameras_but_not_nvrs(factory: Factory) -> None:
+    agency = factory.agency()
+    factory.camera(factory.nvr())
+    headers = factory.headers(factory.user(Role.PEMOHON, agency=agency))
+
+    assert factory.client.get("/api/v1/cameras", headers=headers).status_code == 200
+    assert factory.client.get("/api/v1/nvrs", headers=headers).status_code == 403
+
+
+HOSTILE_NVR_FIELDS: list[tuple[str, Any]] = [
+    ("host", "127.0.0.1/onvif?x=1"),
+    ("host", "http://nvr.local"),
+    ("host", "nvr.local; rm -rf /"),
+    ("host", "user@nvr.local"),
+    ("host", "nvr local"),
+    ("host", ""),
+    ("host", "-oProxyCommand=sh"),
+    ("http_port", 0),
+    ("rtsp_port", 70000),
+    ("timezone", "Mars/Olympus"),
+    ("vendor", "axis"),
+    ("password", ""),
+]
+
+
+@pytest.mark.parametrize(("field", "value"), HOSTILE_NVR_FIELDS)
+def test_hostile_nvr_input_is_refused(
+    factory: Factory, session: Session, field: str, value: Any
+) -> None:
+    headers = factory.headers(factory.user(Role.ADMIN))
+    before = database_state(session)
+
+    response = factory.client.post("/api/v1/nvrs", json={**NVR, field: value}, headers=headers)
+
+    assert response.status_code == 422, response.text
+    assert response.json()["error"] == "ValidationFailed"
+    assert response.json()["fields"][0]["field"] == field
+    assert database_state(session) == before
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"channel": None, "source_token": None},
+        {"source_token": "Profile_1'; DROP TABLE"},
+        {"latitude": 91},
+        {"nvr_id": 424242},
+    ],
+)
+def test_invalid_cameras_are_refused(
+    factory: Factory, session: Session, changes: dict[str, Any]
+) -> None:
+    headers = factory.headers(factory.user(Role.ADMIN))
+    nvr = factory.nvr()
+    before = database_state(session)
+    body = {"name": "K", "location": "L", "nvr_id": nvr.id, "channel": 1, **changes}
+
+    response = factory.client.post("/api/v1/cameras", json=body, headers=headers)
+
+    assert response.status_code in {404, 422}, response.text
+    assert database_state(session) == before
+
+
+def test_duplicate_names_are_conflicts(factory: Factory) -> None:
+    headers = factory.headers(factory.user(Role.ADMIN))
+    factory.agency("Polresta Cirebon")
+
+    response = factory.client.post(
+        "/api/v1/agencies", json={"name": "Polresta Cirebon", "kind": "polri"}, headers=headers
+    )
+
+    assert response.status_code == 409
+    assert response.json()["error"] == "AlreadyExists"

@@ -1,0 +1,153 @@
+"""`saksi serve` and `saksi worker` as real processes on the embedded default."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from app.jobs import JobQueue, build_huey
+
+SAKSI = [sys.executable, "-m", "app.cli"]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def environment(data_dir: Path) -> dict[str, str]:
+    keep = {k: v for k, v in os.environ.items() if not k.startswith("SAKSI_")}
+    return {**keep, "SAKSI_DATA_DIR": str(data_dir), "PYTHONUNBUFFERED": "1"}
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[str], Path]]:
+    port = free_port()
+    data_dir = tmp_path / "data"
+    process = subprocess.Popen(
+        [*SAKSI, "serve", "--port", str(port)],
+        env=environment(data_dir),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait_ready(base, process)
+        yield base, process, data_dir
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=20)
+        finally:
+            if process.poll() is None:
+                process.kill()
+            assert process.stdout is not None
+            process.stdout.close()
+
+
+def _wait_ready(base: str, process: subprocess.Popen[str]) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"saksi serve exited with {process.returncode}")
+        try:
+            if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            time.sleep(0.2)
+    raise AssertionError("saksi serve did not become ready within 60 s")
+
+
+def test_serve_starts_on_sqlite_with_a_first_admin(
+    server: tuple[str, subprocess.Popen[str], Path],
+) -> None:
+    base, process, data_dir = server
+    password = (data_dir / "secrets" / "initial-admin-password").read_text().strip()
+
+    token = httpx.post(
+        f"{base}/api/v1/auth/token", data={"username": "admin", "password": password}
+    )
+    ready = httpx.get(f"{base}/readyz").json()
+
+    assert token.status_code == 200
+    assert token.json()["role"] == "admin"
+    assert ready["database"] == "sqlite"
+    assert ready["queue"] == "SqliteHuey"
+    assert (data_dir / "saksi.db").exists()
+    process.send_signal(signal.SIGINT)
+    output, _ = process.communicate(timeout=20)
+    assert process.returncode == 0
+    assert f"password: {password}" in output
+    assert re.search(r"Saksi berjalan di http://127\.0\.0\.1:\d+/", output)
+
+
+def test_worker_process_runs_queued_jobs(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    env = environment(data_dir)
+    subprocess.run([*SAKSI, "db", "upgrade"], env=env, check=True, capture_output=True)
+    queue = JobQueue(build_huey(f"sqlite:///{(data_dir / 'queue.db').resolve()}"))
+    queue.dispatch("sop.report_overdue")
+    assert queue.pending_count() == 1
+    log = tmp_path / "worker.log"
+
+    with log.open("w") as sink:
+        worker = subprocess.Popen(
+            [*SAKSI, "worker", "--threads", "1", "--no-periodic"], env=env, stdout=sink, stderr=sink
+        )
+        try:
+            deadline = time.monotonic() + 30
+            while "executed in" not in log.read_text() and time.monotonic() < deadline:
+                time.sleep(0.1)
+        finally:
+            worker.send_signal(signal.SIGINT)
+            worker.wait(timeout=20)
+
+    assert re.search(r"sop\.report_overdue: [0-9a-f-]+ executed in", log.read_text())
+    assert queue.pending_count() == 0
+    assert worker.returncode == 0
+
+
+def test_production_serve_refuses_an_unmigrated_database(tmp_path: Path) -> None:
+    env = {
+        **environment(tmp_path / "data"),
+        "SAKSI_ENV": "production",
+        "SAKSI_SECRET_KEY": "s" * 48,
+        "SAKSI_NVR_SECRET_KEY": "n" * 48,
+    }
+
+    result = subprocess.run(
+        [*SAKSI, "serve", "--port", str(free_port())],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert result.returncode == 2
+    assert "run `saksi db upgrade`" in result.stderr
+    assert not (tmp_path / "data" / "secrets").exists()
+
+
+def test_production_refuses_to_start_without_secrets(tmp_path: Path) -> None:
+    env = {**environment(tmp_path / "data"), "SAKSI_ENV": "production"}
+
+    result = subprocess.run(
+        [*SAKSI, "db", "upgrade"], env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+
+    assert result.returncode == 2
+    assert "SAKSI_SECRET_KEY (or SAKSI_SECRET_KEY_FILE) is required in production" in result.stderr

@@ -1,0 +1,84 @@
+"""Configuration: secrets from files, generated in development, refused when weak in production."""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from app.settings import Settings
+
+STRONG = "k" * 20 + "Z9x" * 10
+
+
+def make(**values: object) -> Settings:
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg, arg-type]
+
+
+def test_development_generates_private_secrets_in_the_data_dir(tmp_path: Path) -> None:
+    settings = make(data_dir=tmp_path)
+
+    key = settings.token_signing_key()
+
+    path = tmp_path / "secrets" / "token-signing.key"
+    assert path.read_bytes() == key
+    assert len(key) >= 32
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert make(data_dir=tmp_path).token_signing_key() == key
+    assert settings.nvr_encryption_key() != key
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({}, "SAKSI_SECRET_KEY (or SAKSI_SECRET_KEY_FILE) is required in production"),
+        ({"secret_key": "changeme"}, "SAKSI_SECRET_KEY is too weak"),
+        ({"secret_key": STRONG}, "SAKSI_NVR_SECRET_KEY (or SAKSI_NVR_SECRET_KEY_FILE) is required"),
+        ({"secret_key": STRONG, "nvr_secret_key": "short"}, "SAKSI_NVR_SECRET_KEY is too weak"),
+    ],
+)
+def test_production_refuses_missing_or_weak_secrets(
+    tmp_path: Path, values: dict[str, object], message: str
+) -> None:
+    with pytest.raises(ValidationError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        make(env="production", data_dir=tmp_path, **values)
+    assert not (tmp_path / "secrets").exists()
+
+
+def test_production_reads_secrets_from_files(tmp_path: Path) -> None:
+    (tmp_path / "token").write_text(STRONG + "\n")
+    (tmp_path / "nvr").write_text(STRONG[::-1])
+
+    settings = make(
+        env="production",
+        data_dir=tmp_path / "data",
+        secret_key_file=tmp_path / "token",
+        nvr_secret_key_file=tmp_path / "nvr",
+    )
+
+    assert settings.token_signing_key() == STRONG.encode()
+    assert settings.nvr_encryption_key() == STRONG[::-1].encode()
+    assert not (tmp_path / "data" / "secrets").exists()
+
+
+def test_environment_variables_use_the_saksi_prefix(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SAKSI_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("SAKSI_TIMEZONE", "Asia/Makassar")
+    monkeypatch.setenv("SAKSI_OFFICE__CITY", "Majalengka")
+
+    settings = Settings()
+
+    assert settings.data_dir == tmp_path
+    assert settings.zone.key == "Asia/Makassar"
+    assert settings.office.city == "Majalengka"
+    assert settings.resolved_database_url == f"sqlite:///{tmp_path.resolve()}/saksi.db"
+    assert settings.resolved_queue_url == f"sqlite:///{tmp_path.resolve()}/queue.db"
+
+
+def test_unknown_time_zone_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValidationError, match="unknown time zone"):
+        make(data_dir=tmp_path, timezone="Asia/Cirebon")
