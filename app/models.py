@@ -4,7 +4,7 @@ from app.agencies.models import Agency, AgencyKind
 from app.auth.models import Role, User
 from app.cameras.models import Camera, Nvr, NvrVendor
 from app.db import Base
-from app.exports.models import NvrSlot
+from app.exports.models import Export, ExportAttempt, ExportState, NvrSlot
 from app.requests.models import DeliveryMethod, EvidenceRequest, RequestItem, RequestStatus
 from app.sop.models import StepOutcome, StepRecord
 
@@ -15,6 +15,9 @@ __all__ = [
     "Camera",
     "DeliveryMethod",
     "EvidenceRequest",
+    "Export",
+    "ExportAttempt",
+    "ExportState",
     "Nvr",
     "NvrSlot",
     "NvrVendor",
