@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -56,14 +57,9 @@ def _cheap_password_hashing() -> Iterator[None]:
     security.set_password_hasher(production)
 
 
-@pytest.fixture(params=BACKENDS)
-def fresh_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A database of its own, migrated, for tests that need real commits (concurrency, crashes)."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'fresh.db'}"
-        migrate.upgrade(url)
-        yield url
-        return
+@contextmanager
+def fresh_postgres_database() -> Iterator[str]:
+    """Create a PostgreSQL database of its own, migrated; drop it afterwards."""
     name = f"saksi_fresh_{uuid.uuid4().hex[:10]}"
     admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
@@ -76,3 +72,15 @@ def fresh_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterat
         with admin.connect() as connection:
             connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@pytest.fixture(params=BACKENDS)
+def fresh_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A database of its own, migrated, for tests that need real commits (concurrency, crashes)."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'fresh.db'}"
+        migrate.upgrade(url)
+        yield url
+        return
+    with fresh_postgres_database() as url:
+        yield url

@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from app.jobs import JobQueue, build_huey
+from tests.conftest import fresh_postgres_database
 
 SAKSI = [sys.executable, "-m", "app.cli"]
 
@@ -151,3 +152,37 @@ def test_production_refuses_to_start_without_secrets(tmp_path: Path) -> None:
 
     assert result.returncode == 2
     assert "SAKSI_SECRET_KEY (or SAKSI_SECRET_KEY_FILE) is required in production" in result.stderr
+
+
+@pytest.mark.postgres
+@pytest.mark.redis
+def test_serve_in_the_scale_out_shape(tmp_path: Path) -> None:
+    """PostgreSQL for the database and Redis for the queue, as docker-compose.yml deploys it."""
+    with fresh_postgres_database() as url:
+        ready = _serve_and_probe(tmp_path, url)
+
+    assert ready["database"] == "postgresql"
+    assert ready["queue"] == "RedisHuey"
+
+
+def _serve_and_probe(tmp_path: Path, postgresql_url: str) -> dict[str, object]:
+    port = free_port()
+    env = {
+        **environment(tmp_path / "data"),
+        "SAKSI_DATABASE_URL": postgresql_url.replace("postgresql+psycopg://", "postgresql://"),
+        "SAKSI_QUEUE_URL": "redis://127.0.0.1:6379/0",
+        "SAKSI_WORKER_THREADS": "0",
+    }
+    process = subprocess.Popen(
+        [*SAKSI, "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        _wait_ready(f"http://127.0.0.1:{port}", process)
+        ready: dict[str, object] = httpx.get(f"http://127.0.0.1:{port}/readyz").json()
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=20)
+    return ready
