@@ -1,0 +1,74 @@
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+from fastapi.responses import StreamingResponse
+from starlette.concurrency import run_in_threadpool
+
+from app.db import unit_of_work
+from app.deps import RuntimeDep, SessionDep, StaffUser
+from app.exports import service
+from app.exports.models import TERMINAL_STATES, Export
+from app.exports.schemas import ExportProgress, ExportRead
+from app.http import ERROR_RESPONSES
+from app.requests.routes import RequestDep
+from app.runtime import Runtime
+
+router = APIRouter(prefix="/api/v1", tags=["exports"], responses=ERROR_RESPONSES)
+PROGRESS_INTERVAL_SECONDS = 0.5
+
+
+def _export(export_id: int, session: SessionDep, _user: StaffUser) -> Export:
+    return service.get_export(session, export_id)
+
+
+ExportDep = Annotated[Export, Depends(_export)]
+
+
+@router.get("/requests/{request_id}/exports", response_model=list[ExportRead])
+def list_exports(request: RequestDep, _user: StaffUser, session: SessionDep) -> list[ExportRead]:
+    """List every export of a request, failed attempts included."""
+    return [ExportRead.model_validate(e) for e in service.exports_of(session, request.id)]
+
+
+@router.get("/exports/{export_id}", response_model=ExportRead)
+def get_export(export: ExportDep) -> ExportRead:
+    """Show an export: state, progress, attempts and, when done, the clip's facts."""
+    return ExportRead.model_validate(export)
+
+
+@router.get(
+    "/exports/{export_id}/events",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}}},
+)
+def export_events(export: ExportDep, runtime: RuntimeDep) -> StreamingResponse:
+    """Stream the export's progress as server-sent events until it finishes."""
+    return StreamingResponse(
+        _progress_events(runtime, export.id),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+    )
+
+
+async def _progress_events(runtime: Runtime, export_id: int) -> AsyncIterator[str]:
+    last = None
+    while True:
+        progress = await run_in_threadpool(_read_progress, runtime, export_id)
+        if progress != last:
+            yield f"event: progress\ndata: {progress.model_dump_json()}\n\n"
+            last = progress
+        if progress.state in TERMINAL_STATES:
+            yield f"event: end\ndata: {json.dumps({'state': progress.state.value})}\n\n"
+            return
+        await asyncio.sleep(PROGRESS_INTERVAL_SECONDS)
+
+
+def _read_progress(runtime: Runtime, export_id: int) -> ExportProgress:
+    # A short transaction per poll: a stream must never hold a database lock while it waits.
+    with unit_of_work(runtime.sessions) as session:
+        return ExportProgress.model_validate(service.get_export(session, export_id))
