@@ -15,6 +15,7 @@ from app.db import unit_of_work
 from app.runtime import Runtime
 from app.security import read_token
 
+SESSION_COOKIE = "saksi_session"
 _bearer = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 
 
@@ -38,8 +39,12 @@ SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
 def get_current_user(
-    runtime: RuntimeDep, session: SessionDep, token: Annotated[str | None, Depends(_bearer)]
+    request: Request,
+    runtime: RuntimeDep,
+    session: SessionDep,
+    bearer: Annotated[str | None, Depends(_bearer)],
 ) -> User:
+    token = bearer or _cookie_token(request)
     if token is None:
         raise errors.Unauthorized("authentication required: send a bearer token")
     claims = read_token(runtime.token_key, token, runtime.clock.now())
@@ -47,6 +52,14 @@ def get_current_user(
     if user is None or not user.active:
         raise errors.InvalidToken("the account of this token no longer exists or is disabled")
     return user
+
+
+def _cookie_token(request: Request) -> str | None:
+    # The browser's session cookie counts only for reading: every change made by a browser goes
+    # through the web UI's forms, which carry a CSRF token.
+    if request.method not in {"GET", "HEAD"}:
+        return None
+    return request.cookies.get(SESSION_COOKIE)
 
 
 CurrentUser = Annotated[User, Depends(get_current_user)]

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 
 from app import health
 from app.agencies.routes import router as agencies_router
@@ -16,6 +18,9 @@ from app.http import install_error_handlers
 from app.requests.routes import router as requests_router
 from app.runtime import Runtime
 from app.sop.routes import router as sop_router
+from app.web import routes as web
+
+STATIC_DIR = Path(__file__).parent / "web" / "static"
 
 API_DESCRIPTION = """
 Saksi exports CCTV footage as evidence with a verifiable chain of custody.
@@ -40,6 +45,8 @@ def create_app(runtime: Runtime, *, run_workers: bool = False) -> FastAPI:
     app = FastAPI(title="Saksi", version="0.1.0", description=API_DESCRIPTION, lifespan=lifespan)
     app.state.runtime = runtime
     install_error_handlers(app)
+    app.add_exception_handler(web.LoginRequired, web.login_required)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     for router in (
         health.router,
         auth_router,
@@ -48,6 +55,7 @@ def create_app(runtime: Runtime, *, run_workers: bool = False) -> FastAPI:
         requests_router,
         sop_router,
         exports_router,
+        web.router,
     ):
         app.include_router(router)
     return app

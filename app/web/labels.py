@@ -1,0 +1,85 @@
+"""What operators and recipients read: Indonesian labels, messages and time formats."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+ROLES = {
+    "admin": "Administrator",
+    "kepala_dinas": "Kepala Dinas",
+    "sekretaris": "Sekretaris Dinas",
+    "kepala_bidang": "Kepala Bidang TI",
+    "subkoordinator": "Subkoordinator",
+    "operator": "Staf/Operator",
+    "auditor": "Auditor",
+    "pemohon": "Pemohon",
+}
+
+STATUSES = {
+    "in_progress": "Dalam proses",
+    "returned": "Dikembalikan",
+    "completed": "Selesai",
+}
+
+DELIVERY = {
+    "google_drive": "Google Drive (14 hari)",
+    "local_link": "Tautan unduhan Saksi",
+    "media": "Media penyimpanan (flashdisk/DVD)",
+}
+
+EXPORT_STATES = {
+    "queued": "Menunggu",
+    "probing": "Memeriksa NVR",
+    "searching": "Mencari rekaman",
+    "fetching": "Mengunduh",
+    "verifying": "Memverifikasi",
+    "done": "Selesai",
+    "partial": "Sebagian",
+    "failed": "Gagal",
+}
+
+# Error codes of the service, in the words an operator reads next to the field.
+MESSAGES = {
+    "InvalidCredentials": "Nama pengguna atau kata sandi salah.",
+    "InvalidTimeWindow": "Waktu selesai harus setelah waktu mulai.",
+    "WindowTooLong": "Rentang waktu terlalu panjang.",
+    "WindowInFuture": "Rentang waktu belum terjadi (berakhir di masa depan).",
+    "UnknownCamera": "Titik CCTV tidak dikenal.",
+    "CameraInactive": "Titik CCTV ini tidak aktif.",
+    "AgencyNotAuthorized": "Instansi ini tidak termasuk instansi yang berwenang meminta rekaman.",
+    "DuplicateLetterNumber": "Nomor surat ini sudah pernah didaftarkan oleh instansi yang sama.",
+    "LetterNotPdf": "Surat permohonan harus berupa berkas PDF.",
+    "LetterTooLarge": "Berkas surat terlalu besar.",
+    "NotYourAgency": "Anda hanya dapat mengajukan permintaan untuk instansi Anda sendiri.",
+    "RoleNotPermitted": "Peran Anda tidak dapat melakukan langkah ini.",
+    "InvalidTransition": "Langkah ini sudah dilakukan atau bukan langkah yang sedang berjalan.",
+    "RequestClosed": "Permintaan ini sudah ditutup.",
+    "OperatorNotFound": "Pilih staf/operator yang aktif.",
+    "Forbidden": "Anda tidak berwenang melakukan ini.",
+    "ValidationFailed": "Isian tidak valid.",
+    "ReasonRequired": "Tuliskan alasan pengembalian.",
+}
+
+ZONE_NAMES = {"Asia/Jakarta": "WIB", "Asia/Pontianak": "WIB", "Asia/Makassar": "WITA"}
+ZONE_NAMES["Asia/Jayapura"] = "WIT"
+
+
+def message(code: str, fallback: str = "") -> str:
+    return MESSAGES.get(code, fallback or "Terjadi kesalahan.")
+
+
+def zone_name(zone: ZoneInfo) -> str:
+    return ZONE_NAMES.get(zone.key, zone.key)
+
+
+def local_time(moment: datetime | None, zone: ZoneInfo) -> str:
+    """Format a UTC time in office time, the way the office writes it: 22/11/2026 10:00 WIB."""
+    if moment is None:
+        return "—"
+    return f"{moment.astimezone(zone):%d/%m/%Y %H:%M} {zone_name(zone)}"
+
+
+def input_time(moment: datetime, zone: ZoneInfo) -> str:
+    """Format a UTC time for a datetime-local input in office time."""
+    return f"{moment.astimezone(zone):%Y-%m-%dT%H:%M:%S}"

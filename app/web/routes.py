@@ -1,0 +1,300 @@
+"""The operator web UI and the agency portal: server-rendered pages in Bahasa Indonesia."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from pydantic import ValidationError
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
+
+from app import errors
+from app.agencies.service import list_agencies
+from app.auth import service as auth_service
+from app.auth.models import Role, User
+from app.cameras.service import list_cameras
+from app.deps import RuntimeDep, SessionDep
+from app.requests import letters
+from app.requests import service as requests_service
+from app.requests.models import EvidenceRequest
+from app.runtime import Runtime
+from app.security import read_token
+from app.sop import service as sop_service
+from app.sop.definition import COMPLETABLE_ACTIONS, StepAction
+from app.web import forms, labels
+from app.web.session import check_csrf, close_session, csrf_token, open_session, session_token
+
+router = APIRouter(include_in_schema=False)
+templates = Jinja2Templates(directory=Path(__file__).with_name("templates"))
+
+
+class LoginRequired(errors.Unauthorized):
+    """A page needs a signed-in user; the handler sends the browser to the login page."""
+
+
+class ReasonRequired(errors.Unprocessable):
+    """A request is returned without saying why."""
+
+
+def web_user(request: Request, runtime: RuntimeDep, session: SessionDep) -> User:
+    token = session_token(request)
+    if token is None:
+        raise LoginRequired("login required")
+    try:
+        claims = read_token(runtime.token_key, token, runtime.clock.now())
+    except errors.InvalidToken as exc:
+        raise LoginRequired("session expired") from exc
+    user = session.get(User, claims.user_id)
+    if user is None or not user.active:
+        raise LoginRequired("account disabled")
+    return user
+
+
+WebUser = Annotated[User, Depends(web_user)]
+
+
+def render(
+    request: Request, runtime: Runtime, name: str, status_code: int = 200, **context: Any
+) -> HTMLResponse:
+    zone = runtime.zone
+    context |= {
+        "labels": labels,
+        "office": runtime.settings.office,
+        "zone": zone,
+        "zone_name": labels.zone_name(zone),
+        "local_time": lambda moment: labels.local_time(moment, zone),
+        "csrf": csrf_token(runtime, request),
+    }
+    return templates.TemplateResponse(request, name, context, status_code=status_code)
+
+
+@router.get("/masuk", response_class=HTMLResponse)
+def login_page(request: Request, runtime: RuntimeDep) -> HTMLResponse:
+    return render(request, runtime, "login.html", username="", error=None)
+
+
+@router.post("/masuk", response_model=None)
+def login(
+    request: Request,
+    runtime: RuntimeDep,
+    session: SessionDep,
+    username: Annotated[str, Form()] = "",
+    password: Annotated[str, Form()] = "",
+) -> Response:
+    try:
+        user = auth_service.authenticate(session, username.strip(), password)
+    except errors.InvalidCredentials as exc:
+        error = labels.message(exc.code)
+        return render(request, runtime, "login.html", 401, username=username, error=error)
+    response = RedirectResponse("/", status_code=303)
+    open_session(response, runtime, user)
+    return response
+
+
+@router.post("/keluar")
+def logout() -> RedirectResponse:
+    response = RedirectResponse("/masuk", status_code=303)
+    close_session(response)
+    return response
+
+
+@router.get("/", response_class=HTMLResponse)
+def dashboard(
+    request: Request, user: WebUser, runtime: RuntimeDep, session: SessionDep
+) -> HTMLResponse:
+    now = runtime.clock.now()
+    found = requests_service.list_requests(session, user)
+    summaries = [requests_service.summarise(session, runtime.sop, r, now) for r in found]
+    counts = {status: sum(1 for s in summaries if s.status == status) for status in labels.STATUSES}
+    overdue = [s for s in summaries if s.current_step is not None and s.current_step.overdue]
+    return render(
+        request, runtime, "dashboard.html", user=user, requests=summaries, counts=counts,
+        overdue=overdue,
+    )  # fmt: skip
+
+
+def _form_context(session: Session, user: User) -> dict[str, Any]:
+    agencies = [a for a in list_agencies(session, active_only=True)]
+    if user.role is Role.PEMOHON:
+        agencies = [a for a in agencies if a.id == user.agency_id]
+    cameras = list_cameras(session, active_only=True)
+    return {"agencies": agencies, "cameras": cameras, "user": user}
+
+
+@router.get("/permintaan/baru", response_class=HTMLResponse)
+def new_request_page(
+    request: Request, user: WebUser, runtime: RuntimeDep, session: SessionDep
+) -> HTMLResponse:
+    return render(
+        request, runtime, "request_new.html", values={}, rows=[{}], errors={},
+        **_form_context(session, user),
+    )  # fmt: skip
+
+
+@router.post("/permintaan/baru", response_model=None)
+async def submit_request(
+    request: Request, user: WebUser, runtime: RuntimeDep, session: SessionDep
+) -> Response:
+    async with request.form() as form:
+        check_csrf(runtime, request, str(form.get("csrf", "")))
+        rows = forms.item_rows(form)
+        letter = form.get("letter")
+        outcome = await run_in_threadpool(_register, session, runtime, user, form, rows, letter)
+        values = {k: v for k, v in form.items() if isinstance(v, str) and k != "csrf"}
+    if isinstance(outcome, EvidenceRequest):
+        return RedirectResponse(f"/permintaan/{outcome.id}", status_code=303)
+    return render(
+        request, runtime, "request_new.html", 422, values=values, rows=rows or [{}],
+        errors=outcome, **_form_context(session, user),
+    )  # fmt: skip
+
+
+def _register(
+    session: Session,
+    runtime: Runtime,
+    user: User,
+    form: Any,
+    rows: list[dict[str, str]],
+    letter: Any,
+) -> EvidenceRequest | dict[str, str]:
+    """Register the request, or return the errors to show next to the fields; all or nothing."""
+    try:
+        payload = forms.parse(forms.to_payload(form, rows))
+    except ValidationError as exc:
+        return forms.validation_errors(exc)
+    if not isinstance(letter, UploadFile) or not letter.filename:
+        return {"letter": "Unggah pindaian surat permohonan (PDF)."}
+    try:
+        requests_service.check_intake_allowed(runtime.sop, user, payload.agency_id)
+        settings = runtime.settings
+        staged = letters.stage_letter(
+            letter.file, letter.filename, letter.content_type, settings.data_dir,
+            settings.letter_max_bytes,
+        )  # fmt: skip
+        policy = requests_service.IntakePolicy(
+            zone=runtime.zone,
+            max_window=timedelta(hours=settings.max_window_hours),
+            data_dir=settings.data_dir,
+        )
+        try:
+            return requests_service.register_request(
+                session, runtime.sop, policy, payload, staged, user, runtime.clock.now()
+            )
+        finally:
+            letters.discard(staged)
+    except errors.SaksiError as exc:
+        # Nothing of a refused request may stay: undo the transaction (and the stored letter).
+        session.rollback()
+        return forms.domain_error(exc)
+
+
+def _readable(session: Session, user: User, request_id: int) -> EvidenceRequest:
+    evidence = requests_service.get_request(session, request_id)
+    requests_service.check_can_read(user, evidence)
+    return evidence
+
+
+@router.get("/permintaan/{request_id}", response_class=HTMLResponse)
+def request_page(
+    request: Request, request_id: int, user: WebUser, runtime: RuntimeDep, session: SessionDep
+) -> HTMLResponse:
+    evidence = _readable(session, user, request_id)
+    return _render_request(request, runtime, session, user, evidence, error=None)
+
+
+def _render_request(
+    request: Request,
+    runtime: Runtime,
+    session: Session,
+    user: User,
+    evidence: EvidenceRequest,
+    error: str | None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    now = runtime.clock.now()
+    detail = requests_service.describe(session, runtime.sop, evidence, now)
+    step = detail.current_step
+    can_act = step is not None and user.role in step.roles
+    if (
+        can_act
+        and user.role is Role.OPERATOR
+        and evidence.assigned_operator_id not in (None, user.id)
+    ):
+        can_act = False
+    operators = auth_service.list_users(session, Role.OPERATOR) if can_act else []
+    users = (
+        {u.id: u for u in auth_service.list_users(session)} if user.role is not Role.PEMOHON else {}
+    )
+    return render(
+        request, runtime, "request_detail.html", status_code, user=user, detail=detail,
+        can_act=can_act, operators=[o for o in operators if o.active], users=users,
+        sop=runtime.sop, error=error,
+    )  # fmt: skip
+
+
+@router.post("/permintaan/{request_id}/tindakan", response_model=None)
+def act(
+    request: Request,
+    request_id: int,
+    user: WebUser,
+    runtime: RuntimeDep,
+    session: SessionDep,
+    action: Annotated[str, Form()],
+    csrf: Annotated[str, Form()],
+    step: Annotated[int | None, Form()] = None,
+    note: Annotated[str, Form()] = "",
+    operator_id: Annotated[int | None, Form()] = None,
+) -> Response:
+    check_csrf(runtime, request, csrf)
+    evidence = _readable(session, user, request_id)
+    try:
+        _perform(session, runtime, evidence, user, action, step, note.strip(), operator_id)
+    except errors.SaksiError as exc:
+        session.rollback()
+        evidence = _readable(session, user, request_id)
+        message = labels.message(exc.code, exc.detail)
+        return _render_request(request, runtime, session, user, evidence, message, exc.status_code)
+    return RedirectResponse(f"/permintaan/{request_id}", status_code=303)
+
+
+def _perform(
+    session: Session,
+    runtime: Runtime,
+    evidence: EvidenceRequest,
+    user: User,
+    action: str,
+    step: int | None,
+    note: str,
+    operator_id: int | None,
+) -> None:
+    now = runtime.clock.now()
+    if action == "return":
+        if not note:
+            raise ReasonRequired("a returned request needs a reason")
+        sop_service.return_request(
+            session, runtime.sop, evidence, user, note, now, expected_step=step
+        )
+        return
+    actions = {
+        "dispose": frozenset({StepAction.DISPOSE}),
+        "assign": frozenset({StepAction.ASSIGN}),
+        "complete": COMPLETABLE_ACTIONS,
+    }
+    if action not in actions:
+        raise errors.ValidationFailed("unknown action")
+    operator = session.get(User, operator_id) if operator_id is not None else None
+    sop_service.perform(
+        session, runtime.sop, evidence, user, actions[action], now,
+        note=note, expected_step=step, operator=operator,
+    )  # fmt: skip
+
+
+async def login_required(request: Request, exc: Exception) -> RedirectResponse:
+    """Send a browser without a valid session to the login page."""
+    return RedirectResponse("/masuk", status_code=303)

@@ -1,0 +1,105 @@
+"""A live Saksi on loopback, seeded with the demo accounts, and headless Debian Chromium."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import uvicorn
+from playwright.sync_api import Browser, Page, sync_playwright
+
+from app.auth.models import Role
+from app.demo import NvrEndpoint, seed
+from app.main import create_app
+from app.migrate import upgrade
+from app.runtime import Runtime, build_runtime, set_current
+from app.settings import Settings
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+PASSWORD = "kata-sandi-demo-123"
+
+
+@dataclass
+class LiveServer:
+    url: str
+    runtime: Runtime
+    usernames: dict[Role, str]
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@pytest.fixture(scope="module")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    data_dir = tmp_path_factory.mktemp("live") / "data"
+    settings = Settings(data_dir=data_dir, _env_file=None)  # type: ignore[call-arg]
+    runtime = build_runtime(settings)
+    upgrade(settings.resolved_database_url)
+    endpoint = NvrEndpoint("127.0.0.1", 8080, 8554, "admin", "rahasia")
+    world = seed(runtime, endpoint, passwords=dict.fromkeys(Role, PASSWORD))
+    port = _free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(runtime), host="127.0.0.1", port=port, log_level="warning")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    yield LiveServer(
+        url=f"http://127.0.0.1:{port}",
+        runtime=runtime,
+        usernames={role: name for role, (name, _pw) in world.passwords.items()},
+    )
+    server.should_exit = True
+    thread.join(timeout=10)
+    runtime.close()
+    set_current(None)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    if not Path(CHROMIUM).exists():
+        raise RuntimeError("Debian's chromium is missing: scripts/setup --system installs it")
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+        )
+        yield instance
+        instance.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 1366, "height": 768}, locale="id-ID")
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+def login(page: Page, server: LiveServer, role: Role) -> None:
+    """Sign in through the login form, with the keyboard only."""
+    page.goto(f"{server.url}/masuk")
+    page.get_by_label("Nama pengguna").fill(server.usernames[role])
+    page.keyboard.press("Tab")
+    page.keyboard.type(PASSWORD)
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"{server.url}/")

@@ -1,0 +1,157 @@
+"""The web UI in headless Chromium: every role does its SOP step; bad input is shown, not lost."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from playwright.sync_api import Browser, Page, expect
+
+from app.auth.models import Role
+from tests.app.factories import pdf_bytes
+from tests.app.web.conftest import LiveServer, login
+
+WIB = ZoneInfo("Asia/Jakarta")
+
+
+def _yesterday(hour: int, minute: int = 0) -> str:
+    day = datetime.now(WIB) - timedelta(days=1)
+    return day.replace(hour=hour, minute=minute, second=0).strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def fill_request(page: Page, letter_number: str, *, start: str, end: str) -> None:
+    page.get_by_label("Nomor surat").fill(letter_number)
+    page.get_by_label("Tanggal surat").fill(
+        (datetime.now(WIB) - timedelta(days=1)).strftime("%Y-%m-%d")
+    )
+    page.get_by_label("Pindaian surat (PDF)").set_input_files(
+        {"name": "surat.pdf", "mimeType": "application/pdf", "buffer": pdf_bytes()}
+    )
+    page.get_by_label("Dasar hukum").fill("Pasal 184 KUHAP")
+    page.get_by_label("Digunakan untuk kepentingan").fill("penyelidikan pencurian sepeda motor")
+    page.get_by_label("Kejadian").fill("Pencurian di Simpang Empat Sumber")
+    for prefix, legend in (("officer", "Pejabat yang meminta"), ("recipient", "Penerima rekaman")):
+        group = page.get_by_role("group", name=re.compile(legend))
+        group.get_by_label("Nama").fill(f"Nama {prefix}")
+        group.get_by_label("NIP / NRP / NIK").fill("83051234")
+        group.get_by_label("Jabatan").fill("Penyidik")
+        group.get_by_label("Instansi").fill("Polresta Cirebon")
+        group.get_by_label("E-mail").fill(f"{prefix}@polresta.example.go.id")
+    page.get_by_label("Lokasi/titik CCTV").select_option(
+        label="Simpang Empat Sumber (Jl. Dewi Sartika) — Kamera 1"
+    )
+    page.get_by_label("Mulai (WIB)").fill(start)
+    page.get_by_label("Selesai (WIB)").fill(end)
+
+
+def act_as(browser: Browser, server: LiveServer, role: Role, request_url: str, button: str) -> Page:
+    context = browser.new_context(viewport={"width": 1366, "height": 768})
+    page = context.new_page()
+    login(page, server, role)
+    page.goto(request_url)
+    if role is Role.SUBKOORDINATOR:
+        page.get_by_label("Staf/operator yang ditunjuk").select_option(label="Dewi Lestari, A.Md.")
+    page.get_by_label("Catatan / alasan").fill(f"tindak lanjut oleh {role.value}")
+    page.get_by_role("button", name=button).click()
+    page.wait_for_url(request_url)
+    return page
+
+
+def test_every_role_performs_its_step(
+    page: Page, browser: Browser, live_server: LiveServer
+) -> None:
+    login(page, live_server, Role.PEMOHON)
+    page.get_by_role("link", name="Permintaan baru").click()
+    fill_request(page, "B/501/XI/2026/Reskrim", start=_yesterday(10), end=_yesterday(10, 10))
+    page.get_by_role("button", name="Simpan permintaan").click()
+    page.wait_for_url(re.compile(r"/permintaan/\d+$"))
+    request_url = page.url
+    expect(page.get_by_role("heading", level=1)).to_contain_text("SKS-")
+    expect(page.locator(".timeline li.current")).to_contain_text(
+        "Mendisposisikan kepada Sekretaris"
+    )
+
+    steps = [
+        (Role.KEPALA_DINAS, "Disposisikan"),
+        (Role.SEKRETARIS, "Disposisikan"),
+        (Role.KEPALA_BIDANG, "Disposisikan"),
+        (Role.SUBKOORDINATOR, "Tunjuk staf"),
+        (Role.OPERATOR, "Tandai selesai"),
+        (Role.OPERATOR, "Tandai selesai"),
+        (Role.OPERATOR, "Tandai selesai"),
+    ]
+    for number, (role, button) in enumerate(steps, start=2):
+        acted = act_as(browser, live_server, role, request_url, button)
+        expect(acted.locator(".timeline li").nth(number - 1)).to_have_class("done")
+        acted.context.close()
+
+    page.reload()
+    expect(page.locator("h1 .badge")).to_have_text("Selesai")
+    expect(page.locator(".timeline li.done")).to_have_count(8)
+    expect(page.get_by_text("tindak lanjut oleh kepala_dinas")).to_be_visible()
+
+
+def test_bad_input_is_shown_next_to_the_field_and_kept(page: Page, live_server: LiveServer) -> None:
+    login(page, live_server, Role.OPERATOR)
+    page.goto(f"{live_server.url}/permintaan/baru")
+    fill_request(page, "B/777/XI/2026", start=_yesterday(11), end=_yesterday(10))
+    page.get_by_label("Nomor surat").fill("")
+    page.get_by_label("Kejadian").fill("Tabrak lari di Bundaran Weru")
+
+    page.get_by_role("button", name="Simpan permintaan").click()
+
+    expect(page.locator("#letter_number-error")).to_have_text("Wajib diisi.")
+    expect(page.get_by_label("Nomor surat")).to_have_attribute("aria-invalid", "true")
+    expect(page.get_by_label("Kejadian")).to_have_value("Tabrak lari di Bundaran Weru")
+    # Chromium drops ":00" seconds from a datetime-local value; the minute is what was typed.
+    expect(page.get_by_label("Mulai (WIB)")).to_have_value(re.compile("^" + _yesterday(11)[:16]))
+
+    page.get_by_label("Nomor surat").fill("B/777/XI/2026")
+    page.get_by_label("Pindaian surat (PDF)").set_input_files(
+        {"name": "surat.pdf", "mimeType": "application/pdf", "buffer": pdf_bytes()}
+    )
+    page.get_by_role("button", name="Simpan permintaan").click()
+
+    expect(page.locator("#items-0-error")).to_have_text("Waktu selesai harus setelah waktu mulai.")
+    expect(page.get_by_label("Nomor surat")).to_have_value("B/777/XI/2026")
+
+
+def test_a_return_needs_a_reason(page: Page, browser: Browser, live_server: LiveServer) -> None:
+    login(page, live_server, Role.PEMOHON)
+    page.goto(f"{live_server.url}/permintaan/baru")
+    fill_request(page, "B/888/XI/2026", start=_yesterday(12), end=_yesterday(12, 5))
+    page.get_by_role("button", name="Simpan permintaan").click()
+    page.wait_for_url(re.compile(r"/permintaan/\d+$"))
+    context = browser.new_context(viewport={"width": 1366, "height": 768})
+    kadis = context.new_page()
+    login(kadis, live_server, Role.KEPALA_DINAS)
+    kadis.goto(page.url)
+
+    kadis.get_by_role("button", name="Kembalikan permintaan").click()
+    expect(kadis.get_by_role("alert")).to_have_text("Tuliskan alasan pengembalian.")
+
+    kadis.get_by_label("Catatan / alasan").fill("Surat belum ditandatangani Kapolres")
+    kadis.get_by_role("button", name="Kembalikan permintaan").click()
+    expect(kadis.locator("h1 .badge")).to_have_text("Dikembalikan")
+    context.close()
+
+
+def test_pages_fit_a_1366x768_screen(page: Page, live_server: LiveServer) -> None:
+    login(page, live_server, Role.OPERATOR)
+    for path in ("/", "/permintaan/baru"):
+        page.goto(f"{live_server.url}{path}")
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 1366, f"{path} scrolls sideways ({width}px)"
+
+
+def test_wrong_password_and_no_session(page: Page, live_server: LiveServer) -> None:
+    page.goto(f"{live_server.url}/")
+    page.wait_for_url(f"{live_server.url}/masuk")
+
+    page.get_by_label("Nama pengguna").fill("operator")
+    page.get_by_label("Kata sandi").fill("salah-sekali")
+    page.get_by_role("button", name="Masuk").click()
+
+    expect(page.get_by_role("alert")).to_have_text("Nama pengguna atau kata sandi salah.")
+    expect(page.get_by_label("Nama pengguna")).to_have_value("operator")
