@@ -5,16 +5,19 @@ from app.auth.models import Role, User
 from app.cameras.models import Camera, Nvr, NvrVendor
 from app.db import Base
 from app.exports.models import Export, ExportAttempt, ExportState, NvrSlot
+from app.handover.models import BastCounter, Handover
 from app.requests.models import DeliveryMethod, EvidenceRequest, RequestItem, RequestStatus
 from app.sop.models import StepOutcome, StepRecord
 
 __all__ = [
     "Agency",
     "AgencyKind",
+    "BastCounter",
     "Base",
     "Camera",
     "DeliveryMethod",
     "EvidenceRequest",
+    "Handover",
     "Export",
     "ExportAttempt",
     "ExportState",
