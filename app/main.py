@@ -18,6 +18,7 @@ from app.http import install_error_handlers
 from app.requests.routes import router as requests_router
 from app.runtime import Runtime
 from app.sop.routes import router as sop_router
+from app.web import admin as web_admin
 from app.web import routes as web
 
 STATIC_DIR = Path(__file__).parent / "web" / "static"
@@ -56,6 +57,7 @@ def create_app(runtime: Runtime, *, run_workers: bool = False) -> FastAPI:
         sop_router,
         exports_router,
         web.router,
+        web_admin.router,
     ):
         app.include_router(router)
     return app

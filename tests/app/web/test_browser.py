@@ -155,3 +155,44 @@ def test_wrong_password_and_no_session(page: Page, live_server: LiveServer) -> N
 
     expect(page.get_by_role("alert")).to_have_text("Nama pengguna atau kata sandi salah.")
     expect(page.get_by_label("Nama pengguna")).to_have_value("operator")
+
+
+def test_admin_registers_an_nvr_and_a_camera(page: Page, live_server: LiveServer) -> None:
+    login(page, live_server, Role.ADMIN)
+    page.get_by_role("link", name="Administrasi").click()
+    nvr = page.locator("#nvr")
+    nvr.get_by_label("Nama NVR").fill("NVR Kantor Kecamatan Weru")
+    nvr.get_by_label("Alamat (host/IP)").fill("http://nvr-weru")
+    nvr.get_by_label("Port HTTP").fill("80")
+    nvr.get_by_label("Port RTSP").fill("554")
+    nvr.get_by_label("Nama pengguna NVR").fill("admin")
+    nvr.get_by_label("Kata sandi NVR").fill("rahasia-nvr")
+    nvr.get_by_role("button", name="Tambah NVR").click()
+
+    refused = page.locator("#nvr")
+    expect(refused.locator("#nvr-host-error")).to_be_visible()
+    expect(refused.get_by_label("Nama NVR")).to_have_value("NVR Kantor Kecamatan Weru")
+
+    refused.get_by_label("Alamat (host/IP)").fill("10.20.30.40")
+    refused.get_by_label("Kata sandi NVR").fill("rahasia-nvr")
+    refused.get_by_role("button", name="Tambah NVR").click()
+    expect(page.locator("#nvr tbody")).to_contain_text("NVR Kantor Kecamatan Weru")
+    expect(page.locator("#nvr")).not_to_contain_text("rahasia-nvr")
+
+    camera = page.locator("#kamera")
+    camera.get_by_label("Lokasi/titik CCTV").fill("Pertigaan Weru Lor")
+    camera.get_by_label("Nama kamera").fill("Kamera 5")
+    camera.get_by_label("NVR").select_option(label="NVR Kantor Kecamatan Weru")
+    camera.get_by_label("Kanal").fill("5")
+    camera.get_by_role("button", name="Tambah titik CCTV").click()
+    expect(page.locator("#kamera tbody")).to_contain_text("Pertigaan Weru Lor")
+
+
+def test_admin_pages_are_for_admins_only(page: Page, live_server: LiveServer) -> None:
+    login(page, live_server, Role.OPERATOR)
+
+    response = page.goto(f"{live_server.url}/admin")
+
+    assert response is not None
+    assert response.status == 403
+    expect(page.get_by_role("link", name="Administrasi")).to_have_count(0)

@@ -1,0 +1,175 @@
+"""Admin pages: the registry (agencies, NVRs, cameras) and user accounts, in Bahasa Indonesia."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import BaseModel, ValidationError
+from sqlalchemy.orm import Session
+
+from app import errors
+from app.agencies import service as agencies
+from app.agencies.models import AgencyKind
+from app.agencies.schemas import AgencyCreate, AgencyUpdate
+from app.auth import service as users
+from app.auth.models import Role, User
+from app.auth.schemas import UserCreate
+from app.cameras import service as cameras
+from app.cameras.models import NvrVendor
+from app.cameras.schemas import CameraCreate, NvrCreate
+from app.deps import RuntimeDep, SessionDep
+from app.runtime import Runtime
+from app.web import forms, labels
+from app.web.routes import WebUser, render
+from app.web.session import check_csrf
+
+router = APIRouter(prefix="/admin", include_in_schema=False)
+
+AGENCY_KINDS = {
+    "polri": "Polri",
+    "kejaksaan": "Kejaksaan",
+    "kpk": "KPK",
+    "pengadilan": "Pengadilan",
+    "tni": "TNI",
+    "bnn": "BNN",
+    "lainnya": "Lainnya",
+}
+
+
+def admin_user(user: WebUser) -> User:
+    if user.role is not Role.ADMIN:
+        raise errors.RoleNotPermitted("admin pages are for administrators")
+    return user
+
+
+AdminUser = Annotated[User, Depends(admin_user)]
+
+
+def _page(
+    request: Request,
+    runtime: Runtime,
+    session: Session,
+    user: User,
+    status_code: int = 200,
+    **extra: Any,
+) -> HTMLResponse:
+    context: dict[str, Any] = {
+        "user": user,
+        "agencies": agencies.list_agencies(session),
+        "nvrs": cameras.list_nvrs(session),
+        "cameras": cameras.list_cameras(session),
+        "users": users.list_users(session),
+        "agency_kinds": AGENCY_KINDS,
+        "vendors": [v.value for v in NvrVendor],
+        "roles": labels.ROLES,
+        "errors": {},
+        "values": {},
+        "section": "",
+    }
+    return render(request, runtime, "admin.html", status_code, **(context | extra))
+
+
+@router.get("", response_class=HTMLResponse)
+def admin_home(
+    request: Request, user: AdminUser, runtime: RuntimeDep, session: SessionDep
+) -> HTMLResponse:
+    return _page(request, runtime, session, user)
+
+
+async def _submitted(request: Request, runtime: Runtime) -> dict[str, str]:
+    async with request.form() as form:
+        check_csrf(runtime, request, str(form.get("csrf", "")))
+        return {k: str(v).strip() for k, v in form.items() if isinstance(v, str) and k != "csrf"}
+
+
+def _create(
+    request: Request,
+    runtime: Runtime,
+    session: Session,
+    user: User,
+    section: str,
+    values: dict[str, str],
+    build: Callable[[dict[str, Any]], BaseModel],
+    save: Callable[[Any], object],
+) -> Response:
+    """Validate a form into its schema and save it, or show the errors next to the fields."""
+    data = {k: v for k, v in values.items() if v != ""}
+    try:
+        save(build(data))
+    except ValidationError as exc:
+        found = forms.validation_errors(exc)
+        return _page(
+            request, runtime, session, user, 422, section=section, values=values, errors=found
+        )
+    except errors.SaksiError as exc:
+        session.rollback()
+        found = {"_form": labels.message(exc.code, exc.detail)}
+        return _page(
+            request, runtime, session, user, exc.status_code, section=section, values=values,
+            errors=found,
+        )  # fmt: skip
+    return RedirectResponse(f"/admin#{section}", status_code=303)
+
+
+@router.post("/instansi", response_model=None)
+async def add_agency(
+    request: Request, user: AdminUser, runtime: RuntimeDep, session: SessionDep
+) -> Response:
+    values = await _submitted(request, runtime)
+    now = runtime.clock.now()
+    return _create(
+        request, runtime, session, user, "instansi", values, AgencyCreate.model_validate,
+        lambda data: agencies.create_agency(session, data, now),
+    )  # fmt: skip
+
+
+@router.post("/instansi/{agency_id}/status", response_model=None)
+async def toggle_agency(
+    request: Request, agency_id: int, user: AdminUser, runtime: RuntimeDep, session: SessionDep
+) -> Response:
+    await _submitted(request, runtime)
+    agency = agencies.get_agency(session, agency_id)
+    agencies.update_agency(session, agency, AgencyUpdate(active=not agency.active))
+    return RedirectResponse("/admin#instansi", status_code=303)
+
+
+@router.post("/nvr", response_model=None)
+async def add_nvr(
+    request: Request, user: AdminUser, runtime: RuntimeDep, session: SessionDep
+) -> Response:
+    values = await _submitted(request, runtime)
+    now = runtime.clock.now()
+    return _create(
+        request, runtime, session, user, "nvr", values, NvrCreate.model_validate,
+        lambda data: cameras.create_nvr(session, data, runtime.secret_box, now),
+    )  # fmt: skip
+
+
+@router.post("/kamera", response_model=None)
+async def add_camera(
+    request: Request, user: AdminUser, runtime: RuntimeDep, session: SessionDep
+) -> Response:
+    values = await _submitted(request, runtime)
+    now = runtime.clock.now()
+    return _create(
+        request, runtime, session, user, "kamera", values, CameraCreate.model_validate,
+        lambda data: cameras.create_camera(session, data, now),
+    )  # fmt: skip
+
+
+@router.post("/pengguna", response_model=None)
+async def add_user(
+    request: Request, user: AdminUser, runtime: RuntimeDep, session: SessionDep
+) -> Response:
+    values = await _submitted(request, runtime)
+    now = runtime.clock.now()
+    return _create(
+        request, runtime, session, user, "pengguna", values, UserCreate.model_validate,
+        lambda data: users.create_user(session, data, now),
+    )  # fmt: skip
+
+
+__all__ = ["AGENCY_KINDS", "AgencyKind", "router"]
