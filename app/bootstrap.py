@@ -28,7 +28,8 @@ class FirstAdmin:
 
 def upgrade_database(runtime: Runtime) -> None:
     """Bring the schema to the newest migration."""
-    migrate.upgrade(runtime.settings.resolved_database_url)
+    settings = runtime.settings
+    migrate.upgrade(settings.resolved_database_url, app_role=settings.database_app_role)
 
 
 def ensure_first_admin(runtime: Runtime) -> FirstAdmin | None:

@@ -10,6 +10,7 @@ import argparse
 import logging
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import uvicorn
 from pydantic import ValidationError
@@ -22,6 +23,7 @@ from app.db import unit_of_work
 from app.main import create_app
 from app.runtime import Runtime, build_runtime
 from app.settings import Environment, Settings
+from custody import CustodyError, load_or_create, verifier_key, verify_ledger
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -36,7 +38,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler: Handler = args.handler
     try:
         return handler(args)
-    except (errors.SaksiError, ValidationError, ValueError) as exc:
+    except (errors.SaksiError, CustodyError, ValidationError, ValueError) as exc:
         print(f"saksi: {exc}", file=sys.stderr)
         return 2
 
@@ -68,6 +70,18 @@ def _parser() -> argparse.ArgumentParser:
     add.add_argument("--agency-id", type=int, default=None)
     add.add_argument("--password-stdin", action="store_true", required=True)
     add.set_defaults(handler=_user_add)
+
+    verify = commands.add_parser("verify", help="verify evidence").add_subparsers(required=True)
+    ledger_check = verify.add_parser("ledger", help="recompute and check the custody ledger")
+    ledger_check.add_argument(
+        "--checkpoint", action="append", default=[], type=Path,
+        help="a signed checkpoint kept elsewhere (BAST annex, package); may repeat",
+    )  # fmt: skip
+    ledger_check.set_defaults(handler=_verify_ledger)
+
+    key = commands.add_parser("key", help="the office signing key").add_subparsers(required=True)
+    init = key.add_parser("init", help="create the office key (production needs one)")
+    init.set_defaults(handler=_key_init)
     return parser
 
 
@@ -119,7 +133,8 @@ def _worker(args: argparse.Namespace) -> int:
 
 def _db_upgrade(args: argparse.Namespace) -> int:
     runtime = _runtime()
-    migrate.upgrade(runtime.settings.resolved_database_url, args.revision)
+    settings = runtime.settings
+    migrate.upgrade(settings.resolved_database_url, args.revision, settings.database_app_role)
     print(f"database at {args.revision}")
     runtime.close()
     return 0
@@ -141,6 +156,40 @@ def _user_add(args: argparse.Namespace) -> int:
             print(f"user {user.username!r} ({user.role.value}) created with id {user.id}")
     finally:
         runtime.close()
+    return 0
+
+
+def _verify_ledger(args: argparse.Namespace) -> int:
+    runtime = _runtime()
+    notes = [path.read_text(encoding="utf-8") for path in args.checkpoint]
+    try:
+        with runtime.engine.connect() as connection:
+            report = verify_ledger(
+                connection, runtime.settings.custody_origin, runtime.office_key.public_bytes, notes
+            )
+    finally:
+        runtime.close()
+    print(
+        f"ledger: {report.events} events, {report.checkpoints} checkpoints, "
+        f"root {report.root.hex()}"
+    )
+    for finding in report.findings:
+        print(f"FAIL {finding}")
+    if report.ok:
+        print("OK: every event and checkpoint verifies")
+        return 0
+    print(f"the first failing sequence number is {report.first_failing_seq}")
+    return 1
+
+
+def _key_init(_args: argparse.Namespace) -> int:
+    settings = Settings()
+    path = settings.office_key_path
+    existed = path.exists()
+    key = load_or_create(path)
+    state = "already exists" if existed else "created"
+    print(f"office key {state}: {path}")
+    print(f"checkpoint verifier key: {verifier_key(settings.custody_origin, key.public_bytes)}")
     return 0
 
 

@@ -13,6 +13,7 @@ from app import health
 from app.agencies.routes import router as agencies_router
 from app.auth.routes import router as auth_router
 from app.cameras.routes import router as cameras_router
+from app.custody.routes import router as custody_router
 from app.exports.routes import router as exports_router
 from app.http import install_error_handlers
 from app.requests.routes import router as requests_router
@@ -56,6 +57,7 @@ def create_app(runtime: Runtime, *, run_workers: bool = False) -> FastAPI:
         requests_router,
         sop_router,
         exports_router,
+        custody_router,
         web.router,
         web_admin.router,
     ):

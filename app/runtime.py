@@ -16,8 +16,10 @@ from app.clock import Clock, SystemClock
 from app.db import make_engine, make_session_factory
 from app.jobs import JobQueue, build_huey
 from app.security import SecretBox
-from app.settings import Settings
+from app.settings import Environment, Settings
 from app.sop.definition import SopDefinition, load_sop
+from custody import OfficeKey, load_or_create
+from custody.keys import load as load_office_key
 
 
 @dataclass
@@ -30,6 +32,7 @@ class Runtime:
     sop: SopDefinition
     token_key: bytes
     secret_box: SecretBox
+    office_key: OfficeKey
 
     @property
     def zone(self) -> ZoneInfo:
@@ -62,9 +65,17 @@ def build_runtime(
         sop=load_sop(settings.sop_file),
         token_key=settings.token_signing_key(),
         secret_box=SecretBox(settings.nvr_encryption_key()),
+        office_key=_office_key(settings),
     )
     set_current(runtime)
     return runtime
+
+
+def _office_key(settings: Settings) -> OfficeKey:
+    if settings.office_key_file is not None or settings.env is Environment.PRODUCTION:
+        # Production never invents the key that signs its evidence: it must be supplied.
+        return load_office_key(settings.office_key_path)
+    return load_or_create(settings.office_key_path)
 
 
 def set_current(runtime: Runtime | None) -> None:

@@ -60,6 +60,13 @@ class Settings(BaseSettings):
     sop_file: Path | None = None
     worker_threads: int = Field(default=2, ge=0, le=32)
     office: OfficeSettings = OfficeSettings()
+    # The name the ledger's checkpoints carry (c2sp.org/tlog-checkpoint origin and signer).
+    custody_origin: str = Field(
+        default="diskominfo.cirebonkab.go.id/saksi", pattern=r"^[A-Za-z0-9.\-/_]+$"
+    )
+    office_key_file: Path | None = None
+    checkpoint_every_minutes: int = Field(default=10, ge=1)
+    database_app_role: str | None = Field(default=None, pattern=r"^[a-z_][a-z0-9_]{0,62}$")
 
     @field_validator("timezone")
     @classmethod
@@ -96,6 +103,10 @@ class Settings(BaseSettings):
         if self.queue_url:
             return self.queue_url
         return f"sqlite:///{(self.data_dir / 'queue.db').resolve()}"
+
+    @property
+    def office_key_path(self) -> Path:
+        return self.office_key_file or self.data_dir / "keys" / "office-ed25519.pem"
 
     def token_signing_key(self) -> bytes:
         """Return the key that signs access tokens, generating it in development."""

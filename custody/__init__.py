@@ -1,0 +1,52 @@
+"""Evidence integrity: custody events, the append-only ledger, its Merkle tree, signed
+checkpoints and the verifier. Imports nothing of the service; everything here can be used by a
+recipient's own tools."""
+
+from custody.errors import (
+    AppendOnlyViolation,
+    CustodyError,
+    LedgerCorrupt,
+    LedgerError,
+    OfficeKeyError,
+    ProofError,
+    SignatureError,
+)
+from custody.events import CustodyEvent, Instrument, Performer, canonical_bytes, format_time
+from custody.keys import OfficeKey, load_or_create
+from custody.ledger import StoredCheckpoint, StoredEvent, append, append_checkpoint
+from custody.merkle import MerkleTree, leaf_hash, node_hash, verify_consistency, verify_inclusion
+from custody.note import Checkpoint, open_note, sign, verifier_key
+from custody.verify import Finding, LedgerReport, verify_ledger
+
+__all__ = [
+    "AppendOnlyViolation",
+    "Checkpoint",
+    "CustodyError",
+    "CustodyEvent",
+    "Finding",
+    "Instrument",
+    "LedgerCorrupt",
+    "LedgerError",
+    "LedgerReport",
+    "MerkleTree",
+    "OfficeKey",
+    "OfficeKeyError",
+    "Performer",
+    "ProofError",
+    "SignatureError",
+    "StoredCheckpoint",
+    "StoredEvent",
+    "append",
+    "append_checkpoint",
+    "canonical_bytes",
+    "format_time",
+    "leaf_hash",
+    "load_or_create",
+    "node_hash",
+    "open_note",
+    "sign",
+    "verifier_key",
+    "verify_consistency",
+    "verify_inclusion",
+    "verify_ledger",
+]

@@ -5,8 +5,10 @@ from sqlalchemy import Connection
 
 import app.models  # noqa: F401  (registers every table on the metadata)
 from app.db import Base, make_engine
+from app.migrate import grants
+from custody.ledger import metadata as custody_metadata
 
-target_metadata = Base.metadata
+target_metadata = [Base.metadata, custody_metadata]
 
 
 def _run(connection: Connection) -> None:
@@ -18,6 +20,16 @@ def _run(connection: Connection) -> None:
     )
     with context.begin_transaction():
         context.run_migrations()
+        _grant_app_role(connection)
+
+
+def _grant_app_role(connection: Connection) -> None:
+    """Give the application role its privileges; on the ledger only SELECT and INSERT."""
+    role = context.config.attributes.get("app_role")
+    if not role or connection.dialect.name != "postgresql":
+        return
+    for statement in grants(role):
+        connection.exec_driver_sql(statement)
 
 
 def run_migrations_online() -> None:

@@ -16,6 +16,7 @@ from app import errors
 from app.agencies.models import Agency
 from app.auth.models import Role, User
 from app.cameras.models import Camera
+from app.custody import service as custody
 from app.requests import letters
 from app.requests.models import EvidenceRequest, RequestItem, RequestStatus
 from app.requests.schemas import (
@@ -29,6 +30,7 @@ from app.requests.schemas import (
 from app.sop import service as sop_service
 from app.sop.definition import SopDefinition
 from app.sop.schemas import CurrentStepRead, StepRecordRead
+from custody.events import JsonValue, format_time
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,8 +79,29 @@ def register_request(
         session.flush()
     except IntegrityError as exc:
         raise errors.DuplicateLetterNumber(_duplicate_message(data)) from exc
+    _record_registration(session, request, creator, now)
     sop_service.record_registration(session, sop, request, creator, now)
     return request
+
+
+def _record_registration(
+    session: Session, request: EvidenceRequest, creator: User, now: datetime
+) -> None:
+    items: list[JsonValue] = [
+        {
+            "camera_id": item.camera_id,
+            "window_start": format_time(item.window_start_at),
+            "window_end": format_time(item.window_end_at),
+        }
+        for item in request.items
+    ]
+    custody.record(
+        session, "request.registered", custody.performer(creator), now,
+        object={"request": request.number, "agency_id": request.agency_id, "items": items},
+        result={"file": request.letter_path, "sha256": request.letter_sha256,
+                "size": request.letter_size},
+        authorization=request.letter_number, request_id=request.id,
+    )  # fmt: skip
 
 
 def _check_agency(session: Session, agency_id: int) -> None:

@@ -16,9 +16,11 @@ from sqlalchemy.orm import Session
 
 from app import errors
 from app.auth.models import Role, User
+from app.custody import service as custody
 from app.requests.models import EvidenceRequest, RequestStatus
 from app.sop.definition import SopDefinition, SopStep, StepAction
 from app.sop.models import StepOutcome, StepRecord
+from custody.events import JsonValue
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,7 +173,32 @@ def _record(
         assigned_operator_id=request.assigned_operator_id,
     )
     session.add(record)
+    _record_custody(session, request, step, actor, now, note, outcome)
     return record
+
+
+def _record_custody(
+    session: Session,
+    request: EvidenceRequest,
+    step: SopStep,
+    actor: User,
+    now: datetime,
+    note: str,
+    outcome: StepOutcome,
+) -> None:
+    action = "sop.step_completed" if outcome is StepOutcome.COMPLETED else "sop.request_returned"
+    target: dict[str, JsonValue] = {
+        "request": request.number if request.id else None,
+        "step": step.number,
+        "activity": step.activity,
+        "note": note,
+    }
+    if step.action is StepAction.ASSIGN and request.assigned_operator_id is not None:
+        target["assigned_operator_id"] = request.assigned_operator_id
+    custody.record(
+        session, action, custody.performer(actor), now, object=target,
+        authorization=request.letter_number, request_id=request.id,
+    )  # fmt: skip
 
 
 def _flush_once(session: Session, step: SopStep) -> None:

@@ -128,6 +128,11 @@ def test_production_serve_refuses_an_unmigrated_database(tmp_path: Path) -> None
         "SAKSI_SECRET_KEY": "s" * 48,
         "SAKSI_NVR_SECRET_KEY": "n" * 48,
     }
+    key = subprocess.run(
+        [*SAKSI, "key", "init"], env=env, capture_output=True, text=True, check=False
+    )
+    assert key.returncode == 0, key.stderr
+    assert "office key created" in key.stdout
 
     result = subprocess.run(
         [*SAKSI, "serve", "--port", str(free_port())],
@@ -186,3 +191,20 @@ def _serve_and_probe(tmp_path: Path, postgresql_url: str) -> dict[str, object]:
         process.send_signal(signal.SIGINT)
         process.wait(timeout=20)
     return ready
+
+
+def test_production_refuses_to_invent_its_signing_key(tmp_path: Path) -> None:
+    env = {
+        **environment(tmp_path / "data"),
+        "SAKSI_ENV": "production",
+        "SAKSI_SECRET_KEY": "s" * 48,
+        "SAKSI_NVR_SECRET_KEY": "n" * 48,
+    }
+
+    result = subprocess.run(
+        [*SAKSI, "db", "upgrade"], env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+
+    assert result.returncode == 2
+    assert "cannot read the office key" in result.stderr
+    assert not (tmp_path / "data" / "keys").exists()

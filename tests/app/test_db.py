@@ -13,12 +13,13 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.agencies.models import Agency, AgencyKind
 from app.db import Base, after_commit, after_rollback
 from app.migrate import current_revision
+from custody.ledger import metadata as custody_metadata
 
 
 def test_migrations_build_exactly_the_models_schema(migrated_engine: Engine) -> None:
     with migrated_engine.connect() as connection:
         context = MigrationContext.configure(connection, opts={"compare_type": True})
-        differences = compare_metadata(context, Base.metadata)
+        differences = compare_metadata(context, [Base.metadata, custody_metadata])
         assert current_revision(connection) is not None
 
     assert differences == []
@@ -27,6 +28,7 @@ def test_migrations_build_exactly_the_models_schema(migrated_engine: Engine) -> 
 def test_every_table_comes_from_the_migrations(migrated_engine: Engine) -> None:
     tables = set(inspect(migrated_engine).get_table_names())
     assert {t.name for t in Base.metadata.sorted_tables} <= tables
+    assert {"custody_events", "custody_checkpoints"} <= tables
     assert "alembic_version" in tables
 
 

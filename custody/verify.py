@@ -1,0 +1,135 @@
+"""Recompute the ledger from its raw rows and say exactly what does not match.
+
+Trusts nothing stored but the office's public key: every leaf hash is recomputed from the
+canonical bytes, the hash chain is followed, every checkpoint's signature is checked and its
+root compared with the root recomputed at its size. A checkpoint kept outside the database (the
+BAST annex, an evidence package) finds a tail that was cut off together with its checkpoints.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from sqlalchemy import Connection
+
+from custody import ledger
+from custody.errors import SignatureError
+from custody.merkle import MerkleTree, leaf_hash
+from custody.note import Checkpoint, open_note
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    seq: int | None
+    message: str
+
+    def __str__(self) -> str:
+        where = f"seq {self.seq}: " if self.seq is not None else ""
+        return f"{where}{self.message}"
+
+
+@dataclass
+class LedgerReport:
+    events: int = 0
+    checkpoints: int = 0
+    root: bytes = b""
+    findings: list[Finding] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.findings
+
+    @property
+    def first_failing_seq(self) -> int | None:
+        seqs = [f.seq for f in self.findings if f.seq is not None]
+        return min(seqs) if seqs else None
+
+
+def verify_ledger(
+    connection: Connection,
+    signer: str,
+    public_key: bytes,
+    external_notes: Iterable[str] = (),
+) -> LedgerReport:
+    """Verify every event and checkpoint of the ledger (and checkpoints held elsewhere)."""
+    report = LedgerReport()
+    tree = _recompute_events(connection, report)
+    report.events, report.root = tree.size, tree.root()
+    stored = ledger.checkpoints(connection)
+    report.checkpoints = len(stored)
+    for checkpoint in stored:
+        label = f"checkpoint {checkpoint.id}"
+        _check_checkpoint(checkpoint.note, label, tree, signer, public_key, report)
+    for number, note in enumerate(external_notes, start=1):
+        _check_checkpoint(note, f"external checkpoint {number}", tree, signer, public_key, report)
+    return report
+
+
+def _recompute_events(connection: Connection, report: LedgerReport) -> MerkleTree:
+    tree = MerkleTree()
+    expected_prev = ""
+    for event in ledger.read(connection):
+        expected_seq = tree.size + 1
+        if event.seq != expected_seq:
+            report.findings.append(Finding(event.seq, f"sequence gap: expected {expected_seq}"))
+        recomputed = leaf_hash(event.canonical)
+        report.findings += _event_findings(event, recomputed, expected_prev)
+        tree.append_hash(recomputed)
+        expected_prev = recomputed.hex()
+    return tree
+
+
+def _event_findings(
+    event: ledger.StoredEvent, recomputed: bytes, expected_prev: str
+) -> list[Finding]:
+    try:
+        body = json.loads(event.canonical)
+    except ValueError:
+        return [Finding(event.seq, "the canonical bytes are not JSON")]
+    findings = []
+    intact = recomputed == event.leaf_hash and body.get("prev") == event.prev_hash
+    if recomputed != event.leaf_hash:
+        findings.append(Finding(event.seq, "the event's bytes no longer match its leaf hash"))
+    if event.prev_hash != expected_prev:
+        if intact:
+            # This event is whole and still names the original previous leaf: so the previous
+            # event is the one that was rewritten (with its own leaf hash recomputed).
+            message = "rewritten: its leaf hash differs from the one the next event recorded"
+            findings.append(Finding(event.seq - 1, message))
+        else:
+            findings.append(Finding(event.seq, "the hash chain is broken at this event"))
+    if body.get("seq") != event.seq:
+        findings.append(Finding(event.seq, "the event's bytes name another sequence number"))
+    if body.get("action") != event.action or body.get("request_id") != event.request_id:
+        findings.append(Finding(event.seq, "the row's columns disagree with the event's bytes"))
+    return findings
+
+
+def _check_checkpoint(
+    note: str, label: str, tree: MerkleTree, signer: str, public_key: bytes, report: LedgerReport
+) -> None:
+    try:
+        checkpoint = open_note(note, signer, public_key)
+    except SignatureError as exc:
+        report.findings.append(Finding(None, f"{label}: {exc}"))
+        return
+    problem = _checkpoint_problem(checkpoint, tree)
+    if problem is not None:
+        report.findings.append(Finding(problem.seq, f"{label}: {problem.message}"))
+
+
+def _checkpoint_problem(checkpoint: Checkpoint, tree: MerkleTree) -> Finding | None:
+    if checkpoint.size > tree.size:
+        return Finding(
+            tree.size + 1,
+            f"signed for {checkpoint.size} events but the ledger holds {tree.size}: "
+            f"events {tree.size + 1}–{checkpoint.size} are missing",
+        )
+    if tree.root(checkpoint.size) != checkpoint.root:
+        return Finding(
+            checkpoint.size,
+            f"the ledger's first {checkpoint.size} events no longer hash to the signed root",
+        )
+    return None

@@ -1,0 +1,127 @@
+"""Every request action leaves a custody event; checkpoints sign them; the CLI verifies them."""
+
+from __future__ import annotations
+
+import base64
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from app.auth.models import Role
+from app.custody import service
+from app.custody.tasks import checkpoint
+from app.db import make_engine
+from app.runtime import Runtime
+from custody import open_note
+from tests.app.factories import Factory, multipart, request_payload
+from tests.custody.conftest import fill
+
+
+def _walk_to_assignment(factory: Factory) -> tuple[dict[str, Any], dict[Role, Any]]:
+    agency = factory.agency()
+    camera = factory.camera(factory.nvr())
+    people = {role: factory.user(role) for role in Role if role is not Role.PEMOHON}
+    people[Role.PEMOHON] = factory.user(Role.PEMOHON, agency=agency)
+    payload = request_payload(agency, [camera], factory.now)
+    created = factory.client.post(
+        "/api/v1/requests", headers=factory.headers(people[Role.PEMOHON]), **multipart(payload)
+    ).json()
+    rid = created["id"]
+    for role in (Role.KEPALA_DINAS, Role.SEKRETARIS, Role.KEPALA_BIDANG):
+        factory.client.post(
+            f"/api/v1/requests/{rid}/dispose", headers=factory.headers(people[role]), json={}
+        )
+    factory.client.post(
+        f"/api/v1/requests/{rid}/assign",
+        headers=factory.headers(people[Role.SUBKOORDINATOR]),
+        json={"operator_id": people[Role.OPERATOR].id, "note": "Dewi, tolong dicek"},
+    )
+    return created, people
+
+
+def test_each_step_of_a_request_is_a_custody_event(factory: Factory) -> None:
+    created, people = _walk_to_assignment(factory)
+
+    response = factory.client.get(
+        f"/api/v1/requests/{created['id']}/custody", headers=factory.headers(people[Role.AUDITOR])
+    )
+
+    events = response.json()
+    assert [e["action"] for e in events] == ["request.registered"] + ["sop.step_completed"] * 5
+    registered = events[0]["event"]
+    assert registered["result"]["sha256"] == created["letter_sha256"]
+    assert registered["authorization"] == "B/123/XI/2026/Reskrim"
+    assert registered["performer"]["role"] == "pemohon"
+    assert registered["instrument"]["tool"] == "saksi"
+    assert [e["event"]["performer"]["role"] for e in events[1:]] == [
+        "pemohon", "kepala_dinas", "sekretaris", "kepala_bidang", "subkoordinator",
+    ]  # fmt: skip
+    assign = events[-1]["event"]
+    assert assign["object"]["step"] == 5
+    assert assign["object"]["assigned_operator_id"] == people[Role.OPERATOR].id
+    assert assign["object"]["note"] == "Dewi, tolong dicek"
+    seqs = [e["seq"] for e in events]
+    assert seqs == sorted(seqs)
+
+
+def test_a_refused_action_leaves_no_custody_event(factory: Factory, session: Session) -> None:
+    created, people = _walk_to_assignment(factory)
+    before = len(service.events_of_request(session, created["id"]))
+
+    refused = factory.client.post(
+        f"/api/v1/requests/{created['id']}/dispose",
+        headers=factory.headers(people[Role.KEPALA_DINAS]),
+        json={},
+    )
+
+    assert refused.status_code in {403, 409}
+    session.expire_all()
+    assert len(service.events_of_request(session, created["id"])) == before
+
+
+def test_checkpoints_are_signed_notes_of_the_ledger(factory: Factory, runtime: Runtime) -> None:
+    _walk_to_assignment(factory)
+
+    size = checkpoint()
+    again = checkpoint()
+
+    assert size == 6
+    assert again is None  # nothing new since
+    latest = factory.client.get("/api/v1/custody/checkpoint").json()
+    key = factory.client.get("/api/v1/custody/public-key").json()
+    opened = open_note(latest["note"], key["name"], base64.b64decode(key["public_key"]))
+    assert opened.size == 6
+    assert opened.root.hex() == latest["root_hash"]
+    assert key["verifier_key"].startswith(f"{runtime.settings.custody_origin}+")
+
+
+def test_saksi_verify_ledger_names_the_tampered_event(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    env = {"SAKSI_DATA_DIR": str(data_dir), "PATH": "/usr/bin:/bin"}
+    saksi = [sys.executable, "-m", "app.cli"]
+    subprocess.run([*saksi, "db", "upgrade"], env=env, check=True, capture_output=True)
+    engine = make_engine(f"sqlite:///{data_dir / 'saksi.db'}")
+    fill(engine, 5)
+    clean = subprocess.run(
+        [*saksi, "verify", "ledger"], env=env, capture_output=True, text=True, check=False
+    )
+    with engine.begin() as connection:
+        connection.exec_driver_sql("DROP TRIGGER custody_events_no_update")
+        connection.exec_driver_sql(
+            "UPDATE custody_events SET canonical = replace(canonical, 'Kamera 2', 'Kamera 9') "
+            "WHERE seq = 3"
+        )
+    engine.dispose()
+
+    tampered = subprocess.run(
+        [*saksi, "verify", "ledger"], env=env, capture_output=True, text=True, check=False
+    )
+
+    assert clean.returncode == 0, clean.stdout + clean.stderr
+    assert "OK: every event and checkpoint verifies" in clean.stdout
+    assert tampered.returncode == 1
+    assert "FAIL seq 3: the event's bytes no longer match its leaf hash" in tampered.stdout
+    assert "the first failing sequence number is 3" in tampered.stdout
