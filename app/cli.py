@@ -24,6 +24,7 @@ from app.main import create_app
 from app.runtime import Runtime, build_runtime
 from app.settings import Environment, Settings
 from custody import CustodyError, load_or_create, verifier_key, verify_ledger
+from custody.package_verify import verify_package
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -78,6 +79,9 @@ def _parser() -> argparse.ArgumentParser:
         help="a signed checkpoint kept elsewhere (BAST annex, package); may repeat",
     )  # fmt: skip
     ledger_check.set_defaults(handler=_verify_ledger)
+    package_check = verify.add_parser("package", help="check an evidence package offline")
+    package_check.add_argument("path", type=Path, help="the package folder or its ZIP")
+    package_check.set_defaults(handler=_verify_package)
 
     key = commands.add_parser("key", help="the office signing key").add_subparsers(required=True)
     init = key.add_parser("init", help="create the office key (production needs one)")
@@ -179,6 +183,17 @@ def _verify_ledger(args: argparse.Namespace) -> int:
         print("OK: every event and checkpoint verifies")
         return 0
     print(f"the first failing sequence number is {report.first_failing_seq}")
+    return 1
+
+
+def _verify_package(args: argparse.Namespace) -> int:
+    # Offline: no settings, no database; only what is inside the package.
+    report = verify_package(args.path)
+    for finding in report.findings:
+        print(f"FAIL {finding}")
+    if report.ok:
+        print(f"OK: {report.clips} clips, their hashes, the signed manifest and every receipt")
+        return 0
     return 1
 
 

@@ -1,0 +1,200 @@
+"""Custody ledger benchmarks on PostgreSQL (127.0.0.1:5432, user postgres).
+
+    .venv/bin/python benchmarks/ledger_bench.py [--events 100000] [--appends 2000]
+
+Measures, in one run: appends per second with 1 writer and with 4 concurrent writers (each append
+its own transaction, as the service does), against plain INSERTs of the same rows into an
+unconstrained table (the peer); `verify_ledger` time at N events; inclusion-proof latency at N
+events, cold (read the leaf hashes and build the tree, as the API does per call) and warm.
+Writes benchmarks/results/ledger.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import sys
+import threading
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import Engine, create_engine, text
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from app import migrate  # noqa: E402
+from app.db import make_engine  # noqa: E402
+from custody import (  # noqa: E402
+    Checkpoint,
+    CustodyEvent,
+    Instrument,
+    MerkleTree,
+    Performer,
+    append,
+    load_or_create,
+    sign,
+    verify_ledger,
+)
+from custody.events import canonical_bytes  # noqa: E402
+from custody.ledger import append_checkpoint, events_table, leaf_hashes  # noqa: E402
+from custody.merkle import leaf_hash  # noqa: E402
+
+ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+T0 = datetime(2026, 11, 22, 3, 0, tzinfo=UTC)
+WHO = Performer("user", "7", "Dewi Lestari", "operator")
+TOOL = Instrument("saksi", "bench")
+
+
+def event(number: int) -> CustodyEvent:
+    return CustodyEvent(
+        action="export.file_written", performer=WHO, instrument=TOOL,
+        start_time=T0 + timedelta(seconds=number), object={"camera": f"Kamera {number % 4}"},
+        result={"file": f"exports/{number}.mp4", "sha256": f"{number:064x}"},
+        authorization="B/123/XI/2026", request_id=number % 50,
+    )  # fmt: skip
+
+
+def database() -> tuple[str, Engine]:
+    name = f"saksi_bench_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(ADMIN, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    return name, admin
+
+
+def appends_per_second(engine: Engine, writers: int, per_writer: int) -> float:
+    def run(offset: int) -> None:
+        for number in range(per_writer):
+            with engine.begin() as connection:
+                append(connection, event(offset + number), T0)
+
+    threads = [threading.Thread(target=run, args=(i * per_writer,)) for i in range(writers)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return writers * per_writer / (time.perf_counter() - started)
+
+
+def plain_inserts_per_second(engine: Engine, writers: int, per_writer: int) -> float:
+    with engine.begin() as connection:
+        connection.exec_driver_sql("CREATE TABLE plain (id bigserial primary key, body text)")
+    body = canonical_bytes(event(1).document(), 1, "0" * 64).decode()
+
+    def run() -> None:
+        for _ in range(per_writer):
+            with engine.begin() as connection:
+                connection.execute(text("INSERT INTO plain (body) VALUES (:b)"), {"b": body})
+
+    threads = [threading.Thread(target=run) for _ in range(writers)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return writers * per_writer / (time.perf_counter() - started)
+
+
+def bulk_fill(engine: Engine, total: int) -> None:
+    """Write a valid chained ledger of `total` events quickly (one transaction, batched)."""
+    with engine.begin() as connection:
+        start = connection.execute(text("SELECT count(*) FROM custody_events")).scalar_one()
+        prev = (
+            connection.execute(
+                text("SELECT leaf_hash FROM custody_events ORDER BY seq DESC LIMIT 1")
+            ).scalar()
+            or ""
+        )
+        batch = []
+        for seq in range(start + 1, total + 1):
+            data = canonical_bytes(event(seq).document(), seq, prev)
+            digest = leaf_hash(data).hex()
+            batch.append({
+                "seq": seq, "action": "export.file_written", "request_id": seq % 50,
+                "sha256": f"{seq:064x}", "recorded_at": T0, "canonical": data.decode(),
+                "leaf_hash": digest, "prev_hash": prev,
+            })  # fmt: skip
+            prev = digest
+            if len(batch) == 5000:
+                connection.execute(events_table.insert(), batch)
+                batch = []
+        if batch:
+            connection.execute(events_table.insert(), batch)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--events", type=int, default=100_000)
+    parser.add_argument("--appends", type=int, default=2000)
+    args = parser.parse_args()
+    name, admin = database()
+    url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+    try:
+        migrate.upgrade(url)
+        engine = make_engine(url, pool_size=8)
+        results = run_all(engine, args.events, args.appends)
+        engine.dispose()
+    finally:
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
+    out = ROOT / "benchmarks" / "results" / "ledger.json"
+    out.write_text(json.dumps(results, indent=2) + "\n")
+    print(json.dumps(results, indent=2))
+    return 0
+
+
+def run_all(engine: Engine, events: int, appends: int) -> dict[str, object]:
+    one = appends_per_second(engine, 1, appends)
+    four = appends_per_second(engine, 4, appends // 4)
+    plain_one = plain_inserts_per_second(engine, 1, appends)
+    bulk_fill(engine, events)
+    key = load_or_create(Path("/tmp") / f"bench-key-{uuid.uuid4().hex}.pem")
+    with engine.begin() as connection:
+        tree = MerkleTree(d for _s, d in leaf_hashes(connection))
+        note = sign(Checkpoint("bench", tree.size, tree.root()), "bench", key)
+        append_checkpoint(connection, tree.size, tree.root(), note, T0)
+    started = time.perf_counter()
+    with engine.connect() as connection:
+        report = verify_ledger(connection, "bench", key.public_bytes)
+    verify_s = time.perf_counter() - started
+    assert report.ok, report.findings
+    cold, warm = proof_latencies(engine, events)
+    return {
+        "machine": f"{platform.machine()} {platform.python_version()}",
+        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "appends_per_s_1_writer": round(one, 1),
+        "appends_per_s_4_writers": round(four, 1),
+        "peer_plain_inserts_per_s_1_writer": round(plain_one, 1),
+        "ledger_append_vs_plain_insert_ratio": round(one / plain_one, 3),
+        "events": events,
+        "verify_ledger_s": round(verify_s, 3),
+        "inclusion_proof_cold_ms_median": round(cold, 2),
+        "inclusion_proof_warm_ms_median": round(warm, 4),
+    }
+
+
+def proof_latencies(engine: Engine, events: int) -> tuple[float, float]:
+    cold = []
+    for index in (0, events // 2, events - 1):
+        started = time.perf_counter()
+        with engine.connect() as connection:
+            tree = MerkleTree(d for _s, d in leaf_hashes(connection))
+        tree.inclusion_proof(index)
+        cold.append((time.perf_counter() - started) * 1000)
+    warm = []
+    for index in range(0, events, max(1, events // 1000)):
+        started = time.perf_counter()
+        tree.inclusion_proof(index)
+        warm.append((time.perf_counter() - started) * 1000)
+    return statistics.median(cold), statistics.median(warm)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,162 @@
+"""The evidence package of a request: clips, signed manifest, receipts, and how to check them.
+
+<request number>/
+  clips/…                 the exported clips, copied and re-hashed on the way
+  manifest.json           what each clip is (see `ClipEntry`), signed:
+  manifest.json.minisig   minisign signature by the office key
+  receipts/<clip>.proof   C2SP tlog-proof receipt of each clip's custody event
+  saksi.pub               the office public key (minisign format)
+  SHA256SUMS              for `sha256sum -c SHA256SUMS`
+  VERIFIKASI.txt          how to check all of this, in Bahasa Indonesia
+<request number>.zip      the same, as one file
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import zipfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from custody import minisign
+from custody.errors import CustodyError
+from custody.keys import OfficeKey
+from custody.receipts import Receipt
+from custody.verification_text import verification_text
+
+CHUNK = 1024 * 1024
+MANIFEST_VERSION = "saksi-evidence-manifest/1"
+
+
+@dataclass(frozen=True)
+class ClipEntry:
+    """One clip and everything a court expert asks about it."""
+
+    exhibit: str
+    file: str
+    sha256: str
+    size: int
+    bit_exact_master: bool
+    camera: str
+    location: str
+    source: str
+    nvr_address: str
+    requested_window: tuple[str, str]
+    delivered_window: tuple[str, str]
+    gaps: list[dict[str, str]]
+    nvr: dict[str, str]
+    clock_offset: dict[str, Any]
+    time_zone: str
+    export_started_at: str
+    export_finished_at: str
+    tool: dict[str, str]
+    operator: str
+    trimming: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PackageInfo:
+    request_number: str
+    letter_number: str
+    agency: str
+    export_unit: dict[str, str]
+    generated_at: str
+    custody_origin: str
+    verification_url: str
+
+
+@dataclass(frozen=True)
+class ClipSource:
+    entry: ClipEntry
+    path: Path
+    receipt: Receipt
+
+
+def build(
+    info: PackageInfo, clips: list[ClipSource], key: OfficeKey, out_dir: Path
+) -> tuple[Path, Path]:
+    """Write the package directory and its ZIP under `out_dir`; return both paths."""
+    root = out_dir / info.request_number
+    if root.exists():
+        raise CustodyError(f"{root} exists already: a package is never overwritten")
+    (root / "clips").mkdir(parents=True)
+    (root / "receipts").mkdir()
+    for clip in clips:
+        _copy_verified(clip.path, root / clip.entry.file, clip.entry.sha256)
+        receipt_path = root / "receipts" / f"{Path(clip.entry.file).name}.proof"
+        receipt_path.write_text(clip.receipt.text(), encoding="utf-8")
+    manifest = {
+        "version": MANIFEST_VERSION,
+        "package": asdict(info),
+        "clips": [asdict(clip.entry) for clip in clips],
+    }
+    (root / "manifest.json").write_text(
+        json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+    )
+    comment = f"Saksi {info.request_number} {info.letter_number} {info.generated_at}"
+    signature = minisign.sign_file(key, root / "manifest.json", comment)
+    (root / "manifest.json.minisig").write_text(signature, encoding="utf-8")
+    (root / "saksi.pub").write_text(minisign.public_key_file(key), encoding="utf-8")
+    (root / "VERIFIKASI.txt").write_text(
+        verification_text(info, [c.entry for c in clips]), encoding="utf-8"
+    )
+    _write_sums(root)
+    return root, _zip(root)
+
+
+def _copy_verified(source: Path, target: Path, expected: str) -> None:
+    digest = hashlib.sha256()
+    with source.open("rb") as reader, target.open("xb") as writer:
+        while chunk := reader.read(CHUNK):
+            digest.update(chunk)
+            writer.write(chunk)
+    if digest.hexdigest() != expected:
+        target.unlink()
+        raise CustodyError(
+            f"{source} no longer has the hash recorded at export ({expected}): not packaged"
+        )
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _write_sums(root: Path) -> None:
+    files = sorted(p for p in root.rglob("*") if p.is_file() and p.name != "SHA256SUMS")
+    lines = [f"{file_sha256(p)}  {p.relative_to(root).as_posix()}" for p in files]
+    (root / "SHA256SUMS").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def _zip(root: Path) -> Path:
+    archive = root.with_suffix(".zip")
+    # Video does not compress; storing keeps the clips byte-for-byte and the ZIP fast.
+    with zipfile.ZipFile(archive, "x", compression=zipfile.ZIP_STORED) as bundle:
+        for path in sorted(p for p in root.rglob("*") if p.is_file()):
+            bundle.write(path, Path(root.name) / path.relative_to(root))
+    return archive
+
+
+def unpack(archive: Path, into: Path) -> Path:
+    """Extract a package ZIP safely (no paths outside `into`); return the package directory."""
+    with zipfile.ZipFile(archive) as bundle:
+        names = bundle.namelist()
+        for name in names:
+            target = (into / name).resolve()
+            if not target.is_relative_to(into.resolve()):
+                raise CustodyError(f"refusing a ZIP entry outside the package: {name}")
+        bundle.extractall(into)
+    tops = {Path(name).parts[0] for name in names}
+    if len(tops) != 1:
+        raise CustodyError("a package ZIP holds exactly one folder")
+    return into / tops.pop()
+
+
+def copy_tree(source: Path, target: Path) -> None:
+    shutil.copytree(source, target)

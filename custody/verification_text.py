@@ -1,0 +1,60 @@
+"""VERIFIKASI.txt: how a recipient checks the package, in Bahasa Indonesia."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from custody.package import ClipEntry, PackageInfo
+
+
+def verification_text(info: PackageInfo, clips: list[ClipEntry]) -> str:
+    """Write the recipient's instructions for this package."""
+    unit = info.export_unit.get("name", "")
+    hashes = "\n".join(f"  {clip.sha256}  {clip.file}" for clip in clips)
+    return f"""VERIFIKASI PAKET BUKTI REKAMAN CCTV
+====================================
+
+Nomor permintaan : {info.request_number}
+Surat permohonan : {info.letter_number} ({info.agency})
+Dibuat oleh      : {unit}
+Waktu pembuatan  : {info.generated_at} (UTC)
+
+Rekaman di folder clips/ adalah salinan persis aliran video dari NVR, tanpa
+kompresi ulang (re-encode). Keterangan setiap rekaman (kamera, lokasi, rentang
+waktu yang diminta dan yang diserahkan, jeda rekaman, selisih jam NVR) ada di
+manifest.json.
+
+Cara memeriksa
+--------------
+1. Keutuhan berkas. Di dalam folder paket ini jalankan:
+
+       sha256sum -c SHA256SUMS
+
+   Setiap baris harus berakhir dengan "OK". Satu bit saja yang berubah akan
+   membuat baris berkas itu GAGAL.
+
+2. Keaslian manifest. Dengan program minisign (https://jedisct1.github.io/minisign/):
+
+       minisign -V -p saksi.pub -m manifest.json
+
+   Hasil yang benar: "Signature and comment signature verified".
+   Bandingkan isi saksi.pub dengan kunci publik resmi yang diumumkan kantor;
+   berkas saksi.pub di dalam paket hanya untuk kemudahan.
+
+3. Bukti pencatatan. Setiap rekaman punya berkas di receipts/ (format
+   c2sp.org/tlog-proof) yang membuktikan bahwa ekspor rekaman itu tercatat di
+   buku besar rantai penguasaan (chain of custody) kantor, di bawah checkpoint
+   bertanda tangan "{info.custody_origin}". Periksa seluruh paket dengan:
+
+       saksi verify package .
+
+4. Halaman verifikasi. Buka {info.verification_url}
+   lalu masukkan berkas rekaman (hash dihitung di peramban Anda, berkas tidak
+   diunggah) atau tempelkan nilai SHA-256-nya untuk melihat kapan dan dengan
+   BAST nomor berapa rekaman itu diserahkan.
+
+SHA-256 setiap rekaman
+----------------------
+{hashes}
+"""
