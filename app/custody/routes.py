@@ -2,16 +2,27 @@ from __future__ import annotations
 
 import base64
 import json
+from typing import Annotated
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
+from fastapi.responses import JSONResponse
 
 from app import errors
 from app.custody import service
-from app.custody.schemas import CheckpointRead, CustodyEventRead, PublicKeyRead
-from app.deps import RuntimeDep, SessionDep
+from app.custody.schemas import (
+    CheckpointRead,
+    ConsistencyRead,
+    CustodyEventRead,
+    InclusionRead,
+    PublicKeyRead,
+    VerificationRead,
+)
+from app.deps import RuntimeDep, SessionDep, StaffUser
 from app.http import ERROR_RESPONSES
 from app.requests.routes import RequestDep
-from custody import verifier_key
+from custody import case, verifier_key
+
+Sha256 = Annotated[str, Query(pattern=r"^[0-9a-fA-F]{64}$", description="hex SHA-256")]
 
 router = APIRouter(prefix="/api/v1", tags=["custody"], responses=ERROR_RESPONSES)
 
@@ -56,3 +67,38 @@ def public_key(runtime: RuntimeDep) -> PublicKeyRead:
         public_key=base64.b64encode(raw).decode(),
         verifier_key=verifier_key(name, raw),
     )
+
+
+@router.get(
+    "/requests/{request_id}/custody.jsonld",
+    response_class=JSONResponse,
+    responses={200: {"content": {"application/ld+json": {}}}},
+)
+def request_custody_case(
+    request: RequestDep, _staff: StaffUser, session: SessionDep
+) -> JSONResponse:
+    """Export the request's custody chain as CASE/UCO JSON-LD."""
+    document = case.export(request.number, service.events_of_request(session, request.id))
+    return JSONResponse(document, media_type="application/ld+json")
+
+
+@router.get("/custody/proof", response_model=InclusionRead)
+def inclusion_proof(sha256: Sha256, session: SessionDep) -> InclusionRead:
+    """Prove that a file's custody event is in the ledger, against the latest checkpoint."""
+    return service.inclusion_for(session, sha256.lower())
+
+
+@router.get("/custody/consistency", response_model=ConsistencyRead)
+def consistency_proof(
+    first: Annotated[int, Query(ge=1)], second: Annotated[int, Query(ge=1)], session: SessionDep
+) -> ConsistencyRead:
+    """Prove that the ledger at size `first` is a prefix of the ledger at size `second`."""
+    return service.consistency_for(session, first, second)
+
+
+@router.get("/verify/{sha256}", response_model=VerificationRead)
+def verify_hash(sha256: str, session: SessionDep, runtime: RuntimeDep) -> VerificationRead:
+    """Tell whether a file with this SHA-256 was issued by the office (no personal data)."""
+    if len(sha256) != 64 or any(c not in "0123456789abcdefABCDEF" for c in sha256):
+        raise errors.ValidationFailed("sha256: expected 64 hexadecimal characters")
+    return service.public_verification(session, sha256.lower())

@@ -27,3 +27,31 @@ class PublicKeyRead(BaseModel):
     algorithm: str = "Ed25519"
     public_key: str
     verifier_key: str
+
+
+class InclusionRead(BaseModel):
+    sha256: str
+    seq: int
+    leaf_index: int
+    leaf_hash: str
+    tree_size: int
+    proof: list[str]
+    checkpoint: str
+
+
+class ConsistencyRead(BaseModel):
+    first: int
+    second: int
+    proof: list[str]
+
+
+class IssuedRecord(BaseModel):
+    action: str
+    recorded_at: datetime
+
+
+class VerificationRead(BaseModel):
+    sha256: str
+    found: bool
+    records: list[IssuedRecord]
+    bast_numbers: list[str]

@@ -6,13 +6,17 @@ custody event commit together or not at all.
 
 from __future__ import annotations
 
+import base64
+import json
 from datetime import datetime
 from importlib.metadata import PackageNotFoundError, version
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app import errors
 from app.auth.models import User
+from app.custody.schemas import ConsistencyRead, InclusionRead, IssuedRecord, VerificationRead
 from custody import (
     Checkpoint,
     CustodyEvent,
@@ -101,3 +105,71 @@ def find_by_sha256(session: Session, sha256: str) -> list[int]:
     table = ledger.events_table
     query = select(table.c.seq).where(table.c.sha256 == sha256.lower()).order_by(table.c.seq)
     return [int(seq) for seq in session.connection().execute(query).scalars()]
+
+
+# Only these actions' files are answered publicly: what the office issued, not what it received.
+PUBLIC_ACTIONS = frozenset({"export.file_written", "package.built", "handover.issued"})
+
+
+def inclusion_for(session: Session, sha256: str) -> InclusionRead:
+    """Build the inclusion proof of the first issuing event of a file, or refuse."""
+    seqs = [s for s in _issued(session, sha256)]
+    if not seqs:
+        raise errors.NotFound("no file with this SHA-256 was issued by this office")
+    latest = latest_checkpoint(session)
+    if latest is None or latest.tree_size < seqs[0]:
+        raise errors.Conflict(
+            "the event is newer than the latest checkpoint; ask again after the next checkpoint"
+        )
+    tree = current_tree(session)
+    index = seqs[0] - 1
+    return InclusionRead(
+        sha256=sha256,
+        seq=seqs[0],
+        leaf_index=index,
+        leaf_hash=tree.leaf(index).hex(),
+        tree_size=latest.tree_size,
+        proof=[base64.b64encode(h).decode() for h in tree.inclusion_proof(index, latest.tree_size)],
+        checkpoint=latest.note,
+    )
+
+
+def consistency_for(session: Session, first: int, second: int) -> ConsistencyRead:
+    tree = current_tree(session)
+    if not first <= second <= tree.size:
+        raise errors.ValidationFailed(f"sizes must satisfy 1 ≤ first ≤ second ≤ {tree.size}")
+    proof = tree.consistency_proof(first, second)
+    return ConsistencyRead(
+        first=first, second=second, proof=[base64.b64encode(h).decode() for h in proof]
+    )
+
+
+def _issued(session: Session, sha256: str) -> list[int]:
+    table = ledger.events_table
+    query = (
+        select(table.c.seq)
+        .where(table.c.sha256 == sha256, table.c.action.in_(PUBLIC_ACTIONS))
+        .order_by(table.c.seq)
+    )
+    return [int(seq) for seq in session.connection().execute(query).scalars()]
+
+
+def public_verification(session: Session, sha256: str) -> VerificationRead:
+    """What anyone may learn about a file: whether, when and under which BAST it was issued."""
+    table = ledger.events_table
+    rows = session.connection().execute(
+        select(table.c.action, table.c.recorded_at, table.c.canonical)
+        .where(table.c.sha256 == sha256, table.c.action.in_(PUBLIC_ACTIONS))
+        .order_by(table.c.seq)
+    )
+    records, numbers = [], []
+    for row in rows:
+        records.append(
+            IssuedRecord(action=row.action, recorded_at=ledger.from_column_time(row.recorded_at))
+        )
+        number = json.loads(row.canonical).get("object", {}).get("bast_number")
+        if isinstance(number, str) and number not in numbers:
+            numbers.append(number)
+    return VerificationRead(
+        sha256=sha256, found=bool(records), records=records, bast_numbers=numbers
+    )

@@ -74,6 +74,12 @@ def render(
     return templates.TemplateResponse(request, name, context, status_code=status_code)
 
 
+@router.get("/verifikasi", response_class=HTMLResponse)
+def verification_page(request: Request, runtime: RuntimeDep) -> HTMLResponse:
+    """The public page where a recipient checks a file; no login, no personal data."""
+    return render(request, runtime, "verify.html", user=None)
+
+
 @router.get("/masuk", response_class=HTMLResponse)
 def login_page(request: Request, runtime: RuntimeDep) -> HTMLResponse:
     return render(request, runtime, "login.html", username="", error=None)

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
 import re
 from datetime import datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from playwright.sync_api import Browser, Page, expect
 
 from app.auth.models import Role
+from app.custody import service as custody_service
+from app.db import unit_of_work
 from tests.app.factories import pdf_bytes
 from tests.app.web.conftest import LiveServer, login
 
@@ -196,3 +201,32 @@ def test_admin_pages_are_for_admins_only(page: Page, live_server: LiveServer) ->
     assert response is not None
     assert response.status == 403
     expect(page.get_by_role("link", name="Administrasi")).to_have_count(0)
+
+
+def test_public_verification_hashes_in_the_browser(
+    page: Page, live_server: LiveServer, tmp_path: Path
+) -> None:
+    """The in-browser SHA-256 must equal hashlib's across 4 MiB chunk boundaries."""
+    issued = tmp_path / "klip.mp4"
+    issued.write_bytes(os.urandom(9 * 1024 * 1024 + 123))
+    digest = hashlib.sha256(issued.read_bytes()).hexdigest()
+    runtime = live_server.runtime
+    with unit_of_work(runtime.sessions) as session:
+        custody_service.record(
+            session, "export.file_written", custody_service.SYSTEM, runtime.clock.now(),
+            object={"bast_number": "001/BAST/2026"}, result={"sha256": digest},
+        )  # fmt: skip
+    stranger = tmp_path / "lain.mp4"
+    stranger.write_bytes(b"bukan rekaman kantor")
+
+    page.goto(f"{live_server.url}/verifikasi")
+    page.get_by_label("Pilih berkas rekaman").set_input_files(str(issued))
+
+    expect(page.locator("#result")).to_contain_text("DITEMUKAN", timeout=30000)
+    expect(page.locator("#result")).to_contain_text(digest)
+    expect(page.locator("#result")).to_contain_text("Nomor BAST: 001/BAST/2026")
+    page.get_by_label("Pilih berkas rekaman").set_input_files(str(stranger))
+    expect(page.locator("#result")).to_contain_text("TIDAK DITEMUKAN")
+    expect(page.locator("#result")).to_contain_text(
+        hashlib.sha256(b"bukan rekaman kantor").hexdigest()
+    )
