@@ -25,6 +25,7 @@ from app.runtime import Runtime, build_runtime
 from app.settings import Environment, Settings
 from custody import CustodyError, load_or_create, verifier_key, verify_ledger
 from custody.package_verify import verify_package
+from nvr_sim import cli as nvr_sim_cli
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -82,6 +83,12 @@ def _parser() -> argparse.ArgumentParser:
     package_check = verify.add_parser("package", help="check an evidence package offline")
     package_check.add_argument("path", type=Path, help="the package folder or its ZIP")
     package_check.set_defaults(handler=_verify_package)
+
+    simulator = commands.add_parser(
+        "nvr-sim", help="run the simulated NVR", add_help=False, prefix_chars="\0"
+    )
+    simulator.add_argument("rest", nargs=argparse.REMAINDER)
+    simulator.set_defaults(handler=lambda args: nvr_sim_cli.main(args.rest))
 
     key = commands.add_parser("key", help="the office signing key").add_subparsers(required=True)
     init = key.add_parser("init", help="create the office key (production needs one)")

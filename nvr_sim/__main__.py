@@ -1,0 +1,3 @@
+from nvr_sim.cli import main
+
+raise SystemExit(main())

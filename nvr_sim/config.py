@@ -1,0 +1,72 @@
+"""What the simulated NVR records: cameras, picture, schedule, retention, faults."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class CameraConfig:
+    channel: int
+    name: str
+    # "continuous", or "motion": records only some segments, leaving gaps like a motion camera.
+    schedule: str = "continuous"
+    # Hikvision firmware differs on whether `…Z` playback times mean UTC or local time.
+    hikvision_z_is_local: bool = False
+
+    @property
+    def token(self) -> str:
+        return f"Profile_{self.channel}"
+
+    @property
+    def recording_token(self) -> str:
+        return f"Recording_{self.channel}"
+
+
+@dataclass(frozen=True)
+class SimConfig:
+    cameras: tuple[CameraConfig, ...]
+    cache_dir: Path
+    width: int = 1280
+    height: int = 720
+    fps: int = 25
+    gop_seconds: int = 2
+    segment_seconds: int = 60
+    retention: timedelta = timedelta(hours=24)
+    timezone: str = "Asia/Jakarta"
+    username: str = "admin"
+    password: str = "saksi-sim"
+    clock_offset: timedelta = timedelta(0)
+    # Every `motion_period`-th segment of a motion camera is not recorded.
+    motion_period: int = 4
+    make: str = "Saksi"
+    model: str = "NVR Simulator"
+    firmware: str = "1.0.0"
+    serial: str = "SAKSI-SIM-0001"
+    faults: dict[int, dict[str, float]] = field(default_factory=dict)
+
+    def camera(self, channel: int) -> CameraConfig:
+        for camera in self.cameras:
+            if camera.channel == channel:
+                return camera
+        raise KeyError(f"no camera on channel {channel}")
+
+
+def default_cameras(count: int) -> tuple[CameraConfig, ...]:
+    """Camera 1 records continuously; with several cameras, the last is motion-only."""
+    return tuple(
+        CameraConfig(
+            channel=number,
+            name=f"Kamera {number}",
+            schedule="motion" if count > 1 and number == count else "continuous",
+        )
+        for number in range(1, count + 1)
+    )
+
+
+def segment_start(moment: datetime, seconds: int) -> datetime:
+    """The start of the archive segment that contains `moment` (segments align to the epoch)."""
+    stamp = int(moment.timestamp())
+    return datetime.fromtimestamp(stamp - stamp % seconds, tz=moment.tzinfo)

@@ -1,0 +1,317 @@
+"""The RTSP replay server: ONVIF replay (Profile G) and the Hikvision/Dahua playback URLs.
+
+RTP is carried over the RTSP TCP connection (interleaved). ONVIF replay honours
+`Require: onvif-replay`, absolute `Range: clock=` (starting at the clean point at or before the
+start, echoed in the reply), `Rate-Control: no|yes`, `Immediate: yes`, and marks every access
+unit with the 0xABAC extension. Vendor playback sends plain RTP, as those devices do.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import logging
+import secrets
+from collections.abc import Iterator
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from nvr_sim.archive import Archive, ReplayUnit
+from nvr_sim.rtp import (
+    FLAG_CLEAN,
+    FLAG_DISCONTINUITY,
+    FLAG_END,
+    FLAG_TERMINATION,
+    Packetizer,
+    interleaved,
+    onvif_extension,
+    rtcp_bye,
+    rtcp_sender_report,
+)
+from nvr_sim.rtsp_protocol import (
+    Authenticator,
+    Request,
+    Response,
+    Target,
+    format_clock,
+    parse_clock_range,
+    parse_target,
+    read_request,
+)
+
+logger = logging.getLogger(__name__)
+METHODS = "OPTIONS, DESCRIBE, SETUP, PLAY, PAUSE, GET_PARAMETER, TEARDOWN"
+
+
+class RtspServer:
+    def __init__(
+        self, archive: Archive, host: str, port: int, *, realtime_vendor: bool = False
+    ) -> None:
+        self.archive = archive
+        self.host, self.port = host, port
+        self.realtime_vendor = realtime_vendor
+        self.auth = Authenticator(archive.config.username, archive.config.password)
+        self._server: asyncio.Server | None = None
+        self._connections: dict[asyncio.Task[None], asyncio.StreamWriter] = {}
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._accept, self.host, self.port)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            # Aborting the transports ends every connection's read loop; cancelling its task
+            # instead would make asyncio log the cancellation as an error.
+            for writer in list(self._connections.values()):
+                writer.transport.abort()
+            await asyncio.gather(*self._connections, return_exceptions=True)
+            await self._server.wait_closed()
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._connections[task] = writer
+        try:
+            await Connection(self, reader, writer).run()
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            self._connections.pop(task, None)
+            writer.close()
+            with contextlib.suppress(ConnectionError):
+                await writer.wait_closed()
+
+
+class Connection:
+    def __init__(
+        self, server: RtspServer, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        self.server, self.reader, self.writer = server, reader, writer
+        self.archive = server.archive
+        self.session = secrets.token_hex(8)
+        self.ssrc = secrets.randbits(32)
+        self.packetizer = Packetizer(self.ssrc, secrets.randbits(16))
+        self.target: Target | None = None
+        self.stream: asyncio.Task[None] | None = None
+        self.running = asyncio.Event()
+        self.position: datetime | None = None
+        self.end: datetime | None = None
+        self.sent = 0
+
+    async def run(self) -> None:
+        while (request := await read_request(self.reader)) is not None:
+            response = await self._dispatch(request)
+            self.writer.write(response.encode(request.cseq))
+            await self.writer.drain()
+        await self._stop_stream()
+
+    async def _dispatch(self, request: Request) -> Response:
+        if request.method == "OPTIONS":
+            return Response(200, "OK", {"Public": METHODS})
+        if not self.server.auth.check(request):
+            return Response(401, "Unauthorized", self.server.auth.challenge())
+        required = request.headers.get("require")
+        if required and required.strip().lower() != "onvif-replay":
+            return Response(551, "Option not supported", {"Unsupported": required})
+        handler = {
+            "DESCRIBE": self._describe, "SETUP": self._setup, "PLAY": self._play,
+            "PAUSE": self._pause, "GET_PARAMETER": self._keepalive, "TEARDOWN": self._teardown,
+        }.get(request.method)  # fmt: skip
+        if handler is None:
+            return Response(405, "Method Not Allowed", {"Allow": METHODS})
+        return await handler(request)
+
+    def _resolve(self, url: str) -> Target | None:
+        config = self.archive.config
+        z_local = {c.channel: c.hikvision_z_is_local for c in config.cameras}
+        target = parse_target(url, ZoneInfo(config.timezone), z_local)
+        if target is None or target.channel not in {c.channel for c in config.cameras}:
+            return None
+        return target
+
+    async def _describe(self, request: Request) -> Response:
+        target = self._resolve(request.url)
+        if target is None:
+            return Response(404, "Not Found")
+        self.target = target
+        sdp = await asyncio.get_running_loop().run_in_executor(None, self._sdp, request.url)
+        return Response(
+            200, "OK", {"Content-Type": "application/sdp", "Content-Base": request.url + "/"}, sdp
+        )
+
+    def _sdp(self, url: str) -> bytes:
+        assert self.target is not None
+        camera = self.archive.config.camera(self.target.channel)
+        sps, pps = self._parameter_sets(camera.channel)
+        sprop = f"{base64.b64encode(sps).decode()},{base64.b64encode(pps).decode()}"
+        oldest, newest = self.archive.oldest(), self.archive.newest()
+        fmtp = (
+            f"packetization-mode=1;profile-level-id={sps[1:4].hex()};sprop-parameter-sets={sprop}"
+        )
+        lines = [
+            "v=0", f"o=- {self.ssrc} 1 IN IP4 {self.server.host}", f"s={camera.name}", "t=0 0",
+            f"a=range:clock={format_clock(oldest)}-{format_clock(newest)}",
+            "m=video 0 RTP/AVP 96", "a=rtpmap:96 H264/90000",
+            f"a=fmtp:96 {fmtp}",
+            "a=control:trackID=0", "a=x-onvif-track:VIDEO001", "a=recvonly",
+        ]  # fmt: skip
+        return ("\r\n".join(lines) + "\r\n").encode()
+
+    def _parameter_sets(self, channel: int) -> tuple[bytes, bytes]:
+        camera = self.archive.config.camera(channel)
+        units = self.archive.footage.segment(camera, self.archive.oldest())
+        nals = units[0].nals
+        sps = next(n for n in nals if n[0] & 0x1F == 7)
+        pps = next(n for n in nals if n[0] & 0x1F == 8)
+        return sps, pps
+
+    async def _setup(self, request: Request) -> Response:
+        transport = request.headers.get("transport", "")
+        if "RTP/AVP/TCP" not in transport.upper():
+            return Response(461, "Unsupported Transport")
+        if self.target is None:
+            self.target = self._resolve(request.url.rsplit("/trackID=", 1)[0])
+            if self.target is None:
+                return Response(404, "Not Found")
+        reply = f"RTP/AVP/TCP;unicast;interleaved=0-1;ssrc={self.ssrc:08X}"
+        return Response(200, "OK", {"Transport": reply, "Session": f"{self.session};timeout=60"})
+
+    def _session_ok(self, request: Request) -> bool:
+        return request.headers.get("session", "").split(";")[0] == self.session
+
+    async def _play(self, request: Request) -> Response:
+        if not self._session_ok(request) or self.target is None:
+            return Response(454, "Session Not Found")
+        fault = self.archive.config.faults.get(self.target.channel, {})
+        if "status" in fault:
+            status = int(fault["status"])
+            return Response(status, "Service Unavailable" if status == 503 else "Session Not Found")
+        start, end = self._range(request)
+        resuming = self.stream is not None and not self.stream.done() and start is None
+        if resuming:
+            self.running.set()
+            return Response(200, "OK", {"Session": self.session})
+        await self._stop_stream()
+        return await self._start_stream(request, start, end)
+
+    def _range(self, request: Request) -> tuple[datetime | None, datetime | None]:
+        assert self.target is not None
+        if self.target.style != "onvif":
+            if self.stream is not None and not self.stream.done():
+                return None, None
+            return (
+                self.target.start or self.archive.oldest(),
+                self.target.end or self.archive.newest(),
+            )
+        start, end = parse_clock_range(request.headers.get("range", ""))
+        if start is None and (self.stream is None or self.stream.done()):
+            start = self.position or self.archive.oldest()
+        return start, end
+
+    async def _start_stream(
+        self, request: Request, start: datetime | None, end: datetime | None
+    ) -> Response:
+        assert self.target is not None
+        assert start is not None
+        end = end or self.archive.newest()
+        camera = self.archive.config.camera(self.target.channel)
+        units = self.archive.replay(camera, start, end)
+        loop = asyncio.get_running_loop()
+        first = await loop.run_in_executor(None, next, units, None)
+        if first is None:
+            return Response(404, "Not Found", {"Reason": "no recording in the requested range"})
+        onvif = self.target.style == "onvif"
+        realtime = (
+            (request.headers.get("rate-control", "yes").lower() != "no")
+            if onvif
+            else self.server.realtime_vendor
+        )
+        base = secrets.randbits(32)
+        self.running.set()
+        self.stream = asyncio.create_task(
+            self._send(units, first, start, base, request.cseq, onvif=onvif, realtime=realtime)
+        )
+        headers = {
+            "Session": self.session,
+            "RTP-Info": f"url={request.url};seq={self.packetizer.sequence & 0xFFFF};rtptime={base}",
+        }
+        if onvif:
+            headers["Range"] = f"clock={format_clock(first.unit.time)}-{format_clock(end)}"
+            headers["Rate-Control"] = "yes" if realtime else "no"
+        return Response(200, "OK", headers)
+
+    async def _send(
+        self, units: Iterator[ReplayUnit], first: ReplayUnit, origin: datetime, base: int,
+        cseq: int, *, onvif: bool, realtime: bool,
+    ) -> None:  # fmt: skip
+        loop = asyncio.get_running_loop()
+        fault = self.archive.config.faults.get(self.target.channel if self.target else 0, {})
+        if "stall_seconds" in fault:
+            await asyncio.sleep(fault["stall_seconds"])
+        wall0, media0 = loop.time(), first.unit.time
+        first_timestamp = base + round((media0 - origin).total_seconds() * 90000)
+        self.writer.write(interleaved(1, rtcp_sender_report(self.ssrc, media0, first_timestamp)))
+        current: ReplayUnit | None = first
+        while current is not None:
+            upcoming = await loop.run_in_executor(None, next, units, None)
+            if realtime:
+                delay = wall0 + (current.unit.time - media0).total_seconds() - loop.time()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+            if not self.running.is_set():
+                paused_at = loop.time()
+                await self.running.wait()
+                wall0 += loop.time() - paused_at  # real-time pacing resumes where it stopped
+            self._write_unit(current, upcoming is None, origin, base, cseq, onvif)
+            await self.writer.drain()
+            self.position = current.unit.time
+            if self.sent > fault.get("drop_after_bytes", float("inf")):
+                self.writer.transport.abort()
+                return
+            current = upcoming
+        self.writer.write(interleaved(1, rtcp_bye(self.ssrc)))
+        await self.writer.drain()
+        if not onvif:
+            # Vendor playback ends the way those devices end it: BYE, then the connection
+            # closes. (A client that read the BYE while still probing would otherwise wait.)
+            self.writer.close()
+
+    def _write_unit(
+        self, item: ReplayUnit, last: bool, origin: datetime, base: int, cseq: int, onvif: bool
+    ) -> None:
+        unit = item.unit
+        extension = None
+        if onvif:
+            flags = (FLAG_CLEAN if unit.key else 0) | (
+                FLAG_DISCONTINUITY if item.discontinuity else 0
+            )
+            flags |= FLAG_TERMINATION if last else (FLAG_END if item.end_of_section else 0)
+            extension = onvif_extension(unit.time, flags, cseq)
+        timestamp = base + round((unit.time - origin).total_seconds() * 90000)
+        for packet in self.packetizer.packets(unit.nals, timestamp, extension):
+            framed = interleaved(0, packet)
+            self.sent += len(framed)
+            self.writer.write(framed)
+
+    async def _pause(self, request: Request) -> Response:
+        if not self._session_ok(request):
+            return Response(454, "Session Not Found")
+        self.running.clear()
+        return Response(200, "OK", {"Session": self.session})
+
+    async def _keepalive(self, request: Request) -> Response:
+        return Response(200, "OK", {"Session": self.session})
+
+    async def _teardown(self, request: Request) -> Response:
+        await self._stop_stream()
+        self.target = None
+        return Response(200, "OK")
+
+    async def _stop_stream(self) -> None:
+        if self.stream is not None:
+            self.stream.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.stream
+            self.stream = None

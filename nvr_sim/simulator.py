@@ -1,0 +1,72 @@
+"""Run the simulated NVR: in this process on a background thread, or as a program."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from dataclasses import dataclass
+
+from nvr_sim.archive import Archive
+from nvr_sim.config import SimConfig
+from nvr_sim.rtsp_server import RtspServer
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    host: str
+    rtsp_port: int
+
+    def rtsp(self, path: str) -> str:
+        return f"rtsp://{self.host}:{self.rtsp_port}{path}"
+
+
+class NvrSimulator:
+    """The whole device; `async with` it, or use `run_in_thread()`."""
+
+    def __init__(
+        self, config: SimConfig, host: str = "127.0.0.1", rtsp_port: int = 0,
+        *, realtime_vendor: bool = False,
+    ) -> None:  # fmt: skip
+        self.config = config
+        self.archive = Archive(config)
+        self.rtsp = RtspServer(self.archive, host, rtsp_port, realtime_vendor=realtime_vendor)
+        self.host = host
+
+    @property
+    def endpoints(self) -> Endpoints:
+        return Endpoints(self.host, self.rtsp.port)
+
+    async def start(self) -> Endpoints:
+        await self.rtsp.start()
+        return self.endpoints
+
+    async def stop(self) -> None:
+        await self.rtsp.stop()
+
+    async def __aenter__(self) -> NvrSimulator:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        await self.stop()
+
+
+class SimulatorThread:
+    """The simulator on its own event loop in a daemon thread (for tests and `saksi demo`)."""
+
+    def __init__(self, simulator: NvrSimulator) -> None:
+        self.simulator = simulator
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+
+    def start(self) -> Endpoints:
+        self._thread.start()
+        future = asyncio.run_coroutine_threadsafe(self.simulator.start(), self._loop)
+        return future.result(timeout=60)
+
+    def stop(self) -> None:
+        future = asyncio.run_coroutine_threadsafe(self.simulator.stop(), self._loop)
+        future.result(timeout=30)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=30)
+        self._loop.close()

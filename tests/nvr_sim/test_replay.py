@@ -1,0 +1,120 @@
+"""ONVIF replay from the simulator: exact ranges, true frame times, flags, pause, bit-exact NALs."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+
+import pytest
+
+from nvr_sim.simulator import NvrSimulator
+from tests.nvr_sim.conftest import PASSWORD, USER
+from tests.nvr_sim.replay_client import ReplayClient, clock
+
+C, E, D, T = 0x80, 0x40, 0x20, 0x10
+
+
+@pytest.fixture
+def client(simulator: NvrSimulator) -> Iterator[ReplayClient]:
+    client = ReplayClient(simulator.endpoints.rtsp_port, USER, PASSWORD)
+    yield client
+    client.close()
+
+
+def replay_url(simulator: NvrSimulator, channel: int) -> str:
+    return simulator.endpoints.rtsp(f"/onvif/replay/Recording_{channel}")
+
+
+def truth(simulator: NvrSimulator, channel: int, start: datetime, end: datetime) -> list[object]:
+    camera = simulator.config.camera(channel)
+    return [item.unit for item in simulator.archive.replay(camera, start, end)]
+
+
+def test_a_closed_clock_range_yields_exactly_its_units(
+    simulator: NvrSimulator, client: ReplayClient, anchor: datetime
+) -> None:
+    start, end = anchor + timedelta(seconds=3.5), anchor + timedelta(seconds=15.5)
+    url = replay_url(simulator, 1)
+    client.setup(url)
+
+    reply = client.request(
+        "PLAY", url, Range=f"clock={clock(start)}-{clock(end)}", Rate_Control="no",
+        Require="onvif-replay",
+    )  # fmt: skip
+    units, ended = client.units()
+
+    expected = truth(simulator, 1, start, end)
+    assert reply.status == 200
+    # The reply starts at the clean point at or before the start: the key frame at +2 s.
+    assert reply.headers["range"] == f"clock={clock(anchor + timedelta(seconds=2))}-{clock(end)}"
+    assert ended
+    assert [u.time for u in units] == [x.time for x in expected]  # type: ignore[attr-defined]
+    assert units[0].time == anchor + timedelta(seconds=2)
+    assert units[-1].time == anchor + timedelta(seconds=15.4)  # the last frame before the end
+    assert [list(x.nals) for x in expected] == [u.nals for u in units]  # type: ignore[attr-defined]
+    assert units[0].flags & C
+    assert units[-1].flags & T
+    assert all(u.cseq == client.cseq & 0xFF for u in units)
+
+
+def test_gaps_are_flagged_end_and_discontinuity(
+    simulator: NvrSimulator, client: ReplayClient, anchor: datetime
+) -> None:
+    """Camera 2 is motion-only: every fourth 10-second segment is missing."""
+    gap = anchor + timedelta(seconds=30)  # segment number ≡ 3 (mod 4): not recorded
+    start, end = gap - timedelta(seconds=4), gap + timedelta(seconds=14)
+    url = replay_url(simulator, 2)
+    client.setup(url)
+
+    client.request("PLAY", url, Range=f"clock={clock(start)}-{clock(end)}", Rate_Control="no")
+    units, _ended = client.units()
+
+    before = [u for u in units if u.time and u.time < gap]
+    after = [u for u in units if u.time and u.time >= gap]
+    assert before[-1].flags & E
+    assert before[-1].time == gap - timedelta(seconds=0.2)
+    assert after[0].time == gap + timedelta(seconds=10)
+    assert after[0].flags & D
+    assert not any(u.flags & E for u in before[:-1])
+    assert units[-1].flags & T
+
+
+def test_pause_and_a_second_play_immediate(
+    simulator: NvrSimulator, client: ReplayClient, anchor: datetime
+) -> None:
+    url = replay_url(simulator, 1)
+    client.setup(url)
+    client.request("PLAY", url, Range=f"clock={clock(anchor)}-", Rate_Control="yes")
+    first, _ = client.units(limit=3)
+
+    assert client.request("PAUSE", url).status == 200
+    assert client.silent_for(1.0)  # paused: nothing more arrives
+    jump = anchor + timedelta(seconds=21)
+    reply = client.request(
+        "PLAY", url, Range=f"clock={clock(jump)}-", Rate_Control="no", Immediate="yes"
+    )
+    after, _ = client.units(limit=5)
+
+    assert [u.time for u in first] == [anchor + timedelta(seconds=i * 0.2) for i in range(3)]
+    assert reply.headers["range"].startswith(f"clock={clock(anchor + timedelta(seconds=20))}-")
+    assert after[0].time == anchor + timedelta(seconds=20)
+    assert after[0].cseq == client.cseq & 0xFF
+
+
+def test_authentication_and_unknown_options(simulator: NvrSimulator, anchor: datetime) -> None:
+    url = replay_url(simulator, 1)
+    wrong = ReplayClient(simulator.endpoints.rtsp_port, USER, "salah")
+    right = ReplayClient(simulator.endpoints.rtsp_port, USER, PASSWORD)
+    try:
+        refused = wrong.request("DESCRIBE", url)
+        unsupported = right.request("DESCRIBE", url, Require="onvif-replay, funky-feature")
+        missing = right.request("DESCRIBE", simulator.endpoints.rtsp("/onvif/replay/Recording_9"))
+    finally:
+        wrong.close()
+        right.close()
+
+    assert refused.status == 401
+    assert refused.headers["www-authenticate"].startswith("Digest realm=")
+    assert unsupported.status == 551
+    assert unsupported.headers["unsupported"] == "onvif-replay, funky-feature"
+    assert missing.status == 404
