@@ -7,10 +7,15 @@ directory and database.
 from __future__ import annotations
 
 import argparse
+import asyncio
+import json
 import logging
 import sys
+import time
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import uvicorn
 from pydantic import ValidationError
@@ -25,6 +30,7 @@ from app.runtime import Runtime, build_runtime
 from app.settings import Environment, Settings
 from custody import CustodyError, load_or_create, verifier_key, verify_ledger
 from custody.package_verify import verify_package
+from nvr_adapters import ClipWriter, NvrError, ReplayTarget, TimeWindow, fetch
 from nvr_sim import cli as nvr_sim_cli
 
 Handler = Callable[[argparse.Namespace], int]
@@ -40,7 +46,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler: Handler = args.handler
     try:
         return handler(args)
-    except (errors.SaksiError, CustodyError, ValidationError, ValueError) as exc:
+    except (errors.SaksiError, CustodyError, NvrError, ValidationError, ValueError) as exc:
         print(f"saksi: {exc}", file=sys.stderr)
         return 2
 
@@ -89,6 +95,15 @@ def _parser() -> argparse.ArgumentParser:
     )
     simulator.add_argument("rest", nargs=argparse.REMAINDER)
     simulator.set_defaults(handler=lambda args: nvr_sim_cli.main(args.rest))
+
+    replay = commands.add_parser("replay", help="pull a time range from an RTSP replay URL")
+    replay.add_argument("url")
+    replay.add_argument("--start", required=True, type=datetime.fromisoformat)
+    replay.add_argument("--end", required=True, type=datetime.fromisoformat)
+    replay.add_argument("-o", "--output", required=True, type=Path)
+    replay.add_argument("--username", default="")
+    replay.add_argument("--password-stdin", action="store_true")
+    replay.set_defaults(handler=_replay)
 
     key = commands.add_parser("key", help="the office signing key").add_subparsers(required=True)
     init = key.add_parser("init", help="create the office key (production needs one)")
@@ -202,6 +217,38 @@ def _verify_package(args: argparse.Namespace) -> int:
         print(f"OK: {report.clips} clips, their hashes, the signed manifest and every receipt")
         return 0
     return 1
+
+
+def _replay(args: argparse.Namespace) -> int:
+    """Print one JSON object describing the clip written (the operator's diagnostic tool)."""
+    password = sys.stdin.readline().rstrip("\n") if args.password_stdin else ""
+    zone = Settings().zone
+    window = TimeWindow(_aware(args.start, zone), _aware(args.end, zone))
+    # A vendor playback URL carries its own times; anything else is asked by ONVIF Range.
+    onvif = "starttime=" not in args.url
+    target = ReplayTarget(args.url, args.username, password, window, onvif=onvif)
+    writer = ClipWriter(args.output)
+    started = time.perf_counter()
+    stats = asyncio.run(fetch(target, writer))
+    facts = writer.close()
+    result = {
+        "frames": facts.frames,
+        "first_frame_utc": facts.first_frame_utc.isoformat(),
+        "last_frame_utc": facts.last_frame_utc.isoformat(),
+        "duration_s": round((facts.last_frame_utc - facts.first_frame_utc).total_seconds(), 3),
+        "bytes": facts.size,
+        "sha256": facts.sha256,
+        "raw_sha256": facts.raw_sha256,
+        "resumes": stats.resumes,
+        "time_source": stats.time_source,
+        "elapsed_s": round(time.perf_counter() - started, 3),
+    }
+    print(json.dumps(result))
+    return 0
+
+
+def _aware(moment: datetime, zone: ZoneInfo) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=zone)
 
 
 def _key_init(_args: argparse.Namespace) -> int:

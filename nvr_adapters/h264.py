@@ -1,0 +1,58 @@
+"""H.264 over RTP (RFC 6184): single NAL unit packets, STAP-A and FU-A, into access units."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from nvr_adapters.errors import ReplayError
+
+STAP_A, FU_A = 24, 28
+IDR, SPS, PPS = 5, 7, 8
+
+
+def nal_type(nal: bytes) -> int:
+    return nal[0] & 0x1F
+
+
+@dataclass
+class Depacketizer:
+    """Collects the NAL units of RTP payloads; a lost FU-A fragment drops that NAL unit."""
+
+    nals: list[bytes] = field(default_factory=list)
+    _fragment: bytearray | None = None
+
+    def push(self, payload: bytes) -> None:
+        if not payload:
+            return
+        kind = nal_type(payload)
+        if kind == STAP_A:
+            self._stap_a(payload[1:])
+        elif kind == FU_A:
+            self._fu_a(payload)
+        elif 1 <= kind <= 23:
+            self.nals.append(payload)
+        else:
+            raise ReplayError(f"unsupported H.264 RTP payload type {kind}")
+
+    def _stap_a(self, body: bytes) -> None:
+        offset = 0
+        while offset + 2 <= len(body):
+            size = int.from_bytes(body[offset : offset + 2], "big")
+            self.nals.append(body[offset + 2 : offset + 2 + size])
+            offset += 2 + size
+
+    def _fu_a(self, payload: bytes) -> None:
+        header = payload[1]
+        if header & 0x80:
+            self._fragment = bytearray([(payload[0] & 0xE0) | (header & 0x1F)])
+        if self._fragment is None:
+            return  # the start was lost: this NAL unit cannot be rebuilt
+        self._fragment += payload[2:]
+        if header & 0x40:
+            self.nals.append(bytes(self._fragment))
+            self._fragment = None
+
+    def take(self) -> tuple[bytes, ...]:
+        """Return and clear the NAL units of the access unit just completed."""
+        nals, self.nals, self._fragment = tuple(self.nals), [], None
+        return nals

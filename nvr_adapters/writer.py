@@ -1,0 +1,154 @@
+"""Write fetched access units into an MP4 by stream copy, hashing the file while it is written.
+
+Nothing is re-encoded: the coded NAL units go into the container as they came from the NVR (the
+MP4 muxer only swaps Annex-B start codes for length prefixes), so camera signatures and a court
+expert's own analysis see the original bitstream. The muxer writes a fragmented MP4 strictly
+front to back into a file object that refuses to seek, so SHA-256 of the bytes as they pass is
+the SHA-256 of the file: no second read. A second hash over the raw access units (Annex-B, in
+order) proves the bitstream equals the device's.
+
+Trimming rule: the clip starts at the key frame at or before the window start (earlier frames
+cannot be decoded without it) and ends with the last frame before the window end.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from fractions import Fraction
+from pathlib import Path
+from typing import IO, Any
+
+import av
+
+from nvr_adapters.errors import ReplayError
+from nvr_adapters.types import AccessUnit, StreamInfo
+
+CLOCK = 90000
+MOVFLAGS = "frag_keyframe+empty_moov+default_base_moof"
+
+
+class HashingFile:
+    """A write-only, forward-only file that hashes everything written through it."""
+
+    def __init__(self, target: IO[bytes]) -> None:
+        self._target = target
+        self.sha256 = hashlib.sha256()
+        self.size = 0
+
+    def write(self, data: bytes) -> int:
+        self.sha256.update(data)
+        self._target.write(data)
+        self.size += len(data)
+        return len(data)
+
+    def tell(self) -> int:
+        return self.size
+
+    def seekable(self) -> bool:
+        return False
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        raise OSError("the evidence writer only writes forward")
+
+    def flush(self) -> None:
+        self._target.flush()
+
+
+@dataclass(frozen=True)
+class ClipFacts:
+    path: Path
+    sha256: str
+    raw_sha256: str
+    size: int
+    frames: int
+    first_frame_utc: datetime
+    last_frame_utc: datetime
+
+
+class ClipWriter:
+    """An `AccessUnitSink` that stream-copies into an MP4 at `path` (never overwritten)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._file: IO[bytes] | None = None
+        self._hashing: HashingFile | None = None
+        self._container: Any = None
+        self._stream: Any = None
+        self._raw = hashlib.sha256()
+        self._info: StreamInfo | None = None
+        self._first: datetime | None = None
+        self._last: datetime | None = None
+        self._frames = 0
+
+    def start(self, info: StreamInfo) -> None:
+        if info.codec != "h264":
+            raise ReplayError(f"cannot write {info.codec} yet")
+        self._info = info
+
+    def write(self, unit: AccessUnit) -> None:
+        if self._container is None:
+            self._open(unit)
+        assert self._first is not None
+        annexb = unit.annexb()
+        self._raw.update(annexb)
+        packet = av.Packet(annexb)
+        packet.pts = packet.dts = round((unit.time - self._first).total_seconds() * CLOCK)
+        packet.time_base = Fraction(1, CLOCK)
+        packet.is_keyframe = unit.key
+        packet.stream = self._stream
+        self._container.mux(packet)
+        self._last = unit.time
+        self._frames += 1
+
+    def _open(self, unit: AccessUnit) -> None:
+        if not unit.key:
+            raise ReplayError("a clip must start with a key frame")
+        self._first = unit.time
+        self._file = self.path.open("xb")
+        self._hashing = HashingFile(self._file)
+        options = {"movflags": MOVFLAGS}
+        self._container = av.open(self._hashing, mode="w", format="mp4", options=options)
+        self._container.metadata["creation_time"] = unit.time.astimezone(UTC).isoformat()
+        self._container.metadata["comment"] = f"saksi first frame UTC {unit.time.isoformat()}"
+        stream = self._container.add_stream("h264")
+        width, height = _dimensions(unit)
+        stream.width, stream.height = width, height
+        stream.time_base = Fraction(1, CLOCK)
+        parameter_sets = self._info.parameter_sets if self._info else ()
+        extradata = b"".join(b"\x00\x00\x00\x01" + p for p in parameter_sets)
+        stream.codec_context.extradata = extradata or _in_band_parameter_sets(unit)
+        self._stream = stream
+
+    def close(self) -> ClipFacts:
+        """Finish the file and return its facts (hash computed while writing)."""
+        if self._container is None or self._hashing is None or self._file is None:
+            raise ReplayError("no frame was received: nothing to write")
+        self._container.close()
+        self._file.close()
+        assert self._first is not None
+        assert self._last is not None
+        return ClipFacts(
+            path=self.path,
+            sha256=self._hashing.sha256.hexdigest(),
+            raw_sha256=self._raw.hexdigest(),
+            size=self._hashing.size,
+            frames=self._frames,
+            first_frame_utc=self._first,
+            last_frame_utc=self._last,
+        )
+
+
+def _in_band_parameter_sets(unit: AccessUnit) -> bytes:
+    return b"".join(b"\x00\x00\x00\x01" + n for n in unit.nals if n[0] & 0x1F in (7, 8))
+
+
+def _dimensions(unit: AccessUnit) -> tuple[int, int]:
+    """Read the picture size by decoding the first key frame (metadata only; nothing is kept)."""
+    decoder = av.CodecContext.create("h264", "r")
+    for frame in decoder.decode(av.Packet(unit.annexb())):
+        return int(frame.width), int(frame.height)
+    for frame in decoder.decode(None):
+        return int(frame.width), int(frame.height)
+    raise ReplayError("the first key frame does not decode")
