@@ -13,6 +13,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.clock import Clock, SystemClock
+from app.custody.service import CHECKPOINT_POLICY, CheckpointPolicy
 from app.db import make_engine, make_session_factory
 from app.jobs import JobQueue, build_huey
 from app.security import SecretBox
@@ -67,6 +68,11 @@ def build_runtime(
         secret_box=SecretBox(settings.nvr_encryption_key()),
         office_key=_office_key(settings),
     )
+    # Every session of this process signs a checkpoint each N ledger events (besides the timer).
+    policy = CheckpointPolicy(
+        runtime.office_key, settings.custody_origin, settings.checkpoint_every_events
+    )
+    runtime.sessions.configure(info={CHECKPOINT_POLICY: policy})
     set_current(runtime)
     return runtime
 

@@ -66,6 +66,9 @@ class Settings(BaseSettings):
     )
     office_key_file: Path | None = None
     checkpoint_every_minutes: int = Field(default=10, ge=1)
+    checkpoint_every_events: int = Field(default=100, ge=1)
+    # RFC 3161 time-stamping authority for checkpoints (optional): e.g. http://tsa.example/tsr
+    timestamp_url: str | None = Field(default=None, pattern=r"^https?://[^\s]+$")
     database_app_role: str | None = Field(default=None, pattern=r"^[a-z_][a-z0-9_]{0,62}$")
 
     @field_validator("timezone")

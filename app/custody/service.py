@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+from dataclasses import dataclass
 from datetime import datetime
 from importlib.metadata import PackageNotFoundError, version
 
@@ -56,6 +57,7 @@ def record(
     actor: Performer,
     now: datetime,
     *,
+    checkpoint: CheckpointPolicy | None = None,
     object: dict[str, JsonValue] | None = None,  # noqa: A002 - the CASE property's name
     result: dict[str, JsonValue] | None = None,
     authorization: str | None = None,
@@ -74,7 +76,23 @@ def record(
         authorization=authorization,
         request_id=request_id,
     )
-    return ledger.append(session.connection(), event, now)
+    stored = ledger.append(session.connection(), event, now)
+    checkpoint = checkpoint or session.info.get(CHECKPOINT_POLICY)
+    if checkpoint is not None and stored.seq % checkpoint.every_events == 0:
+        issue_checkpoint(session, checkpoint.key, checkpoint.origin, now)
+    return stored
+
+
+CHECKPOINT_POLICY = "saksi_checkpoint_policy"
+
+
+@dataclass(frozen=True)
+class CheckpointPolicy:
+    """Sign a checkpoint in the same transaction every `every_events` events."""
+
+    key: OfficeKey
+    origin: str
+    every_events: int
 
 
 def current_tree(session: Session) -> MerkleTree:

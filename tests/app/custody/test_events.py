@@ -125,3 +125,16 @@ def test_saksi_verify_ledger_names_the_tampered_event(tmp_path: Path) -> None:
     assert tampered.returncode == 1
     assert "FAIL seq 3: the event's bytes no longer match its leaf hash" in tampered.stdout
     assert "the first failing sequence number is 3" in tampered.stdout
+
+
+def test_a_checkpoint_is_signed_every_n_events(
+    factory: Factory, session: Session, runtime: Runtime
+) -> None:
+    policy = service.CheckpointPolicy(runtime.office_key, runtime.settings.custody_origin, 4)
+    session.info[service.CHECKPOINT_POLICY] = policy
+    for _ in range(9):
+        service.record(session, "test.event", service.SYSTEM, runtime.clock.now())
+
+    sizes = [c.tree_size for c in service.ledger.checkpoints(session.connection())]
+
+    assert sizes == [4, 8]
