@@ -65,7 +65,18 @@ checkpoints_table = Table(
     Column("timestamp_token", LargeBinary, nullable=True),
 )
 
+timestamps_table = Table(
+    "custody_timestamps",
+    metadata,
+    Column("checkpoint_id", Integer, primary_key=True, autoincrement=False),
+    Column("authority", String(512), nullable=False),
+    Column("reply", LargeBinary, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+# The tables the first ledger migration made append-only; later tables name themselves.
 APPEND_ONLY_TABLES = ("custody_events", "custody_checkpoints")
+ALL_APPEND_ONLY_TABLES = (*APPEND_ONLY_TABLES, "custody_timestamps")
 # An arbitrary constant naming the ledger's advisory lock in PostgreSQL.
 _LEDGER_LOCK = 0x5A4B5349
 
@@ -193,6 +204,41 @@ def append_checkpoint(
 def checkpoints(connection: Connection) -> list[StoredCheckpoint]:
     """Return every stored checkpoint, oldest first."""
     rows = connection.execute(select(checkpoints_table).order_by(checkpoints_table.c.id))
+    return [
+        StoredCheckpoint(
+            row.id,
+            row.tree_size,
+            bytes.fromhex(row.root_hash),
+            row.note,
+            from_column_time(row.created_at),
+        )  # fmt: skip
+        for row in rows
+    ]
+
+
+def append_timestamp(
+    connection: Connection, checkpoint_id: int, authority: str, reply: bytes, created_at: datetime
+) -> None:
+    """Store an authority's RFC 3161 reply for a checkpoint (append-only)."""
+    connection.execute(
+        timestamps_table.insert().values(
+            checkpoint_id=checkpoint_id,
+            authority=authority,
+            reply=reply,
+            created_at=to_column_time(connection, created_at),
+        )  # fmt: skip
+    )
+
+
+def unstamped_checkpoints(connection: Connection, limit: int = 10) -> list[StoredCheckpoint]:
+    """Checkpoints that have no time-stamp yet, oldest first."""
+    stamped = select(timestamps_table.c.checkpoint_id)
+    rows = connection.execute(
+        select(checkpoints_table)
+        .where(checkpoints_table.c.id.not_in(stamped))
+        .order_by(checkpoints_table.c.id)
+        .limit(limit)
+    )
     return [
         StoredCheckpoint(
             row.id,

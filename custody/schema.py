@@ -9,8 +9,9 @@ BEFORE UPDATE/DELETE triggers; every connection must run `PRAGMA recursive_trigg
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
-from custody.ledger import APPEND_ONLY_TABLES
+from custody.ledger import ALL_APPEND_ONLY_TABLES, APPEND_ONLY_TABLES
 
 _ROLE = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
@@ -25,12 +26,12 @@ $$
 """
 
 
-def append_only_statements(dialect: str) -> list[str]:
-    """Return the statements that make the ledger tables append-only on `dialect`."""
+def append_only_statements(dialect: str, tables: Sequence[str] = APPEND_ONLY_TABLES) -> list[str]:
+    """Return the statements that make `tables` append-only on `dialect`."""
     if dialect == "postgresql":
-        return [_PG_FUNCTION, *[s for t in APPEND_ONLY_TABLES for s in _pg_triggers(t)]]
+        return [_PG_FUNCTION, *[s for t in tables for s in _pg_triggers(t)]]
     if dialect == "sqlite":
-        return [s for table in APPEND_ONLY_TABLES for s in _sqlite_triggers(table)]
+        return [s for table in tables for s in _sqlite_triggers(table)]
     raise ValueError(f"no append-only enforcement for {dialect!r}")
 
 
@@ -53,20 +54,18 @@ def _sqlite_triggers(table: str) -> list[str]:
     ]
 
 
-def drop_statements(dialect: str) -> list[str]:
+def drop_statements(dialect: str, tables: Sequence[str] = APPEND_ONLY_TABLES) -> list[str]:
     """Undo `append_only_statements` (for a migration's downgrade)."""
     if dialect == "postgresql":
         drops = [
             f"DROP TRIGGER IF EXISTS {t}_no_{kind} ON {t}"
-            for t in APPEND_ONLY_TABLES
+            for t in tables
             for kind in ("change", "truncate")
         ]
-        return [*drops, "DROP FUNCTION IF EXISTS custody_refuse_change()"]
-    return [
-        f"DROP TRIGGER IF EXISTS {t}_no_{op}"
-        for t in APPEND_ONLY_TABLES
-        for op in ("update", "delete")
-    ]
+        if tuple(tables) == APPEND_ONLY_TABLES:
+            drops.append("DROP FUNCTION IF EXISTS custody_refuse_change()")
+        return drops
+    return [f"DROP TRIGGER IF EXISTS {t}_no_{op}" for t in tables for op in ("update", "delete")]
 
 
 def grant_statements(app_role: str) -> list[str]:
@@ -74,7 +73,7 @@ def grant_statements(app_role: str) -> list[str]:
     if not _ROLE.match(app_role):
         raise ValueError(f"not a plain role name: {app_role!r}")
     statements = []
-    for table in APPEND_ONLY_TABLES:
+    for table in ALL_APPEND_ONLY_TABLES:
         statements += [
             f"REVOKE ALL ON {table} FROM {app_role}",
             f"GRANT SELECT, INSERT ON {table} TO {app_role}",

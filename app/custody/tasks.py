@@ -8,6 +8,8 @@ from app import runtime as runtime_module
 from app.custody import service
 from app.db import unit_of_work
 from app.jobs import periodic_job
+from custody import ledger
+from custody.timestamp import TimestampUnavailable, stamp
 
 logger = logging.getLogger(__name__)
 
@@ -26,3 +28,27 @@ def checkpoint() -> int | None:
         )
         logger.info("checkpoint %d signed at tree size %d", issued.id, issued.tree_size)
         return issued.tree_size
+
+
+@periodic_job("custody.timestamp", minute="*")
+def timestamp_checkpoints() -> int:
+    """Have the configured RFC 3161 authority time-stamp checkpoints; return how many got one.
+
+    An unreachable authority leaves the checkpoints queued for the next run: nothing waits on it.
+    """
+    runtime = runtime_module.current()
+    url = runtime.settings.timestamp_url
+    if not url:
+        return 0
+    stamped = 0
+    with unit_of_work(runtime.sessions) as session:
+        connection = session.connection()
+        for checkpoint in ledger.unstamped_checkpoints(connection):
+            try:
+                reply = stamp(url, checkpoint.note.encode())
+            except TimestampUnavailable as exc:
+                logger.warning("checkpoint %d not time-stamped yet: %s", checkpoint.id, exc)
+                break
+            ledger.append_timestamp(connection, checkpoint.id, url, reply.der, runtime.clock.now())
+            stamped += 1
+    return stamped

@@ -12,12 +12,13 @@ from sqlalchemy.orm import Session
 
 from app.auth.models import Role
 from app.custody import service
-from app.custody.tasks import checkpoint
+from app.custody.tasks import checkpoint, timestamp_checkpoints
 from app.db import make_engine
 from app.runtime import Runtime
 from custody import open_note
 from tests.app.factories import Factory, multipart, request_payload
 from tests.custody.conftest import fill
+from tests.custody.tsa import LocalAuthority
 
 
 def _walk_to_assignment(factory: Factory) -> tuple[dict[str, Any], dict[Role, Any]]:
@@ -138,3 +139,24 @@ def test_a_checkpoint_is_signed_every_n_events(
     sizes = [c.tree_size for c in service.ledger.checkpoints(session.connection())]
 
     assert sizes == [4, 8]
+
+
+def test_checkpoints_are_time_stamped_and_an_outage_only_delays_it(
+    factory: Factory, session: Session, runtime: Runtime, tmp_path: Path
+) -> None:
+    authority = LocalAuthority(tmp_path / "tsa")
+    try:
+        _walk_to_assignment(factory)
+        checkpoint()
+        runtime.settings.timestamp_url = "http://127.0.0.1:1/tsr"  # the authority is down
+
+        during_outage = timestamp_checkpoints()
+        runtime.settings.timestamp_url = authority.url
+        after = timestamp_checkpoints()
+        again = timestamp_checkpoints()
+    finally:
+        authority.close()
+
+    assert (during_outage, after, again) == (0, 1, 0)
+    session.expire_all()
+    assert service.ledger.unstamped_checkpoints(session.connection()) == []
