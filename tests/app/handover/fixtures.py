@@ -1,0 +1,98 @@
+"""Typed factories for handover paperwork: the fixture request of 22 November 2026."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, date, datetime
+
+from app.handover.document import BastDocument, Checkpoint, ClipRow, Gap, Party
+
+# 22 November 2026 is a Sunday in Jakarta; 17:30 UTC on the 21st is already 00:30 WIB on the 22nd.
+HANDOVER_AT = datetime(2026, 11, 21, 17, 30, tzinfo=UTC)
+VERIFICATION_URL = "https://saksi.diskominfo.cirebonkab.go.id/verifikasi/bast/007-BAST-2026"
+
+
+def sha(label: str) -> str:
+    """Return a distinct, real SHA-256 for a label."""
+    return hashlib.sha256(label.encode()).hexdigest()
+
+
+def clip_rows() -> tuple[ClipRow, ...]:
+    """Return three clips: one with a gap and a clock offset, one crossing no gap, one on USB."""
+    return (
+        ClipRow(
+            start_at=datetime(2026, 11, 19, 3, 0, tzinfo=UTC),
+            end_at=datetime(2026, 11, 19, 3, 15, tzinfo=UTC),
+            camera_location="Simpang Empat Sumber (PTZ 01)",
+            storage_medium="Google Drive",
+            file_name="007-01-simpang-empat.mp4",
+            sha256=sha("clip-1"),
+            size_bytes=187_654_321,
+            gaps=(
+                Gap(
+                    start_at=datetime(2026, 11, 19, 3, 3, 12, tzinfo=UTC),
+                    end_at=datetime(2026, 11, 19, 3, 4, 40, tzinfo=UTC),
+                ),
+            ),
+            clock_offset_seconds=2.375,
+        ),
+        ClipRow(
+            start_at=datetime(2026, 11, 19, 13, 30, tzinfo=UTC),
+            end_at=datetime(2026, 11, 19, 14, 0, tzinfo=UTC),
+            camera_location="Alun-alun Sumber Sisi Utara",
+            storage_medium="Google Drive",
+            file_name="007-02-alun-alun.mp4",
+            sha256=sha("clip-2"),
+            size_bytes=402_113_024,
+            clock_offset_seconds=-0.5,
+        ),
+        ClipRow(
+            start_at=datetime(2026, 11, 20, 0, 0, tzinfo=UTC),
+            end_at=datetime(2026, 11, 20, 0, 10, tzinfo=UTC),
+            camera_location="Jl. Dewi Sartika depan Pasar Sumber",
+            storage_medium="Flashdisk",
+            remarks="Diserahkan bersama flashdisk 16 GB milik Pihak Kedua",
+            file_name="007-03-dewi-sartika.mp4",
+            sha256=sha("clip-3"),
+            size_bytes=95_000,
+        ),
+    )
+
+
+def bast_document(*, via_google_drive: bool = True) -> BastDocument:
+    """Return the fixture BAST 007/BAST/2026."""
+    return BastDocument(
+        number="007/BAST/2026",
+        handover_at=HANDOVER_AT,
+        pihak_pertama=Party(name="Rizky Maulana", id_kind="NIP", id_number="199203152019031004"),
+        pihak_kedua=Party(
+            name="AIPDA Dedi Kurniawan",
+            id_kind="NRP",
+            id_number="85071234",
+            position="Penyidik Pembantu Satreskrim",
+            institution="Kepolisian Resor Cirebon Kota",
+        ),
+        mengetahui=Party(
+            name="Hj. Siti Nurhalimah, S.Kom., M.T.",
+            id_kind="NIP",
+            id_number="197805122005012009",
+            position="Subkoordinator Bidang TI",
+        ),
+        letter_number="B/123/XI/2026/Reskrim",
+        letter_date=date(2026, 11, 20),
+        purpose="penyelidikan perkara pencurian kendaraan bermotor (LP/B/456/XI/2026)",
+        via_google_drive=via_google_drive,
+        rows=clip_rows(),
+        checkpoint=Checkpoint(
+            origin="saksi.diskominfo.cirebonkab.go.id/log",
+            tree_size=4182,
+            root="q0J5m0YJm6bPz7v8oQH7m4xq3Y2gk8ZrjB6vC0yqW2E=",
+            signed_note=(
+                "saksi.diskominfo.cirebonkab.go.id/log\n4182\n"
+                "q0J5m0YJm6bPz7v8oQH7m4xq3Y2gk8ZrjB6vC0yqW2E=\n\n"
+                "— saksi.diskominfo.cirebonkab.go.id/log "
+                "Az3WbXh0YWdlZS1zaWduYXR1cmUtZWQyNTUxOS1ub3QtcmVhbC1idXQtNjQtYnl0ZXMtbG9uZy0tLS0tLQ==\n"
+            ),
+        ),
+        verification_url=VERIFICATION_URL,
+    )
