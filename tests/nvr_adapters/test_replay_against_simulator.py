@@ -11,8 +11,10 @@ import sys
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import av
+import cv2
 import pytest
 
 from nvr_adapters import (
@@ -23,6 +25,7 @@ from nvr_adapters import (
     TimeWindow,
     fetch,
 )
+from nvr_adapters.verify import check_clip, contact_sheet
 from nvr_sim import NvrSimulator, SimulatorThread
 from tests.nvr_sim.conftest import PASSWORD, USER
 
@@ -151,3 +154,37 @@ def test_saksi_replay_prints_one_json_object(
     assert summary["sha256"] == hashlib.sha256(out.read_bytes()).hexdigest()
     assert summary["bytes"] == out.stat().st_size
     assert set(summary) >= {"duration_s", "last_frame_utc", "elapsed_s"}
+
+
+def test_a_clip_is_checked_and_its_gaps_listed(
+    simulator: NvrSimulator, anchor: datetime, tmp_path: Path
+) -> None:
+    """Camera 2 is motion-only: the segment at +30 s is missing from the archive."""
+    gap = anchor + timedelta(seconds=30)
+    window = TimeWindow(gap - timedelta(seconds=6), gap + timedelta(seconds=16))
+    out = tmp_path / "motion.mp4"
+    replay(simulator, window, out, path="/onvif/replay/Recording_2")
+
+    check = check_clip(out, window)
+
+    assert check.decoded == check.frames == len(truth(simulator, 2, window))
+    assert [(g.start, g.end) for g in check.gaps] == [
+        (gap - timedelta(seconds=0.2), gap + timedelta(seconds=10))
+    ]
+    assert check.first_frame_utc == gap - timedelta(seconds=6)
+    assert not check.complete
+
+
+def test_a_contact_sheet_labels_thumbnails_in_office_time(
+    simulator: NvrSimulator, anchor: datetime, tmp_path: Path
+) -> None:
+    window = TimeWindow(anchor, anchor + timedelta(seconds=10))
+    out = tmp_path / "clip.mp4"
+    replay(simulator, window, out)
+
+    count = contact_sheet(out, tmp_path / "sheet.jpg", 2.0, ZoneInfo("Asia/Jakarta"))
+
+    image = cv2.imread(str(tmp_path / "sheet.jpg"))
+    assert count == 5
+    assert image.shape == (240 * 2, 320 * 4, 3)  # 5 thumbnails in a 4-column grid
+    assert check_clip(out, window).complete
