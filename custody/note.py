@@ -46,29 +46,40 @@ def verifier_key(name: str, public_key: bytes) -> str:
 
 def sign(checkpoint: Checkpoint, name: str, key: OfficeKey) -> str:
     """Sign a checkpoint; return the whole note text."""
-    body = checkpoint.body()
-    signature = key.sign(body.encode())
+    return sign_text(checkpoint.body(), name, key)
+
+
+def sign_text(text: str, name: str, key: OfficeKey) -> str:
+    """Sign any note text (non-empty, ending in a newline); return the signed note."""
+    if not text.endswith("\n") or "\n\n" in text:
+        raise ValueError("a note text ends in a newline and has no blank line")
+    signature = key.sign(text.encode())
     line = base64.b64encode(key_id(name, key.public_bytes) + signature).decode()
-    return f"{body}\n{EM_DASH} {name} {line}\n"
+    return f"{text}\n{EM_DASH} {name} {line}\n"
 
 
 def open_note(note: str, name: str, public_key: bytes) -> Checkpoint:
     """Verify a signed checkpoint note by `name`'s key and return the checkpoint."""
+    return _parse_body(open_text(note, name, public_key))
+
+
+def open_text(note: str, name: str, public_key: bytes) -> str:
+    """Verify a signed note by `name`'s key and return its text."""
     body, separator, signatures = note.partition("\n\n")
-    if not separator:
+    if not separator or not signatures.endswith("\n"):
         raise SignatureError("not a signed note: no blank line before the signatures")
     body += "\n"
     wanted = key_id(name, public_key)
-    for line in signatures.splitlines():
+    for line in signatures.removesuffix("\n").split("\n"):
         signer, signature = _signature_line(line)
         if signer != name or signature[:4] != wanted:
             continue
         try:
             Ed25519PublicKey.from_public_bytes(public_key).verify(signature[4:], body.encode())
         except InvalidSignature as exc:
-            raise SignatureError(f"the signature of {name} on this checkpoint is invalid") from exc
-        return _parse_body(body)
-    raise SignatureError(f"the checkpoint carries no signature by {name}")
+            raise SignatureError(f"the signature of {name} on this note is invalid") from exc
+        return body
+    raise SignatureError(f"the note carries no signature by {name}")
 
 
 def _signature_line(line: str) -> tuple[str, bytes]:
@@ -85,7 +96,10 @@ def _parse_body(body: str) -> Checkpoint:
     lines = body.split("\n")
     if len(lines) < 4 or not lines[1].isdigit():
         raise SignatureError("the checkpoint body is malformed")
-    root = base64.b64decode(lines[2])
+    try:
+        root = base64.b64decode(lines[2], validate=True)
+    except ValueError as exc:
+        raise SignatureError("the checkpoint root is not base64") from exc
     if len(root) != 32:
         raise SignatureError("the checkpoint root is not a SHA-256 hash")
     return Checkpoint(origin=lines[0], size=int(lines[1]), root=root)
