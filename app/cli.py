@@ -21,16 +21,18 @@ import uvicorn
 from pydantic import ValidationError
 
 from app import bootstrap, errors, migrate
+from app import demo as demo_data
 from app.auth.models import Role
 from app.auth.schemas import UserCreate
 from app.auth.service import create_user
 from app.db import unit_of_work
 from app.main import create_app
 from app.runtime import Runtime, build_runtime
-from app.settings import Environment, Settings
+from app.settings import Environment, Settings, ensure_generated_secret
 from custody import CustodyError, load_or_create, verifier_key, verify_ledger
 from custody.package_verify import verify_package
 from nvr_adapters import ClipWriter, NvrError, ReplayTarget, TimeWindow, fetch
+from nvr_sim import NvrSimulator, SimConfig, SimulatorThread, default_cameras
 from nvr_sim import cli as nvr_sim_cli
 
 Handler = Callable[[argparse.Namespace], int]
@@ -104,6 +106,14 @@ def _parser() -> argparse.ArgumentParser:
     replay.add_argument("--username", default="")
     replay.add_argument("--password-stdin", action="store_true")
     replay.set_defaults(handler=_replay)
+
+    demo = commands.add_parser("demo", help="the simulator, the service and sample data")
+    demo.add_argument("--host", default="127.0.0.1")
+    demo.add_argument("--port", type=int, default=8000)
+    demo.add_argument("--rtsp-port", type=int, default=8554)
+    demo.add_argument("--sim-size", default="1280x720", help="simulated footage, WIDTHxHEIGHT")
+    demo.add_argument("--sim-fps", type=int, default=25)
+    demo.set_defaults(handler=_demo)
 
     key = commands.add_parser("key", help="the office signing key").add_subparsers(required=True)
     init = key.add_parser("init", help="create the office key (production needs one)")
@@ -183,6 +193,52 @@ def _user_add(args: argparse.Namespace) -> int:
     finally:
         runtime.close()
     return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    runtime = _runtime()
+    _prepare(runtime)
+    settings = runtime.settings
+    width, height = (int(x) for x in args.sim_size.split("x"))
+    password = ensure_generated_secret(settings.data_dir / "secrets" / "nvr-sim-password").decode()
+    config = SimConfig(
+        cameras=default_cameras(4), cache_dir=settings.data_dir / "nvr-sim-cache", width=width,
+        height=height, fps=args.sim_fps, username="admin", password=password,
+    )  # fmt: skip
+    simulator = SimulatorThread(NvrSimulator(config, host=args.host, rtsp_port=args.rtsp_port))
+    endpoints = simulator.start()
+    try:
+        endpoint = demo_data.NvrEndpoint(
+            args.host, endpoints.rtsp_port, endpoints.rtsp_port, "admin", password
+        )
+        world = demo_data.seed(runtime, endpoint)
+        accounts = demo_data.remember_accounts(settings.data_dir, world)
+        window = demo_data.sample_window(
+            runtime.clock.now(), config.segment_seconds, config.motion_period
+        )
+        request_id = demo_data.sample_request(runtime, world, window)
+        _print_demo(args, endpoints.rtsp("/onvif/replay/Recording_1"), accounts, request_id)
+        uvicorn.run(create_app(runtime, run_workers=True), host=args.host, port=args.port)
+    finally:
+        simulator.stop()
+        runtime.close()
+    return 0
+
+
+def _print_demo(args: argparse.Namespace, replay_url: str, accounts: str, request_id: int) -> None:
+    base = f"http://{args.host}:{args.port}"
+    lines = [
+        "",
+        "Saksi demo",
+        f"  Masuk / log in    : {base}/masuk",
+        f"  Permintaan contoh : {base}/permintaan/{request_id}",
+        f"  API               : {base}/docs",
+        f"  NVR simulator     : {replay_url}",
+        "",
+        "Akun (peran: nama pengguna / kata sandi):",
+        accounts,
+    ]
+    print("\n".join(lines), flush=True)
 
 
 def _verify_ledger(args: argparse.Namespace) -> int:

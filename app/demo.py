@@ -6,10 +6,17 @@ the tests drive.
 
 from __future__ import annotations
 
+import io
+import os
 import secrets
 from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from pydantic import SecretStr
+from reportlab.lib.pagesizes import A4  # type: ignore[import-untyped]
+from reportlab.pdfgen.canvas import Canvas  # type: ignore[import-untyped]
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -20,10 +27,15 @@ from app.auth.models import Role, User
 from app.auth.schemas import UserCreate
 from app.auth.service import create_user
 from app.cameras.models import Camera, NvrVendor
-from app.cameras.schemas import CameraCreate, NvrCreate
-from app.cameras.service import create_camera, create_nvr
+from app.cameras.schemas import CameraCreate, NvrCreate, NvrUpdate
+from app.cameras.service import create_camera, create_nvr, update_nvr
 from app.db import unit_of_work
+from app.requests import letters
+from app.requests.models import DeliveryMethod, EvidenceRequest
+from app.requests.schemas import ItemCreate, Person, RequestCreate
+from app.requests.service import IntakePolicy, register_request
 from app.runtime import Runtime
+from nvr_sim.config import segment_start
 
 AGENCY = "Polresta Cirebon"
 CAMERAS = (
@@ -87,6 +99,12 @@ def seed(runtime: Runtime, nvr: NvrEndpoint, passwords: dict[Role, str] | None =
 def _cameras(session: Session, runtime: Runtime, nvr: NvrEndpoint) -> list[int]:
     existing = list(session.scalars(select(Camera).order_by(Camera.id)))
     if existing:
+        # The simulator may listen elsewhere this time: point the NVR record at it.
+        update = NvrUpdate(
+            host=nvr.host, http_port=nvr.http_port, rtsp_port=nvr.rtsp_port,
+            password=SecretStr(nvr.password),
+        )  # fmt: skip
+        update_nvr(session, existing[0].nvr, update, runtime.secret_box)
         return [camera.id for camera in existing]
     record = create_nvr(
         session,
@@ -106,3 +124,103 @@ def _cameras(session: Session, runtime: Runtime, nvr: NvrEndpoint) -> list[int]:
         )  # fmt: skip
         ids.append(create_camera(session, data, runtime.clock.now()).id)
     return ids
+
+
+def sample_window(
+    now: datetime, segment_seconds: int, motion_period: int
+) -> tuple[datetime, datetime]:
+    """A five-minute window about two hours ago that contains a gap of the motion-only camera."""
+    moment = segment_start(now - timedelta(hours=2), segment_seconds)
+    while (int(moment.timestamp()) // segment_seconds) % motion_period != motion_period - 1:
+        moment -= timedelta(seconds=segment_seconds)
+    return moment - timedelta(minutes=2), moment + timedelta(minutes=3)
+
+
+def letter_pdf(letter_number: str, today: date) -> bytes:
+    """A sample request letter, as a real one-page PDF."""
+    buffer = io.BytesIO()
+    canvas = Canvas(buffer, pagesize=A4)
+    lines = [
+        "KEPOLISIAN NEGARA REPUBLIK INDONESIA",
+        "DAERAH JAWA BARAT - RESOR KOTA CIREBON",
+        "",
+        f"Nomor   : {letter_number}",
+        f"Tanggal : {today:%d-%m-%Y}",
+        "Perihal : Permohonan data rekaman CCTV",
+        "",
+        "Kepada Yth. Kepala Dinas Komunikasi dan Informatika Kabupaten Cirebon",
+        "Dalam rangka penyelidikan perkara pencurian kendaraan bermotor, kami mohon",
+        "salinan rekaman CCTV pada titik dan waktu terlampir. (CONTOH UNTUK DEMO)",
+    ]
+    text = canvas.beginText(72, 770)
+    for line in lines:
+        text.textLine(line)
+    canvas.drawText(text)
+    canvas.showPage()
+    canvas.save()
+    return buffer.getvalue()
+
+
+def sample_request(runtime: Runtime, world: DemoWorld, window: tuple[datetime, datetime]) -> int:
+    """Register the sample request as the demo pemohon, as the web form would."""
+    now, settings = runtime.clock.now(), runtime.settings
+    data = _sample_data(world, window, now, runtime.zone)
+    with unit_of_work(runtime.sessions) as session:
+        pemohon = session.scalar(select(User).where(User.username == PEOPLE[Role.PEMOHON][0]))
+        assert pemohon is not None
+        query = select(EvidenceRequest.id).where(EvidenceRequest.agency_id == world.agency_id)
+        existing = session.scalar(query)
+        if existing is not None:
+            return existing
+        staged = letters.stage_letter(
+            io.BytesIO(letter_pdf(data.letter_number, data.letter_date)), "surat-permohonan.pdf",
+            "application/pdf", settings.data_dir, settings.letter_max_bytes,
+        )  # fmt: skip
+        policy = IntakePolicy(
+            zone=runtime.zone,
+            max_window=timedelta(hours=settings.max_window_hours),
+            data_dir=settings.data_dir,
+        )
+        request = register_request(session, runtime.sop, policy, data, staged, pemohon, now)
+        return request.id
+
+
+def _sample_data(
+    world: DemoWorld, window: tuple[datetime, datetime], now: datetime, zone: ZoneInfo
+) -> RequestCreate:
+    officer = Person(
+        name="AKP Budi Santoso", id_number="83051234", position="Kasat Reskrim",
+        institution=AGENCY, email="reskrim@polresta-cirebon.example.go.id",
+    )  # fmt: skip
+    recipient = officer.model_copy(
+        update={"name": "Bripka Andi Wijaya", "position": "Penyidik Pembantu"}
+    )
+    return RequestCreate(
+        agency_id=world.agency_id,
+        letter_number=f"B/{now:%j}/DEMO/{now:%Y}/Reskrim",
+        letter_date=now.astimezone(zone).date(),
+        legal_basis="Pasal 184 KUHAP; Surat Perintah Penyelidikan",
+        purpose="penyelidikan perkara pencurian kendaraan bermotor",
+        incident="Pencurian sepeda motor di sekitar Simpang Empat Sumber",
+        officer=officer,
+        recipient=recipient,
+        delivery_method=DeliveryMethod.LOCAL_LINK,
+        items=[ItemCreate(camera_id=c, start=window[0], end=window[1]) for c in world.camera_ids],
+    )
+
+
+def remember_accounts(data_dir: Path, world: DemoWorld) -> str:
+    """Keep the demo passwords (owner-only file) so every later run can print them again."""
+    path = data_dir / "secrets" / "demo-accounts.txt"
+    known = path.read_text(encoding="utf-8") if path.exists() else ""
+    lines = [
+        f"  {role.value:<15} {user} / {password}"
+        for role, (user, password) in world.passwords.items()
+    ]
+    if lines:
+        known += "\n".join(lines) + "\n"
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with open(fd, "w", encoding="utf-8") as handle:
+            handle.write(known)
+    return known

@@ -208,3 +208,39 @@ def test_production_refuses_to_invent_its_signing_key(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "cannot read the office key" in result.stderr
     assert not (tmp_path / "data" / "keys").exists()
+
+
+def test_demo_starts_the_simulator_the_service_and_a_sample_request(tmp_path: Path) -> None:
+    port, rtsp_port = free_port(), free_port()
+    process = subprocess.Popen(
+        [*SAKSI, "demo", "--port", str(port), "--rtsp-port", str(rtsp_port),
+         "--sim-size", "320x240", "--sim-fps", "5"],
+        env=environment(tmp_path / "data"), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        text=True,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait_ready(base, process)
+        accounts = (tmp_path / "data" / "secrets" / "demo-accounts.txt").read_text()
+        user, password = re.search(r"pemohon\s+(\S+) / (\S+)", accounts).groups()  # type: ignore[union-attr]
+        token = httpx.post(
+            f"{base}/api/v1/auth/token", data={"username": user, "password": password}
+        ).json()["access_token"]
+        requests = httpx.get(
+            f"{base}/api/v1/requests", headers={"Authorization": f"Bearer {token}"}
+        ).json()
+        detail = httpx.get(
+            f"{base}/api/v1/requests/{requests[0]['id']}",
+            headers={"Authorization": f"Bearer {token}"},
+        ).json()
+    finally:
+        process.send_signal(signal.SIGINT)
+        output, _ = process.communicate(timeout=30)
+
+    assert process.returncode == 0, output
+    assert len(requests) == 1
+    assert [item["location"] for item in detail["items"]][-1] == "Bundaran Weru (kamera gerak)"
+    assert f"rtsp://127.0.0.1:{rtsp_port}/onvif/replay/Recording_1" in output
+    assert f"{base}/masuk" in output
+    for role in ("kepala_dinas", "sekretaris", "kepala_bidang", "subkoordinator", "operator"):
+        assert role in output
