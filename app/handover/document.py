@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from typing import Annotated
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
@@ -85,7 +85,11 @@ class Checkpoint(_Frozen):
 
 
 def _valid_zone(value: str) -> str:
-    ZoneInfo(value)
+    # ZoneInfoNotFoundError is a KeyError, which pydantic would let escape as a crash.
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as error:
+        raise ValueError(f"unknown time zone {value!r}") from error
     return value
 
 

@@ -5,7 +5,15 @@ from __future__ import annotations
 import hashlib
 from datetime import UTC, date, datetime
 
-from app.handover.document import BastDocument, Checkpoint, ClipRow, Gap, Party
+from app.handover.document import (
+    BastDocument,
+    Checkpoint,
+    ClipRow,
+    DestroyedFile,
+    DestructionRecord,
+    Gap,
+    Party,
+)
 
 # 22 November 2026 is a Sunday in Jakarta; 17:30 UTC on the 21st is already 00:30 WIB on the 22nd.
 HANDOVER_AT = datetime(2026, 11, 21, 17, 30, tzinfo=UTC)
@@ -95,4 +103,37 @@ def bast_document(*, via_google_drive: bool = True) -> BastDocument:
             ),
         ),
         verification_url=VERIFICATION_URL,
+    )
+
+
+def destruction_record() -> DestructionRecord:
+    """Return the purge of the Drive delivery of BAST 007/BAST/2026, fourteen days later."""
+    purged_at = datetime(2026, 12, 6, 17, 0, 5, tzinfo=UTC)
+    return DestructionRecord(
+        reference="PMS-2026-0031",
+        bast_number="007/BAST/2026",
+        request_number="REQ-2026-0142",
+        letter_number="B/123/XI/2026/Reskrim",
+        delivery_method="Google Drive",
+        delivery_reference="1AbCdEfGhIjKlMnOpQrStUvWxYz012345",
+        delivered_at=HANDOVER_AT,
+        expires_at=datetime(2026, 12, 5, 17, 30, tzinfo=UTC),
+        purged_at=purged_at,
+        job_name="deliveries.purge_expired",
+        job_id="6f1c2e9a-52d4-4b3e-9a57-0d6b1e2f3a4c",
+        files=tuple(
+            DestroyedFile(
+                file_name=clip.file_name or "",
+                sha256=clip.sha256,
+                size_bytes=clip.size_bytes,
+                deleted_at=purged_at,
+            )
+            for clip in clip_rows()[:2]
+        ),
+        petugas=Party(name="Rizky Maulana", id_number="199203152019031004"),
+        mengetahui=Party(
+            name="Hj. Siti Nurhalimah, S.Kom., M.T.",
+            id_number="197805122005012009",
+            position="Subkoordinator Bidang TI",
+        ),
     )
