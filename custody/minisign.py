@@ -57,28 +57,42 @@ def sign_file(key: OfficeKey, path: Path, trusted_comment: str) -> str:
 
 def read_public_key(text: str) -> bytes:
     """Return the raw Ed25519 key of a minisign public key file."""
+    return _read_public_key(text)[1]
+
+
+def _read_public_key(text: str) -> tuple[bytes, bytes]:
     lines = [line for line in text.splitlines() if line.strip()]
-    raw = base64.b64decode(lines[-1])
+    raw = _b64(lines[-1] if lines else "")
     if len(raw) != 42 or raw[:2] != b"Ed":
         raise SignatureError("not a minisign Ed25519 public key")
-    return raw[10:]
+    return raw[2:10], raw[10:]
+
+
+def _b64(text: str) -> bytes:
+    try:
+        return base64.b64decode(text, validate=True)
+    except ValueError as exc:
+        raise SignatureError("a minisign line is not valid base64") from exc
 
 
 def verify_file(public_key_text: str, path: Path, signature_text: str) -> str:
     """Verify a minisign signature of `path`; return the trusted comment."""
-    public = read_public_key(public_key_text)
+    # The key id comes from the public key file, so keys made by minisign itself verify too.
+    ident, public = _read_public_key(public_key_text)
     lines = signature_text.splitlines()
     if len(lines) < 4 or not lines[2].startswith("trusted comment: "):
         raise SignatureError("not a minisign signature file")
-    raw = base64.b64decode(lines[1])
-    if raw[:2] != b"ED" or raw[2:10] != key_id(public):
+    raw = _b64(lines[1])
+    if len(raw) != 74 or raw[:2] != b"ED":
+        raise SignatureError("not a pre-hashed (ED) minisign signature")
+    if raw[2:10] != ident:
         raise SignatureError("the signature was not made by this key")
     signature = raw[10:]
     comment = lines[2].removeprefix("trusted comment: ").encode()
     verifier = Ed25519PublicKey.from_public_bytes(public)
     try:
         verifier.verify(signature, _blake2b_file(path))
-        verifier.verify(base64.b64decode(lines[3]), signature + comment)
+        verifier.verify(_b64(lines[3]), signature + comment)
     except InvalidSignature as exc:
         raise SignatureError(f"the signature of {path.name} does not verify") from exc
     return comment.decode()
