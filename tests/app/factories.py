@@ -164,3 +164,30 @@ def multipart(
         "data": {"data": json.dumps(payload)},
         "files": {"letter": ("surat.pdf", content, media_type)},
     }
+
+
+def walk_to_export_step(
+    factory: Factory, cameras: int = 1, note: str = ""
+) -> tuple[dict[str, Any], dict[Role, User]]:
+    """Register a request as a pemohon and walk it through steps 2–5 (operator assigned)."""
+    agency = factory.agency()
+    nvr = factory.nvr()
+    chosen = [factory.camera(nvr, f"Kamera {n}") for n in range(1, cameras + 1)]
+    people = {role: factory.user(role) for role in Role if role is not Role.PEMOHON}
+    people[Role.PEMOHON] = factory.user(Role.PEMOHON, agency=agency)
+    created: dict[str, Any] = factory.client.post(
+        "/api/v1/requests",
+        headers=factory.headers(people[Role.PEMOHON]),
+        **multipart(request_payload(agency, chosen, factory.now)),
+    ).json()
+    rid = created["id"]
+    for role in (Role.KEPALA_DINAS, Role.SEKRETARIS, Role.KEPALA_BIDANG):
+        factory.client.post(
+            f"/api/v1/requests/{rid}/dispose", headers=factory.headers(people[role]), json={}
+        )
+    factory.client.post(
+        f"/api/v1/requests/{rid}/assign",
+        headers=factory.headers(people[Role.SUBKOORDINATOR]),
+        json={"operator_id": people[Role.OPERATOR].id, "note": note},
+    )
+    return created, people

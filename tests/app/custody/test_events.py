@@ -16,31 +16,13 @@ from app.custody.tasks import checkpoint, timestamp_checkpoints
 from app.db import make_engine
 from app.runtime import Runtime
 from custody import open_note
-from tests.app.factories import Factory, multipart, request_payload
+from tests.app.factories import Factory, walk_to_export_step
 from tests.custody.conftest import fill
 from tests.custody.tsa import LocalAuthority
 
 
 def _walk_to_assignment(factory: Factory) -> tuple[dict[str, Any], dict[Role, Any]]:
-    agency = factory.agency()
-    camera = factory.camera(factory.nvr())
-    people = {role: factory.user(role) for role in Role if role is not Role.PEMOHON}
-    people[Role.PEMOHON] = factory.user(Role.PEMOHON, agency=agency)
-    payload = request_payload(agency, [camera], factory.now)
-    created = factory.client.post(
-        "/api/v1/requests", headers=factory.headers(people[Role.PEMOHON]), **multipart(payload)
-    ).json()
-    rid = created["id"]
-    for role in (Role.KEPALA_DINAS, Role.SEKRETARIS, Role.KEPALA_BIDANG):
-        factory.client.post(
-            f"/api/v1/requests/{rid}/dispose", headers=factory.headers(people[role]), json={}
-        )
-    factory.client.post(
-        f"/api/v1/requests/{rid}/assign",
-        headers=factory.headers(people[Role.SUBKOORDINATOR]),
-        json={"operator_id": people[Role.OPERATOR].id, "note": "Dewi, tolong dicek"},
-    )
-    return created, people
+    return walk_to_export_step(factory, note="Dewi, tolong dicek")
 
 
 def test_each_step_of_a_request_is_a_custody_event(factory: Factory) -> None:

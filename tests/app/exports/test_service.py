@@ -14,31 +14,14 @@ from app.exports import service
 from app.exports.models import AttemptOutcome, ExportPurpose, ExportState
 from app.requests.models import EvidenceRequest
 from app.runtime import Runtime
-from tests.app.factories import Factory, multipart, request_payload
+from tests.app.factories import Factory, walk_to_export_step
 
 
 @pytest.fixture
 def at_export_step(factory: Factory, session: Session) -> dict[str, Any]:
-    agency = factory.agency()
-    nvr = factory.nvr()
-    cameras = [factory.camera(nvr, "Kamera 1"), factory.camera(nvr, "Kamera 2")]
-    people = {role: factory.user(role) for role in Role if role is not Role.PEMOHON}
-    payload = request_payload(agency, cameras, factory.now)
-    created = factory.client.post(
-        "/api/v1/requests", headers=factory.headers(people[Role.OPERATOR]), **multipart(payload)
-    ).json()
-    rid = created["id"]
-    for role in (Role.KEPALA_DINAS, Role.SEKRETARIS, Role.KEPALA_BIDANG):
-        factory.client.post(
-            f"/api/v1/requests/{rid}/dispose", headers=factory.headers(people[role]), json={}
-        )
-    factory.client.post(
-        f"/api/v1/requests/{rid}/assign",
-        headers=factory.headers(people[Role.SUBKOORDINATOR]),
-        json={"operator_id": people[Role.OPERATOR].id},
-    )
+    created, people = walk_to_export_step(factory, cameras=2)
     session.expire_all()
-    request = session.get(EvidenceRequest, rid)
+    request = session.get(EvidenceRequest, created["id"])
     assert request is not None
     assert request.current_step == 6
     return {"request": request, "people": people}
