@@ -41,7 +41,8 @@ from app.handover.document import BastDocument, Checkpoint, ClipRow
 _COLUMNS = [0.8 * cm, 2.3 * cm, 3.2 * cm, 3.5 * cm, 2.5 * cm]
 _COLUMNS.append(TEXT_WIDTH - sum(_COLUMNS))
 _LABEL_WIDTH = 3.4 * cm
-_QR_SIZE = 3.6 * cm
+_QR_SIZE = 3.2 * cm
+_COMPACT = [("TOPPADDING", (0, 0), (-1, -1), 1.5), ("BOTTOMPADDING", (0, 0), (-1, -1), 2.5)]
 
 
 def render_bast_pdf(doc: BastDocument) -> bytes:
@@ -73,8 +74,9 @@ def _template_part(doc: BastDocument) -> list[Flowable]:
     ]
     if doc.via_google_drive:
         story += [Spacer(1, 4), Paragraph(esc(content.DRIVE_NOTE), _NOTE)]
-    story += [Spacer(1, 6), Paragraph(esc(content.CLOSING), JUSTIFIED), Spacer(1, 10)]
-    story.append(KeepTogether(_signatures(doc)))
+    # The closing sentence travels with the signatures: a signature page never stands alone.
+    closing = [Spacer(1, 6), Paragraph(esc(content.CLOSING), JUSTIFIED), Spacer(1, 10)]
+    story.append(KeepTogether([*closing, *_signatures(doc)]))
     return story
 
 
@@ -175,7 +177,7 @@ def _annex(doc: BastDocument) -> list[Flowable]:
     for index, clip in enumerate(doc.rows, start=1):
         story += [KeepTogether(_clip_table(doc, index, clip)), Spacer(1, 8)]
     if doc.checkpoint is not None:
-        story += [KeepTogether(_checkpoint(doc.checkpoint)), Spacer(1, 10)]
+        story += [KeepTogether(_checkpoint(doc.checkpoint)), Spacer(1, 6)]
     story.append(KeepTogether(_qr_block(doc)))
     return story
 
@@ -189,7 +191,14 @@ def _clip_table(doc: BastDocument, index: int, clip: ClipRow) -> Table:
     ]
     table = Table(rows, colWidths=[_LABEL_WIDTH, TEXT_WIDTH - _LABEL_WIDTH])
     table.setStyle(
-        TableStyle([*GRID, ("SPAN", (0, 0), (-1, 0)), ("BACKGROUND", (0, 0), (-1, 0), HEAD_FILL)])
+        TableStyle(
+            [
+                *GRID,
+                *_COMPACT,
+                ("SPAN", (0, 0), (-1, 0)),
+                ("BACKGROUND", (0, 0), (-1, 0), HEAD_FILL),
+            ]
+        )
     )
     return table
 
@@ -210,7 +219,9 @@ def _checkpoint(checkpoint: Checkpoint) -> list[Flowable]:
     ]
     table = Table(rows, colWidths=[_LABEL_WIDTH, TEXT_WIDTH - _LABEL_WIDTH])
     spans = [("SPAN", (0, 0), (-1, 0)), ("SPAN", (0, 4), (-1, 4)), ("SPAN", (0, 5), (-1, 5))]
-    table.setStyle(TableStyle([*GRID, *spans, ("BACKGROUND", (0, 0), (-1, 0), HEAD_FILL)]))
+    table.setStyle(
+        TableStyle([*GRID, *_COMPACT, *spans, ("BACKGROUND", (0, 0), (-1, 0), HEAD_FILL)])
+    )
     return [table]
 
 
