@@ -3,7 +3,9 @@
 Each ledger event becomes a `case-investigation:InvestigativeAction` with its performer
 (`uco-identity:Identity`), instrument (`uco-tool:Tool`), objects, results (files as
 `uco-observable:File` with their SHA-256 in a `ContentDataFacet`) and the authorising letter
-(`case-investigation:Authorization`), all inside one `case-investigation:Investigation`.
+(`case-investigation:Authorization`), all inside one `case-investigation:Investigation`. Each
+file an action produced also gets a `case-investigation:ProvenanceRecord` (with its exhibit number
+when the event names one), as in CASE's own investigative-action example.
 """
 
 from __future__ import annotations
@@ -71,7 +73,9 @@ def _action(stored: StoredEvent, document: dict[str, Any], graph: dict[str, Any]
         action["uco-action:endTime"] = _time(document["end_time"])
     result = document.get("result") or {}
     if result.get("sha256"):
-        action["uco-action:result"] = [{"@id": _node(graph, _file(result))}]
+        file_id = _node(graph, _file(result))
+        record = _node(graph, _provenance(stored.seq, file_id, result))
+        action["uco-action:result"] = [{"@id": file_id}, {"@id": record}]
     if document.get("authorization"):
         authorization = _node(graph, _authorization(document["authorization"]))
         action["uco-action:object"] = [{"@id": authorization}]
@@ -136,6 +140,18 @@ def _file(result: dict[str, Any]) -> dict[str, Any]:
         "@type": "uco-observable:File",
         "uco-core:hasFacet": facets,
     }
+
+
+def _provenance(seq: int, file_id: str, result: dict[str, Any]) -> dict[str, Any]:
+    """The custody link between the action and the file it produced (CASE's exhibit record)."""
+    record: dict[str, Any] = {
+        "@id": _id("provenance-record", seq, file_id),
+        "@type": "case-investigation:ProvenanceRecord",
+        "uco-core:object": [{"@id": file_id}],
+    }
+    if result.get("exhibit"):
+        record["case-investigation:exhibitNumber"] = str(result["exhibit"])
+    return record
 
 
 def _authorization(letter_number: str) -> dict[str, Any]:
