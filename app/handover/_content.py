@@ -108,7 +108,7 @@ def _row(doc: BastDocument, index: int, clip: ClipRow) -> list[str]:
         window,
         clip.camera_location,
         clip.storage_medium,
-        clip.remarks or remarks_from_gaps(doc, clip) or "-",
+        "; ".join(part for part in (clip.remarks, remarks_from_gaps(doc, clip)) if part) or "-",
     ]
 
 

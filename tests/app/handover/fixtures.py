@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 from datetime import UTC, date, datetime
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from app.handover.document import (
     BastDocument,
@@ -14,6 +17,8 @@ from app.handover.document import (
     Gap,
     Party,
 )
+from custody import note
+from custody.keys import OfficeKey
 
 # 22 November 2026 is a Sunday in Jakarta; 17:30 UTC on the 21st is already 00:30 WIB on the 22nd.
 HANDOVER_AT = datetime(2026, 11, 21, 17, 30, tzinfo=UTC)
@@ -67,6 +72,27 @@ def clip_rows() -> tuple[ClipRow, ...]:
     )
 
 
+LOG_ORIGIN = "saksi.diskominfo.cirebonkab.go.id/log"
+TREE_ROOT = hashlib.sha256(b"fixture tree of 4182 events").digest()
+
+
+def office_key() -> OfficeKey:
+    """Return the fixture's office signing key (fixed, so documents are reproducible)."""
+    return OfficeKey(Ed25519PrivateKey.from_private_bytes(bytes(range(32))))
+
+
+def signed_checkpoint() -> Checkpoint:
+    """Return a checkpoint really signed by a fixed Ed25519 key with the custody library."""
+    key = office_key()
+    body = note.Checkpoint(origin=LOG_ORIGIN, size=4182, root=TREE_ROOT)
+    return Checkpoint(
+        origin=LOG_ORIGIN,
+        tree_size=4182,
+        root=base64.b64encode(TREE_ROOT).decode(),
+        signed_note=note.sign(body, LOG_ORIGIN, key),
+    )
+
+
 def bast_document(*, via_google_drive: bool = True) -> BastDocument:
     """Return the fixture BAST 007/BAST/2026."""
     return BastDocument(
@@ -91,17 +117,7 @@ def bast_document(*, via_google_drive: bool = True) -> BastDocument:
         purpose="penyelidikan perkara pencurian kendaraan bermotor (LP/B/456/XI/2026)",
         via_google_drive=via_google_drive,
         rows=clip_rows(),
-        checkpoint=Checkpoint(
-            origin="saksi.diskominfo.cirebonkab.go.id/log",
-            tree_size=4182,
-            root="q0J5m0YJm6bPz7v8oQH7m4xq3Y2gk8ZrjB6vC0yqW2E=",
-            signed_note=(
-                "saksi.diskominfo.cirebonkab.go.id/log\n4182\n"
-                "q0J5m0YJm6bPz7v8oQH7m4xq3Y2gk8ZrjB6vC0yqW2E=\n\n"
-                "— saksi.diskominfo.cirebonkab.go.id/log "
-                "Az3WbXh0YWdlZS1zaWduYXR1cmUtZWQyNTUxOS1ub3QtcmVhbC1idXQtNjQtYnl0ZXMtbG9uZy0tLS0tLQ==\n"
-            ),
-        ),
+        checkpoint=signed_checkpoint(),
         verification_url=VERIFICATION_URL,
     )
 

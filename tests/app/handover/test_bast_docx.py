@@ -12,7 +12,12 @@ import pytest
 from docx.document import Document as DocxDocument
 
 from app.handover.bast_docx import render_bast_docx
-from tests.app.handover.fixtures import VERIFICATION_URL, bast_document, clip_rows
+from tests.app.handover.fixtures import (
+    VERIFICATION_URL,
+    bast_document,
+    clip_rows,
+    signed_checkpoint,
+)
 
 DRIVE_NOTE = "Rekaman CCTV pada Google Drive hanya tersedia selama 14 (empat belas) hari"
 
@@ -118,7 +123,9 @@ def test_every_hash_and_the_checkpoint(document: DocxDocument) -> None:
     text = _all_text(document)
     for clip in clip_rows():
         assert clip.sha256 in text
-    assert "q0J5m0YJm6bPz7v8oQH7m4xq3Y2gk8ZrjB6vC0yqW2E=" in text
+    checkpoint = signed_checkpoint()
+    assert checkpoint.root in text
+    assert all(line in _paragraphs(document) for line in checkpoint.signed_note.splitlines())
     assert "+2,375 detik" in text
 
 

@@ -9,7 +9,15 @@ from pathlib import Path
 import pytest
 
 from app.handover.bast_pdf import render_bast_pdf
-from tests.app.handover.fixtures import VERIFICATION_URL, bast_document, clip_rows
+from custody import note
+from tests.app.handover.fixtures import (
+    LOG_ORIGIN,
+    VERIFICATION_URL,
+    bast_document,
+    clip_rows,
+    office_key,
+    signed_checkpoint,
+)
 from tests.app.handover.readback import decode_qr, pdf_pages, pdf_text, render_page
 
 OPENING = (
@@ -110,9 +118,24 @@ def test_annex_carries_sizes_windows_offsets_and_checkpoint(text: str) -> None:
     assert "-0,500 detik" in flat
     assert "Jeda rekaman 10:03:12–10:04:40 WIB" in flat
     assert "Ukuran pohon 4182" in flat
-    assert "q0J5m0YJm6bPz7v8oQH7m4xq3Y2gk8ZrjB6vC0yqW2E=" in text
-    signature_line = bast_document().checkpoint.signed_note.splitlines()[-1]  # type: ignore[union-attr]
-    assert signature_line in text
+    checkpoint = signed_checkpoint()
+    assert checkpoint.root in text
+    # Every line of the signed note is printed whole, so the note can be retyped and verified.
+    for line in checkpoint.signed_note.splitlines():
+        assert line in text
+
+
+def test_signed_note_read_from_the_pdf_still_verifies(text: str) -> None:
+    """Guards against a wrapped or reflowed note: the printed checkpoint must verify as printed."""
+    lines = [line.strip() for line in text.splitlines()]
+    start = lines.index("Catatan bertanda tangan (Ed25519)") + 1
+    printed = [line for line in lines[start : start + 6] if line]
+    body, signature = printed[:3], printed[3]
+    assert signature.startswith("\u2014 ")
+    opened = note.open_note(
+        "\n".join(body) + "\n\n" + signature + "\n", LOG_ORIGIN, office_key().public_bytes
+    )
+    assert opened.size == 4182
 
 
 def test_every_page_has_its_number_and_the_bast_number(
