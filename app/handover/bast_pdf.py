@@ -38,7 +38,7 @@ from app.handover._pdf import (
 )
 from app.handover.document import BastDocument, Checkpoint, ClipRow
 
-_COLUMNS = [0.8 * cm, 2.3 * cm, 3.2 * cm, 3.5 * cm, 2.5 * cm]
+_COLUMNS = [0.8 * cm, 2.3 * cm, 3.1 * cm, 3.4 * cm, 2.8 * cm]
 _COLUMNS.append(TEXT_WIDTH - sum(_COLUMNS))
 _LABEL_WIDTH = 3.4 * cm
 _QR_SIZE = 3.2 * cm
