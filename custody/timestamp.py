@@ -11,7 +11,8 @@ import hashlib
 import secrets
 import urllib.error
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 
 from custody.errors import CustodyError
 
@@ -22,11 +23,16 @@ class TimestampUnavailable(CustodyError):
     """The authority could not be reached or refused; try again later."""
 
 
+class TimestampMismatch(TimestampUnavailable):
+    """The reply's token is not for what was asked (other data or another nonce)."""
+
+
 @dataclass(frozen=True)
 class TimestampReply:
     status: int
     token: bytes
     der: bytes
+    gen_time: datetime | None = None
 
 
 def _length(size: int) -> bytes:
@@ -98,14 +104,62 @@ def parse_reply(der: bytes) -> TimestampReply:
 
 def stamp(url: str, data: bytes, timeout: float = 10.0) -> TimestampReply:
     """Ask the authority at `url` to time-stamp `data`."""
+    nonce = secrets.randbits(63)
     request = urllib.request.Request(  # noqa: S310 - the URL is the configured authority
         url,
-        data=request_der(data),
+        data=request_der(data, nonce),
         headers={"Content-Type": "application/timestamp-query"},
         method="POST",
     )
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
-            return parse_reply(response.read())
+            reply = parse_reply(response.read())
     except (urllib.error.URLError, OSError, TimeoutError) as exc:
         raise TimestampUnavailable(f"the time-stamping authority is unreachable: {exc}") from exc
+    return replace(reply, gen_time=check_token(reply.token, data, nonce))
+
+
+def check_token(token: bytes, data: bytes, nonce: int | None) -> datetime:
+    """Check a token's TSTInfo is for the SHA-256 of `data` (and `nonce`); return its time."""
+    try:
+        info, fields = _tst_info(token)
+        imprint = _children(info, fields[2][1], fields[2][2])
+        hashed = info[imprint[1][1] : imprint[1][2]]
+        gen_time = _generalized_time(info[fields[4][1] : fields[4][2]])
+        nonces = [int.from_bytes(info[s:e], "big") for tag, s, e in fields[5:] if tag == 0x02]
+    except (IndexError, ValueError) as exc:
+        raise TimestampMismatch("the time-stamp token is malformed") from exc
+    if hashed != hashlib.sha256(data).digest():
+        raise TimestampMismatch("the time-stamp token is for other data")
+    if nonce is not None and nonces != [nonce]:
+        raise TimestampMismatch("the time-stamp token answers another request (nonce)")
+    return gen_time
+
+
+def _children(der: bytes, start: int, end: int) -> list[tuple[int, int, int]]:
+    items, offset = [], start
+    while offset < end:
+        item = _read(der, offset)
+        items.append(item)
+        offset = item[2]
+    return items
+
+
+def _tst_info(token: bytes) -> tuple[bytes, list[tuple[int, int, int]]]:
+    """Dig the TSTInfo out of ContentInfo → SignedData → encapContentInfo → eContent."""
+    _tag, start, end = _read(token, 0)
+    content = _children(token, start, end)[1]
+    _tag, start, end = _read(token, content[1])
+    encapsulated = _children(token, start, end)[2]
+    explicit = _children(token, encapsulated[1], encapsulated[2])[1]
+    _tag, start, end = _read(token, explicit[1])
+    info = token[start:end]
+    _tag, start, end = _read(info, 0)
+    return info, _children(info, start, end)
+
+
+def _generalized_time(raw: bytes) -> datetime:
+    text = raw.decode("ascii").removesuffix("Z")
+    whole, _, fraction = text.partition(".")
+    moment = datetime.strptime(whole, "%Y%m%d%H%M%S").replace(tzinfo=UTC)
+    return moment.replace(microsecond=int((fraction + "000000")[:6]))

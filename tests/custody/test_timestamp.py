@@ -4,11 +4,19 @@ from __future__ import annotations
 
 import subprocess
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from custody.timestamp import TimestampUnavailable, parse_reply, request_der, stamp
+from custody.timestamp import (
+    TimestampMismatch,
+    TimestampUnavailable,
+    check_token,
+    parse_reply,
+    request_der,
+    stamp,
+)
 from tests.custody.tsa import LocalAuthority
 
 
@@ -60,3 +68,20 @@ def test_a_refusal_is_not_a_time_stamp() -> None:
     refusal = bytes.fromhex("3005" + "3003020102")  # PKIStatus 2: rejection
     with pytest.raises(TimestampUnavailable, match="status 2"):
         parse_reply(refusal)
+
+
+def test_the_reply_is_checked_against_the_data_and_the_nonce(authority: LocalAuthority) -> None:
+    """Guards against accepting any well-formed token: it must be for our data and nonce."""
+    before = datetime.now(UTC) - timedelta(minutes=1)
+    reply = stamp(authority.url, b"checkpoint A")
+    assert reply.gen_time is not None
+    assert before <= reply.gen_time <= datetime.now(UTC) + timedelta(minutes=1)
+
+    answered = parse_reply(authority.reply(request_der(b"checkpoint A", nonce=77)))
+    assert check_token(answered.token, b"checkpoint A", 77) <= datetime.now(UTC)
+    with pytest.raises(TimestampMismatch, match="other data"):
+        check_token(answered.token, b"checkpoint B", 77)
+    with pytest.raises(TimestampMismatch, match="nonce"):
+        check_token(answered.token, b"checkpoint A", 78)
+    with pytest.raises(TimestampMismatch, match="malformed"):
+        check_token(answered.token[:40], b"checkpoint A", 77)
