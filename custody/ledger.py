@@ -3,7 +3,9 @@
 Tables are SQLAlchemy Core on their own metadata (the service's migrations create them). Appends
 happen inside the caller's transaction, which commits; sequence numbers are gapless and unique
 across concurrent writers: on PostgreSQL a transaction-scoped advisory lock serialises appenders,
-on SQLite the write transaction itself does.
+on SQLite the write transaction itself does, provided it is `BEGIN IMMEDIATE` (pysqlite's
+default reads the head outside any lock: two appenders then pick the same number): use
+`custody.sqlite_pragmas.install_sqlite_ledger_settings` or an engine that does the same.
 """
 
 from __future__ import annotations

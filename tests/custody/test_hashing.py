@@ -1,4 +1,4 @@
-"""Hash-while-writing and the SQLite connection settings the ledger depends on."""
+"""Hash-while-writing, and the SQLite connection settings the ledger depends on."""
 
 from __future__ import annotations
 
@@ -6,15 +6,19 @@ import hashlib
 import io
 import os
 import sqlite3
+import threading
 from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine
 
+from custody import append
 from custody.hashing import HashingWriter, copy_hashing, sha256_file
-from custody.ledger import metadata
+from custody.ledger import metadata, read
 from custody.schema import append_only_statements
-from custody.sqlite_pragmas import install_recursive_triggers
+from custody.sqlite_pragmas import install_recursive_triggers, install_sqlite_ledger_settings
+from custody.verify import verify_ledger
+from tests.custody.conftest import T0, event
 
 
 def test_the_digest_is_of_the_bytes_that_reached_the_file(tmp_path: Path) -> None:
@@ -85,3 +89,28 @@ def test_the_installer_stops_insert_or_replace_on_every_connection(tmp_path: Pat
         assert plain.execute("SELECT action FROM custody_events").fetchall() == [("a",)]
     finally:
         plain.close()
+
+
+def test_concurrent_appenders_on_a_plain_sqlite_engine_are_gapless(tmp_path: Path) -> None:
+    """Guards the library on its own (without the service's engine factory) under 4 writers."""
+    engine = create_engine(f"sqlite:///{tmp_path / 'ledger.db'}")
+    install_sqlite_ledger_settings(engine)
+    metadata.create_all(engine)
+
+    def writer(number: int) -> None:
+        for index in range(15):
+            with engine.begin() as connection:
+                append(connection, event(number * 100 + index), T0)
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    with engine.connect() as connection:
+        assert [e.seq for e in read(connection)] == list(range(1, 61))
+        report = verify_ledger(connection, "o", b"\x00" * 32)
+        assert connection.exec_driver_sql("PRAGMA recursive_triggers").scalar() == 1
+    engine.dispose()
+    assert report.ok, report.findings
+    assert report.events == 60
