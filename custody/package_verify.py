@@ -16,25 +16,31 @@ from custody.package import file_sha256, unpack
 class PackageReport:
     clips: int = 0
     findings: list[str] = field(default_factory=list)
+    # False when only the package's own saksi.pub vouched for it: a forger can ship their own.
+    key_pinned: bool = False
 
     @property
     def ok(self) -> bool:
         return not self.findings
 
 
-def verify_package(path: Path) -> PackageReport:
-    """Verify a package directory or ZIP; every problem found is listed, none is fatal."""
+def verify_package(path: Path, office_public_key: str | None = None) -> PackageReport:
+    """Verify a package directory or ZIP; every problem found is listed, none is fatal.
+
+    `office_public_key` is the office's published key (minisign public key file text); without
+    it the package is checked against its own `saksi.pub` and `key_pinned` stays False.
+    """
     if path.is_file():
         with tempfile.TemporaryDirectory() as scratch:
-            return _verify_dir(unpack(path, Path(scratch)))
-    return _verify_dir(path)
+            return _verify_dir(unpack(path, Path(scratch)), office_public_key)
+    return _verify_dir(path, office_public_key)
 
 
-def _verify_dir(root: Path) -> PackageReport:
-    report = PackageReport()
+def _verify_dir(root: Path, office_public_key: str | None) -> PackageReport:
+    report = PackageReport(key_pinned=office_public_key is not None)
     report.findings += _check_sums(root)
     try:
-        public = (root / "saksi.pub").read_text(encoding="utf-8")
+        public = _trusted_key(root, office_public_key, report)
         signature = (root / "manifest.json.minisig").read_text(encoding="utf-8")
         minisign.verify_file(public, root / "manifest.json", signature)
     except (OSError, CustodyError, ValueError) as exc:
@@ -49,6 +55,16 @@ def _verify_dir(root: Path) -> PackageReport:
     return report
 
 
+def _trusted_key(root: Path, office_public_key: str | None, report: PackageReport) -> str:
+    bundled = (root / "saksi.pub").read_text(encoding="utf-8")
+    if office_public_key is None:
+        return bundled
+    office = minisign.read_public_key(office_public_key)
+    if minisign.read_public_key(bundled) != office:
+        report.findings.append("saksi.pub: not the office's published key")
+    return office_public_key
+
+
 def _check_sums(root: Path) -> list[str]:
     sums = root / "SHA256SUMS"
     if not sums.exists():
@@ -57,7 +73,9 @@ def _check_sums(root: Path) -> list[str]:
     for line in sums.read_text(encoding="utf-8").splitlines():
         expected, _, name = line.partition("  ")
         target = root / name
-        if not target.is_file():
+        if not target.resolve().is_relative_to(root.resolve()):
+            findings.append(f"{name}: listed in SHA256SUMS but outside the package")
+        elif not target.is_file():
             findings.append(f"{name}: listed in SHA256SUMS but missing")
         elif file_sha256(target) != expected:
             findings.append(f"{name}: SHA-256 differs from SHA256SUMS")

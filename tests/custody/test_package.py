@@ -12,6 +12,7 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import Engine
 
 from custody import Checkpoint, CustodyEvent, OfficeKey, sign
@@ -19,6 +20,7 @@ from custody import append as append_event
 from custody.errors import CustodyError
 from custody.ledger import leaf_hashes
 from custody.merkle import MerkleTree
+from custody.minisign import public_key_file
 from custody.package import ClipEntry, ClipSource, PackageInfo, build
 from custody.package_verify import verify_package
 from custody.receipts import Receipt, issue
@@ -191,3 +193,26 @@ def test_saksi_verify_package_exit_codes(package: Path) -> None:
     assert "OK: 2 clips" in ok.stdout
     assert bad.returncode == 1
     assert "FAIL manifest.json: signature not verified" in bad.stdout
+
+
+def test_the_office_key_pins_the_package(package: Path, office_key: OfficeKey) -> None:
+    """Guards against trusting the package's own saksi.pub: a forger ships their own key."""
+    stranger = OfficeKey(Ed25519PrivateKey.generate())
+    unpinned = verify_package(package)
+    pinned = verify_package(package, office_public_key=public_key_file(office_key))
+    foreign = verify_package(package, office_public_key=public_key_file(stranger))
+
+    assert unpinned.ok
+    assert not unpinned.key_pinned
+    assert pinned.ok, pinned.findings
+    assert pinned.key_pinned
+    assert "saksi.pub: not the office's published key" in foreign.findings
+    assert any("signature not verified" in finding for finding in foreign.findings)
+
+
+def test_a_sums_line_pointing_outside_is_not_followed(package: Path) -> None:
+    """Guards against SHA256SUMS naming ../ paths that the verifier would read."""
+    sums = package / "SHA256SUMS"
+    sums.write_text(sums.read_text() + f"{'0' * 64}  ../../etc/passwd\n")
+    report = verify_package(package)
+    assert "../../etc/passwd: listed in SHA256SUMS but outside the package" in report.findings
