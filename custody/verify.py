@@ -69,20 +69,28 @@ def verify_ledger(
 
 def _recompute_events(connection: Connection, report: LedgerReport) -> MerkleTree:
     tree = MerkleTree()
-    expected_prev = ""
+    expected_seq, expected_prev = 1, ""
     for event in ledger.read(connection):
-        expected_seq = tree.size + 1
-        if event.seq != expected_seq:
-            report.findings.append(Finding(event.seq, f"sequence gap: expected {expected_seq}"))
+        gap = event.seq != expected_seq
+        if gap:
+            # Name the first missing number once, then resynchronise: the events after a hole
+            # are not themselves at fault (the checkpoints will still disagree).
+            report.findings.append(Finding(expected_seq, _missing(expected_seq, event.seq)))
         recomputed = leaf_hash(event.canonical)
-        report.findings += _event_findings(event, recomputed, expected_prev)
+        report.findings += _event_findings(event, recomputed, None if gap else expected_prev)
         tree.append_hash(recomputed)
-        expected_prev = recomputed.hex()
+        expected_seq, expected_prev = event.seq + 1, recomputed.hex()
     return tree
 
 
+def _missing(expected: int, found: int) -> str:
+    if found == expected + 1:
+        return f"event {expected} is missing (deleted?)"
+    return f"events {expected}–{found - 1} are missing (deleted?)"
+
+
 def _event_findings(
-    event: ledger.StoredEvent, recomputed: bytes, expected_prev: str
+    event: ledger.StoredEvent, recomputed: bytes, expected_prev: str | None
 ) -> list[Finding]:
     try:
         body = json.loads(event.canonical)
@@ -92,7 +100,7 @@ def _event_findings(
     intact = recomputed == event.leaf_hash and body.get("prev") == event.prev_hash
     if recomputed != event.leaf_hash:
         findings.append(Finding(event.seq, "the event's bytes no longer match its leaf hash"))
-    if event.prev_hash != expected_prev:
+    if expected_prev is not None and event.prev_hash != expected_prev:
         if intact:
             # This event is whole and still names the original previous leaf: so the previous
             # event is the one that was rewritten (with its own leaf hash recomputed).
