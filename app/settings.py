@@ -67,6 +67,8 @@ class Settings(BaseSettings):
     office_key_file: Path | None = None
     checkpoint_every_minutes: int = Field(default=10, ge=1)
     checkpoint_every_events: int = Field(default=100, ge=1)
+    # NVRs allow few simultaneous playback sessions; exports of one NVR wait for a free one.
+    nvr_playback_limit: int = Field(default=2, ge=1, le=16)
     # RFC 3161 time-stamping authority for checkpoints (optional): e.g. http://tsa.example/tsr
     timestamp_url: str | None = Field(default=None, pattern=r"^https?://[^\s]+$")
     database_app_role: str | None = Field(default=None, pattern=r"^[a-z_][a-z0-9_]{0,62}$")

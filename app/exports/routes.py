@@ -35,6 +35,17 @@ def list_exports(request: RequestDep, _user: StaffUser, session: SessionDep) -> 
     return [ExportRead.model_validate(e) for e in service.exports_of(session, request.id)]
 
 
+@router.post("/requests/{request_id}/exports", response_model=list[ExportRead], status_code=202)
+def start_exports(
+    request: RequestDep, user: StaffUser, session: SessionDep, runtime: RuntimeDep
+) -> list[ExportRead]:
+    """Start the exports of a request at its export step (the assigned operator only)."""
+    created = service.start_exports(session, runtime.sop, request, user, runtime.clock.now())
+    for export in created:
+        runtime.queue.enqueue(session, "exports.fetch_item", export.id)
+    return [ExportRead.model_validate(export) for export in created]
+
+
 @router.get("/exports/{export_id}", response_model=ExportRead)
 def get_export(export: ExportDep) -> ExportRead:
     """Show an export: state, progress, attempts and, when done, the clip's facts."""
