@@ -1,0 +1,85 @@
+"""The ledger's Merkle tree kept in memory and caught up with committed events on each use.
+
+Building the tree from 100 000 stored leaf hashes costs a full table read per call; the cache
+reads only the events committed since its last use. It reads through its own short connection,
+so it never sees a caller's uncommitted (and possibly rolled back) appends: committed events are
+always a prefix of the ledger, because appenders are serialised until they commit. If the stored
+chain does not continue the cached one (a database restored or rebuilt), the cache starts over.
+Proofs are served from stored leaf hashes; `verify_ledger`, not this cache, recomputes them.
+On SQLite with `BEGIN IMMEDIATE` engines, do not call it while holding a write transaction on
+the same database: its own connection would wait for yours.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from sqlalchemy import Engine, select
+
+from custody.ledger import events_table
+from custody.merkle import MerkleTree
+
+
+class LedgerTreeCache:
+    """Roots and proofs of the ledger without rebuilding the tree per call (thread-safe)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._lock = threading.Lock()
+        self._tree = MerkleTree()
+        self._last = ""
+
+    def size(self) -> int:
+        """Catch up; return the number of committed events."""
+        with self._lock:
+            self._catch_up()
+            return self._tree.size
+
+    def root(self, size: int | None = None) -> tuple[int, bytes]:
+        """Return (size, root) of the tree at `size` (the whole committed ledger by default)."""
+        with self._lock:
+            self._catch_up()
+            size = self._tree.size if size is None else size
+            return size, self._tree.root(size)
+
+    def inclusion_proof(self, index: int, size: int | None = None) -> tuple[int, list[bytes]]:
+        """Return (size, audit path) of leaf `index` (0-based) in the tree at `size`."""
+        with self._lock:
+            self._catch_up()
+            size = self._tree.size if size is None else size
+            return size, self._tree.inclusion_proof(index, size)
+
+    def consistency_proof(self, old: int, new: int | None = None) -> tuple[int, list[bytes]]:
+        """Return (new size, proof) that the tree at `old` is a prefix of the tree at `new`."""
+        with self._lock:
+            self._catch_up()
+            new = self._tree.size if new is None else new
+            return new, self._tree.consistency_proof(old, new)
+
+    def _catch_up(self) -> None:
+        if not self._extend(check_chain=True):
+            self._tree, self._last = MerkleTree(), ""
+            self._extend(check_chain=False)
+
+    def _extend(self, *, check_chain: bool) -> bool:
+        columns = events_table.c
+        cached = self._tree.size
+        # Re-read the last cached event too: a ledger that shrank or changed is not continued.
+        query = (
+            select(columns.seq, columns.leaf_hash, columns.prev_hash)
+            .where(columns.seq >= max(cached, 1))
+            .order_by(columns.seq)
+        )
+        with self._engine.connect() as connection:
+            rows = iter(connection.execute(query))
+            if cached:
+                anchor = next(rows, None)
+                if anchor is None or (anchor.seq, anchor.leaf_hash) != (cached, self._last):
+                    return False
+            for row in rows:
+                follows = row.seq == self._tree.size + 1 and row.prev_hash == self._last
+                if check_chain and not follows:
+                    return False
+                self._tree.append_hash(bytes.fromhex(row.leaf_hash))
+                self._last = row.leaf_hash
+        return True
