@@ -17,9 +17,10 @@ from starlette.datastructures import UploadFile
 from app import errors
 from app.agencies.service import list_agencies
 from app.auth import service as auth_service
-from app.auth.models import Role, User
+from app.auth.models import STAFF_ROLES, Role, User
 from app.cameras.service import list_cameras
 from app.deps import RuntimeDep, SessionDep
+from app.exports import service as exports_service
 from app.requests import letters
 from app.requests import service as requests_service
 from app.requests.models import EvidenceRequest
@@ -237,10 +238,15 @@ def _render_request(
     users = (
         {u.id: u for u in auth_service.list_users(session)} if user.role is not Role.PEMOHON else {}
     )
+    exports = exports_service.exports_of(session, evidence.id) if user.role in STAFF_ROLES else []
+    can_export = (
+        step is not None and step.action is StepAction.EXPORT
+        and user.role is Role.OPERATOR and evidence.assigned_operator_id == user.id
+    )  # fmt: skip
     return render(
         request, runtime, "request_detail.html", status_code, user=user, detail=detail,
         can_act=can_act, operators=[o for o in operators if o.active], users=users,
-        sop=runtime.sop, error=error,
+        sop=runtime.sop, error=error, exports=exports, can_export=can_export,
     )  # fmt: skip
 
 
@@ -304,3 +310,29 @@ def _perform(
 async def login_required(request: Request, exc: Exception) -> RedirectResponse:
     """Send a browser without a valid session to the login page."""
     return RedirectResponse("/masuk", status_code=303)
+
+
+@router.post("/permintaan/{request_id}/ekspor", response_model=None)
+def start_exports(
+    request: Request,
+    request_id: int,
+    user: WebUser,
+    runtime: RuntimeDep,
+    session: SessionDep,
+    csrf: Annotated[str, Form()],
+) -> Response:
+    """Start the exports of every item (the assigned operator, at the export step)."""
+    check_csrf(runtime, request, csrf)
+    evidence = _readable(session, user, request_id)
+    try:
+        created = exports_service.start_exports(
+            session, runtime.sop, evidence, user, runtime.clock.now()
+        )
+    except errors.SaksiError as exc:
+        session.rollback()
+        evidence = _readable(session, user, request_id)
+        message = labels.message(exc.code, exc.detail)
+        return _render_request(request, runtime, session, user, evidence, message, exc.status_code)
+    for export in created:
+        runtime.queue.enqueue(session, "exports.fetch_item", export.id)
+    return RedirectResponse(f"/permintaan/{request_id}#ekspor", status_code=303)

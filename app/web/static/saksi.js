@@ -21,4 +21,20 @@
       copy.querySelector("select").focus();
     });
   }
+
+  // Live export progress: one server-sent-event stream per running export.
+  var labels = { queued: "Menunggu", probing: "Memeriksa NVR", searching: "Mencari rekaman",
+                 fetching: "Mengunduh", verifying: "Memverifikasi", done: "Selesai",
+                 partial: "Sebagian", failed: "Gagal" };
+  document.querySelectorAll("tr[data-export]").forEach(function (row) {
+    var state = row.getAttribute("data-state");
+    if (["done", "partial", "failed"].indexOf(state) !== -1 || !window.EventSource) { return; }
+    var source = new EventSource("/api/v1/exports/" + row.getAttribute("data-export") + "/events");
+    source.addEventListener("progress", function (event) {
+      var data = JSON.parse(event.data);
+      row.querySelector("[data-field=state]").textContent = labels[data.state] || data.state;
+      row.querySelector("progress").value = data.percent;
+    });
+    source.addEventListener("end", function () { source.close(); window.location.reload(); });
+  });
 })();

@@ -63,6 +63,19 @@ def act_as(browser: Browser, server: LiveServer, role: Role, request_url: str, b
     return page
 
 
+def start_exports(browser: Browser, server: LiveServer, request_url: str) -> None:
+    """At the export step the assigned operator starts one export per camera."""
+    context = browser.new_context(viewport={"width": 1366, "height": 768})
+    page = context.new_page()
+    login(page, server, Role.OPERATOR)
+    page.goto(request_url)
+    page.get_by_role("button", name="Mulai ekspor").click()
+    page.wait_for_url(request_url + "#ekspor")
+    expect(page.locator("tr[data-export]")).to_have_count(1)
+    expect(page.get_by_role("button", name="Mulai ekspor")).to_have_count(1)
+    context.close()
+
+
 def test_every_role_performs_its_step(
     page: Page, browser: Browser, live_server: LiveServer
 ) -> None:
@@ -87,6 +100,8 @@ def test_every_role_performs_its_step(
         (Role.OPERATOR, "Tandai selesai"),
     ]
     for number, (role, button) in enumerate(steps, start=2):
+        if number == 6:
+            start_exports(browser, live_server, request_url)
         acted = act_as(browser, live_server, role, request_url, button)
         expect(acted.locator(".timeline li").nth(number - 1)).to_have_class("done")
         acted.context.close()
