@@ -5,7 +5,8 @@
 Measures, in one run: appends per second with 1 writer and with 4 concurrent writers (each append
 its own transaction, as the service does), against plain INSERTs of the same rows into an
 unconstrained table (the peer); `verify_ledger` time at N events; inclusion-proof latency at N
-events, cold (read the leaf hashes and build the tree, as the API does per call) and warm.
+events, cold (read the leaf hashes and build the tree per call), warm (a built tree) and cached
+(`LedgerTreeCache`: one catch-up query for new events, then the proof).
 Writes benchmarks/results/ledger.json.
 """
 
@@ -16,6 +17,7 @@ import json
 import platform
 import statistics
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -43,6 +45,7 @@ from custody import (  # noqa: E402
 from custody.events import canonical_bytes  # noqa: E402
 from custody.ledger import append_checkpoint, events_table, leaf_hashes  # noqa: E402
 from custody.merkle import leaf_hash  # noqa: E402
+from custody.tree_cache import LedgerTreeCache  # noqa: E402
 
 ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 T0 = datetime(2026, 11, 22, 3, 0, tzinfo=UTC)
@@ -84,7 +87,9 @@ def appends_per_second(engine: Engine, writers: int, per_writer: int) -> float:
 
 def plain_inserts_per_second(engine: Engine, writers: int, per_writer: int) -> float:
     with engine.begin() as connection:
-        connection.exec_driver_sql("CREATE TABLE plain (id bigserial primary key, body text)")
+        connection.exec_driver_sql(
+            "CREATE TABLE IF NOT EXISTS plain (id bigserial primary key, body text)"
+        )
     body = canonical_bytes(event(1).document(), 1, "0" * 64).decode()
 
     def run() -> None:
@@ -154,8 +159,10 @@ def run_all(engine: Engine, events: int, appends: int) -> dict[str, object]:
     one = appends_per_second(engine, 1, appends)
     four = appends_per_second(engine, 4, appends // 4)
     plain_one = plain_inserts_per_second(engine, 1, appends)
+    plain_four = plain_inserts_per_second(engine, 4, appends // 4)
     bulk_fill(engine, events)
-    key = load_or_create(Path("/tmp") / f"bench-key-{uuid.uuid4().hex}.pem")
+    with tempfile.TemporaryDirectory() as scratch:
+        key = load_or_create(Path(scratch) / "bench-key.pem")
     with engine.begin() as connection:
         tree = MerkleTree(d for _s, d in leaf_hashes(connection))
         note = sign(Checkpoint("bench", tree.size, tree.root()), "bench", key)
@@ -166,18 +173,35 @@ def run_all(engine: Engine, events: int, appends: int) -> dict[str, object]:
     verify_s = time.perf_counter() - started
     assert report.ok, report.findings
     cold, warm = proof_latencies(engine, events)
+    cached = cached_proof_latency(engine, events)
     return {
         "machine": f"{platform.machine()} {platform.python_version()}",
         "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "appends_per_s_1_writer": round(one, 1),
         "appends_per_s_4_writers": round(four, 1),
         "peer_plain_inserts_per_s_1_writer": round(plain_one, 1),
+        "peer_plain_inserts_per_s_4_writers": round(plain_four, 1),
         "ledger_append_vs_plain_insert_ratio": round(one / plain_one, 3),
+        "ledger_append_vs_plain_insert_ratio_4_writers": round(four / plain_four, 3),
         "events": events,
         "verify_ledger_s": round(verify_s, 3),
         "inclusion_proof_cold_ms_median": round(cold, 2),
         "inclusion_proof_warm_ms_median": round(warm, 4),
+        "inclusion_proof_cached_ms_median": round(cached, 3),
+        "cached_vs_cold_proof_ratio": round(cached / cold, 5),
     }
+
+
+def cached_proof_latency(engine: Engine, events: int) -> float:
+    """Per-call latency through `LedgerTreeCache`, as the API would serve it once warmed up."""
+    cache = LedgerTreeCache(engine)
+    cache.size()  # the first call builds the tree, like one cold call
+    latencies = []
+    for index in range(0, events, max(1, events // 200)):
+        started = time.perf_counter()
+        cache.inclusion_proof(index)
+        latencies.append((time.perf_counter() - started) * 1000)
+    return statistics.median(latencies)
 
 
 def proof_latencies(engine: Engine, events: int) -> tuple[float, float]:
