@@ -26,7 +26,7 @@ from app.exports.models import AttemptOutcome, ExportState
 from app.requests.models import RequestItem
 from app.runtime import Runtime
 from nvr_adapters import ClipFacts, ClipWriter, NvrError, ReplayTarget, TimeWindow, fetch
-from nvr_adapters.verify import ClipCheck, check_clip
+from nvr_adapters.verify import ClipCheck, check_clip, contact_sheet
 
 logger = logging.getLogger(__name__)
 
@@ -132,9 +132,16 @@ def _fetch_and_verify(runtime: Runtime, plan: Plan) -> ExportState:
         )
         raise
     check = check_clip(plan.output, plan.target.window)
+    sheet = plan.output.with_suffix(".jpg")
+    contact_sheet(plan.output, sheet, _sheet_interval(plan.target.window), runtime.zone)
     final = ExportState.DONE if not check.gaps and check.starts_late_s <= 0 else ExportState.PARTIAL
     _finish(runtime, plan, facts, check, final)
     return final
+
+
+def _sheet_interval(window: TimeWindow) -> float:
+    """About twelve thumbnails whatever the window's length, never closer than 2 s apart."""
+    return max(2.0, (window.end - window.start).total_seconds() / 12)
 
 
 def _finish(
@@ -145,6 +152,7 @@ def _finish(
         export = service.get_export(session, plan.export_id)
         service.move(session, export, ExportState.VERIFYING, now)
         export.file_path, export.sha256 = plan.relative, facts.sha256
+        export.contact_sheet_path = str(Path(plan.relative).with_suffix(".jpg"))
         export.raw_sha256, export.size_bytes = facts.raw_sha256, facts.size
         export.frames = facts.frames
         export.first_frame_at, export.last_frame_at = facts.first_frame_utc, facts.last_frame_utc

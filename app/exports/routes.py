@@ -6,9 +6,10 @@ from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import APIRouter, Depends
-from fastapi.responses import StreamingResponse
+from fastapi.responses import FileResponse, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
+from app import errors
 from app.db import unit_of_work
 from app.deps import RuntimeDep, SessionDep, StaffUser
 from app.exports import service
@@ -50,6 +51,19 @@ def start_exports(
 def get_export(export: ExportDep) -> ExportRead:
     """Show an export: state, progress, attempts and, when done, the clip's facts."""
     return ExportRead.model_validate(export)
+
+
+@router.get(
+    "/exports/{export_id}/contact-sheet",
+    response_class=FileResponse,
+    responses={200: {"content": {"image/jpeg": {}}}},
+)
+def contact_sheet(export: ExportDep, runtime: RuntimeDep) -> FileResponse:
+    """Thumbnails of the clip, labelled in office time (for the operator and the BAST annex)."""
+    if export.contact_sheet_path is None:
+        raise errors.NotFound("this export has no contact sheet yet")
+    path = runtime.settings.data_dir / export.contact_sheet_path
+    return FileResponse(path, media_type="image/jpeg")
 
 
 @router.get(

@@ -97,6 +97,8 @@ def test_the_operator_exports_every_item_bit_exact_with_custody(world: dict[str,
         for export in exports:
             path = runtime.settings.data_dir / str(export.file_path)
             assert export.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
+            sheet = runtime.settings.data_dir / str(export.contact_sheet_path)
+            assert sheet.read_bytes()[:2] == b"\xff\xd8"  # a JPEG
             assert [a.outcome.value for a in export.attempts] == [export.state.value]
         assert exports[1].gaps
         assert exports[0].gaps == []
