@@ -1,0 +1,68 @@
+"""Deliver exported footage: Google Drive with verified resumable uploads, or local links."""
+
+from ._drive import DriveBackend, DriveConfig, build_service, load_credentials
+from ._local import DownloadRecorder, JsonLinkStore, LinkStore, LocalBackend, LocalLink, hash_token
+from ._models import (
+    DEFAULT_TTL,
+    Container,
+    DeliveryBackend,
+    DeliveryRecord,
+    DeliveryStatus,
+    PurgeResult,
+    ShareResult,
+    UploadResult,
+)
+from ._ranges import FileResponse, serve_file
+from ._retry import RetryPolicy
+from ._state import JsonFileStateStore, MemoryStateStore, UploadState, UploadStateStore
+from ._upload import CHUNK_UNIT, DEFAULT_CHUNK
+from .errors import (
+    ChecksumMismatch,
+    DeliveryError,
+    DriveError,
+    DriveQuotaExceeded,
+    DriveRateLimited,
+    LinkExpired,
+    LinkNotFound,
+    LinkRevoked,
+    UploadSessionExpired,
+)
+
+__all__ = [
+    "CHUNK_UNIT",
+    "DEFAULT_CHUNK",
+    "DEFAULT_TTL",
+    "ChecksumMismatch",
+    "Container",
+    "DeliveryBackend",
+    "DeliveryError",
+    "DeliveryRecord",
+    "DeliveryStatus",
+    "DownloadRecorder",
+    "DriveBackend",
+    "DriveConfig",
+    "DriveError",
+    "DriveQuotaExceeded",
+    "DriveRateLimited",
+    "FileResponse",
+    "JsonFileStateStore",
+    "JsonLinkStore",
+    "LinkExpired",
+    "LinkNotFound",
+    "LinkRevoked",
+    "LinkStore",
+    "LocalBackend",
+    "LocalLink",
+    "MemoryStateStore",
+    "PurgeResult",
+    "RetryPolicy",
+    "ShareResult",
+    "UploadResult",
+    "UploadSessionExpired",
+    "UploadState",
+    "UploadStateStore",
+    "build_service",
+    "hash_token",
+    "load_credentials",
+    "serve_file",
+]

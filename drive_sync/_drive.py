@@ -1,0 +1,326 @@
+"""Google Drive delivery backend: googleapiclient for metadata, our uploader for media."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urljoin
+
+from google.auth.credentials import Credentials
+from google.auth.transport.requests import AuthorizedSession
+from google.oauth2 import credentials as user_credentials
+from google.oauth2 import service_account
+from googleapiclient.discovery import build
+from googleapiclient.errors import HttpError
+
+from ._models import (
+    DEFAULT_TTL,
+    Container,
+    DeliveryRecord,
+    DeliveryStatus,
+    PurgeResult,
+    ShareResult,
+    UploadResult,
+)
+from ._retry import RetryPolicy, classify, error_reason, raise_for
+from ._state import MemoryStateStore, UploadStateStore
+from ._upload import DEFAULT_CHUNK, ResumableUploader
+from .errors import ChecksumMismatch, DeliveryError, DriveError
+
+DRIVE_SCOPE = "https://www.googleapis.com/auth/drive"
+DEFAULT_ENDPOINT = "https://www.googleapis.com"
+FOLDER_MIME = "application/vnd.google-apps.folder"
+# Reasons Drive gives when it will not put an expiry on this permission (or domain).
+EXPIRY_REFUSALS = frozenset(
+    {
+        "cannotSetExpiration",
+        "cannotSetExpirationOnAnyoneOrDomain",
+        "expirationDatesMustBeInTheFuture",
+        "expirationDateTooFarInFuture",
+        "invalidSharingRequest",
+    }
+)
+_REQUEST_NUMBER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,99}$")
+_FILE_FIELDS = "id,name,size,mimeType,md5Checksum,sha1Checksum,sha256Checksum,parents"
+
+
+@dataclass
+class DriveConfig:
+    """How to reach Drive and how to share; the app fills it from SAKSI_DRIVE_* settings."""
+
+    api_endpoint: str = DEFAULT_ENDPOINT
+    shared_drive_id: str | None = None
+    parent_folder_id: str | None = None
+    chunk_size: int = DEFAULT_CHUNK
+    send_notification_email: bool = False
+    anyone_with_link: bool = False
+    ttl: timedelta = DEFAULT_TTL
+    checksum_retries: int = 2
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+
+
+def load_credentials(path: Path) -> Credentials:
+    """Load a service-account key or an authorized-user (OAuth) token file."""
+    info = json.loads(path.read_text(encoding="utf-8"))
+    kind = info.get("type")
+    if kind == "service_account":
+        sa: Credentials = service_account.Credentials.from_service_account_info(  # type: ignore[no-untyped-call]
+            info, scopes=[DRIVE_SCOPE]
+        )
+        return sa
+    if kind == "authorized_user":
+        user: Credentials = user_credentials.Credentials.from_authorized_user_info(  # type: ignore[no-untyped-call]
+            info, scopes=[DRIVE_SCOPE]
+        )
+        return user
+    raise DeliveryError(f"unsupported credentials type {kind!r} in {path.name}")
+
+
+def build_service(credentials: Credentials, api_endpoint: str) -> Any:
+    """Build the drive v3 client from the bundled discovery document, rooted at the endpoint."""
+    root = api_endpoint.rstrip("/") + "/"
+    return build(
+        "drive",
+        "v3",
+        credentials=credentials,
+        static_discovery=True,
+        cache_discovery=False,
+        client_options={"api_endpoint": urljoin(root, "drive/v3/")},
+    )
+
+
+class DriveBackend:
+    """Deliver a request's files through a Shared Drive (or a user's My Drive)."""
+
+    method = "drive"
+
+    def __init__(
+        self,
+        credentials: Credentials,
+        config: DriveConfig,
+        state_store: UploadStateStore | None = None,
+    ) -> None:
+        self.config = config
+        self._service = build_service(credentials, config.api_endpoint)
+        self._http = AuthorizedSession(credentials)  # type: ignore[no-untyped-call]
+        root = config.api_endpoint.rstrip("/") + "/"
+        self.upload_url = urljoin(root, "upload/drive/v3/files")
+        self._uploader = ResumableUploader(
+            self._http,
+            self.upload_url,
+            state_store or MemoryStateStore(),
+            config.retry,
+            config.chunk_size,
+        )
+
+    def close(self) -> None:
+        """Close both HTTP transports."""
+        self._http.close()  # type: ignore[no-untyped-call]
+        self._service.close()
+
+    def __enter__(self) -> DriveBackend:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _execute(self, request: Any, what: str) -> Any:
+        attempt = 0
+        while True:
+            try:
+                return request.execute(num_retries=0)
+            except HttpError as exc:
+                status, reason = exc.resp.status, error_reason(exc.content)
+            if classify(status, reason) != "retry":
+                raise_for(status, reason, what)
+            self.config.retry.wait(attempt, status, reason, what)
+            attempt += 1
+
+    def create_container(self, request_number: str) -> Container:
+        """Create the folder named after the request number (never a person's name)."""
+        if not _REQUEST_NUMBER.fullmatch(request_number):
+            raise DeliveryError(f"not a request number: {request_number!r}")
+        parent = self.config.parent_folder_id or self.config.shared_drive_id
+        body: dict[str, Any] = {"name": request_number, "mimeType": FOLDER_MIME}
+        if parent:
+            body["parents"] = [parent]
+        files = self._service.files()
+        req = files.create(body=body, fields="id,name,webViewLink", supportsAllDrives=True)
+        doc = self._execute(req, "create folder")
+        return Container("drive", doc["id"], doc["name"], doc.get("webViewLink"))
+
+    def upload(self, container: Container, path: Path, name: str | None = None) -> UploadResult:
+        """Upload, then compare Drive's checksum with ours; delete and retry on mismatch."""
+        name = name or path.name
+        metadata = {"name": name, "parents": [container.id], "mimeType": "application/octet-stream"}
+        key = f"{container.id}/{name}/{path.stat().st_size}"
+        last: tuple[str, str] = ("", "")
+        for attempt in range(1, self.config.checksum_retries + 2):
+            out = self._uploader.upload(path, metadata, key)
+            remote = self._get(out.metadata["id"], _FILE_FIELDS)
+            algo, theirs = _remote_checksum(remote)
+            ours = out.sha256 if algo == "sha256" else out.md5
+            if theirs == ours:
+                return UploadResult(
+                    remote["id"],
+                    name,
+                    int(remote.get("size", path.stat().st_size)),
+                    out.sha256,
+                    theirs,
+                    algo,
+                    attempt,
+                    out.bytes_sent,
+                )
+            last = (ours, theirs)
+            self._delete(remote["id"])
+        raise ChecksumMismatch(
+            f"{name}: Drive's checksum {last[1]} differs from ours {last[0]}", last[0], last[1]
+        )
+
+    def _get(self, file_id: str, fields: str) -> dict[str, Any]:
+        req = self._service.files().get(fileId=file_id, fields=fields, supportsAllDrives=True)
+        doc: dict[str, Any] = self._execute(req, "get file")
+        return doc
+
+    def _delete(self, file_id: str) -> bool:
+        """Delete permanently; False when it was already gone."""
+        req = self._service.files().delete(fileId=file_id, supportsAllDrives=True)
+        try:
+            self._execute(req, "delete file")
+        except DriveError as exc:
+            if exc.status == 404:
+                return False
+            raise
+        return True
+
+    def share(self, container: Container, recipient: str, now: datetime) -> ShareResult:
+        """Grant the recipient reader access expiring at now + TTL (if Drive allows it)."""
+        if now.tzinfo is None:
+            raise ValueError("now must be timezone-aware")
+        due = now.astimezone(UTC) + self.config.ttl
+        perm_id, expires = self._grant_user(container.id, recipient, due)
+        ids = [perm_id]
+        if self.config.anyone_with_link:
+            body = {"type": "anyone", "role": "reader"}
+            ids.append(self._create_permission(container.id, body, notify=False)["id"])
+        url = container.url or self._get(container.id, "webViewLink").get("webViewLink", "")
+        return ShareResult(
+            tuple(ids), recipient, url, now, due, expires, self.config.anyone_with_link
+        )
+
+    def _grant_user(self, folder_id: str, email: str, due: datetime) -> tuple[str, datetime | None]:
+        body: dict[str, Any] = {"type": "user", "role": "reader", "emailAddress": email}
+        notify = self.config.send_notification_email
+        try:
+            with_expiry = {**body, "expirationTime": _rfc3339(due)}
+            return self._create_permission(folder_id, with_expiry, notify)["id"], due
+        except DriveError as exc:
+            if exc.reason not in EXPIRY_REFUSALS:
+                raise
+        # The domain refuses expiries: the purge job alone ends this grant.
+        return self._create_permission(folder_id, body, notify)["id"], None
+
+    def _create_permission(self, file_id: str, body: dict[str, Any], notify: bool) -> Any:
+        req = self._service.permissions().create(
+            fileId=file_id,
+            body=body,
+            sendNotificationEmail=notify,
+            supportsAllDrives=True,
+            fields="id,type,role,expirationTime",
+        )
+        return self._execute(req, "create permission")
+
+    def _permissions(self, file_id: str) -> list[dict[str, Any]]:
+        req = self._service.permissions().list(
+            fileId=file_id,
+            supportsAllDrives=True,
+            fields="permissions(id,type,role,emailAddress,expirationTime)",
+        )
+        try:
+            doc = self._execute(req, "list permissions")
+        except DriveError as exc:
+            if exc.status == 404:
+                return []
+            raise
+        perms: list[dict[str, Any]] = doc.get("permissions", [])
+        return perms
+
+    def revoke(self, record: DeliveryRecord) -> tuple[str, ...]:
+        """Delete the grants Saksi made (recorded ids plus any reader/anyone grant)."""
+        listed = self._permissions(record.container_id)
+        extra = [p["id"] for p in listed if p.get("role") == "reader" or p.get("type") == "anyone"]
+        removed = []
+        for perm_id in dict.fromkeys([*record.permission_ids, *extra]):
+            req = self._service.permissions().delete(
+                fileId=record.container_id, permissionId=perm_id, supportsAllDrives=True
+            )
+            try:
+                self._execute(req, "delete permission")
+            except DriveError as exc:
+                if exc.status != 404:
+                    raise
+            removed.append(perm_id)
+        return tuple(removed)
+
+    def _children(self, folder_id: str) -> list[str]:
+        req = self._service.files().list(
+            q=f"'{folder_id}' in parents",
+            fields="files(id)",
+            supportsAllDrives=True,
+            includeItemsFromAllDrives=True,
+            pageSize=1000,
+        )
+        try:
+            doc = self._execute(req, "list folder")
+        except DriveError as exc:
+            if exc.status == 404:
+                return []
+            raise
+        return [f["id"] for f in doc.get("files", [])]
+
+    def purge(self, record: DeliveryRecord) -> PurgeResult:
+        """Revoke, then permanently delete the files and the folder; safe to rerun."""
+        revoked = self.revoke(record)
+        targets = dict.fromkeys([*record.file_ids, *self._children(record.container_id)])
+        deleted: list[str] = []
+        gone: list[str] = []
+        for file_id in [*targets, record.container_id]:
+            (deleted if self._delete(file_id) else gone).append(file_id)
+        return PurgeResult(revoked, tuple(deleted), tuple(gone))
+
+    def status(self, record: DeliveryRecord) -> DeliveryStatus:
+        """Report whether the folder exists, its files and its grants."""
+        try:
+            self._get(record.container_id, "id")
+        except DriveError as exc:
+            if exc.status == 404:
+                return DeliveryStatus(exists=False)
+            raise
+        perms = self._permissions(record.container_id)
+        expiries = [p["expirationTime"] for p in perms if p.get("expirationTime")]
+        return DeliveryStatus(
+            exists=True,
+            file_ids=tuple(self._children(record.container_id)),
+            permission_ids=tuple(p["id"] for p in perms),
+            expires_at=_parse_rfc3339(min(expiries)) if expiries else None,
+        )
+
+
+def _remote_checksum(doc: dict[str, Any]) -> tuple[Literal["sha256", "md5"], str]:
+    if doc.get("sha256Checksum"):
+        return "sha256", str(doc["sha256Checksum"])
+    if doc.get("md5Checksum"):
+        return "md5", str(doc["md5Checksum"])
+    raise DriveError("Drive returned no checksum for the uploaded file")
+
+
+def _rfc3339(when: datetime) -> str:
+    return when.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _parse_rfc3339(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)

@@ -1,0 +1,62 @@
+"""Errors raised by drive_sync.
+
+Hierarchy::
+
+    DeliveryError
+    ├── DriveError
+    │   ├── DriveQuotaExceeded
+    │   ├── DriveRateLimited
+    │   ├── UploadSessionExpired
+    │   └── ChecksumMismatch
+    ├── LinkNotFound
+    ├── LinkExpired
+    └── LinkRevoked
+"""
+
+from __future__ import annotations
+
+
+class DeliveryError(Exception):
+    """Base class of every delivery failure."""
+
+
+class DriveError(DeliveryError):
+    """Google Drive answered with an error we cannot recover from here."""
+
+    def __init__(self, message: str, status: int | None = None, reason: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.reason = reason
+
+
+class DriveQuotaExceeded(DriveError):
+    """The Drive (or the project) is out of storage or API quota; retrying will not help."""
+
+
+class DriveRateLimited(DriveError):
+    """Drive kept rate limiting after every retry was spent."""
+
+
+class UploadSessionExpired(DriveError):
+    """The resumable session is gone (404/410); the upload must restart from zero."""
+
+
+class ChecksumMismatch(DriveError):
+    """Drive's checksum of the uploaded copy differs from ours after every retry."""
+
+    def __init__(self, message: str, local: str, remote: str) -> None:
+        super().__init__(message)
+        self.local = local
+        self.remote = remote
+
+
+class LinkNotFound(DeliveryError):
+    """No delivery matches the presented token."""
+
+
+class LinkExpired(DeliveryError):
+    """The link's expiry time has passed."""
+
+
+class LinkRevoked(DeliveryError):
+    """The link was revoked before it expired."""
