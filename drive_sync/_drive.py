@@ -214,15 +214,30 @@ class DriveBackend:
 
     def _grant_user(self, folder_id: str, email: str, due: datetime) -> tuple[str, datetime | None]:
         body: dict[str, Any] = {"type": "user", "role": "reader", "emailAddress": email}
+        expiry = {"expirationTime": _rfc3339(due)}
         notify = self.config.send_notification_email
         try:
-            with_expiry = {**body, "expirationTime": _rfc3339(due)}
-            return self._create_permission(folder_id, with_expiry, notify)["id"], due
+            return self._create_permission(folder_id, {**body, **expiry}, notify)["id"], due
         except DriveError as exc:
             if exc.reason not in EXPIRY_REFUSALS:
                 raise
-        # The domain refuses expiries: the purge job alone ends this grant.
-        return self._create_permission(folder_id, body, notify)["id"], None
+        perm_id: str = self._create_permission(folder_id, body, notify)["id"]
+        # Some Drive versions only take an expiry on update; a domain may forbid it
+        # outright, and then the purge job alone ends this grant.
+        req = self._service.permissions().update(
+            fileId=folder_id,
+            permissionId=perm_id,
+            body=expiry,
+            supportsAllDrives=True,
+            fields="id,expirationTime",
+        )
+        try:
+            self._execute(req, "set permission expiry")
+        except DriveError as exc:
+            if exc.reason not in EXPIRY_REFUSALS:
+                raise
+            return perm_id, None
+        return perm_id, due
 
     def _create_permission(self, file_id: str, body: dict[str, Any], notify: bool) -> Any:
         req = self._service.permissions().create(
@@ -263,6 +278,7 @@ class DriveBackend:
             except DriveError as exc:
                 if exc.status != 404:
                     raise
+                continue
             removed.append(perm_id)
         return tuple(removed)
 
