@@ -25,6 +25,7 @@ from app import demo as demo_data
 from app.auth.models import Role
 from app.auth.schemas import UserCreate
 from app.auth.service import create_user
+from app.cameras.models import NvrVendor
 from app.db import unit_of_work
 from app.main import create_app
 from app.runtime import Runtime, build_runtime
@@ -208,9 +209,12 @@ def _demo(args: argparse.Namespace) -> int:
     simulator = SimulatorThread(NvrSimulator(config, host=args.host, rtsp_port=args.rtsp_port))
     endpoints = simulator.start()
     try:
+        # Registered as a Hikvision-style NVR: exports use its playback URLs until the ONVIF
+        # adapter (GetReplayUri) exists.
         endpoint = demo_data.NvrEndpoint(
-            args.host, endpoints.rtsp_port, endpoints.rtsp_port, "admin", password
-        )
+            args.host, endpoints.rtsp_port, endpoints.rtsp_port, "admin", password,
+            vendor=NvrVendor.HIKVISION,
+        )  # fmt: skip
         world = demo_data.seed(runtime, endpoint)
         accounts = demo_data.remember_accounts(settings.data_dir, world)
         window = demo_data.sample_window(

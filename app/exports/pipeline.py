@@ -12,9 +12,11 @@ import asyncio
 import logging
 import re
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
+
+from sqlalchemy.orm import Session
 
 from app.cameras.models import Camera, Nvr, NvrVendor
 from app.cameras.service import nvr_password
@@ -22,13 +24,16 @@ from app.custody import service as custody
 from app.db import unit_of_work
 from app.exports import service
 from app.exports.limiter import NvrSlots
-from app.exports.models import AttemptOutcome, ExportState
-from app.requests.models import RequestItem
+from app.exports.models import AttemptOutcome, Export, ExportAttempt, ExportState
+from app.requests.models import EvidenceRequest, RequestItem
 from app.runtime import Runtime
 from nvr_adapters import ClipFacts, ClipWriter, NvrError, ReplayTarget, TimeWindow, fetch
 from nvr_adapters.verify import ClipCheck, check_clip, contact_sheet
 
 logger = logging.getLogger(__name__)
+
+
+MAX_ATTEMPTS = 5
 
 
 class NoPlaybackSlot(Exception):
@@ -39,6 +44,7 @@ class NoPlaybackSlot(Exception):
 class Plan:
     export_id: int
     attempt_id: int
+    attempt_number: int
     nvr_id: int
     target: ReplayTarget
     output: Path
@@ -69,8 +75,8 @@ def run(runtime: Runtime, export_id: int, worker: str) -> ExportState:
     slots = NvrSlots(runtime.sessions, runtime.clock, runtime.settings.nvr_playback_limit,
                      timedelta(minutes=10))  # fmt: skip
     plan = _begin(runtime, export_id, worker)
-    if plan is None:
-        return ExportState.DONE
+    if isinstance(plan, ExportState):
+        return plan  # finished before (or failed before fetching): nothing to fetch
     lease = slots.acquire(plan.nvr_id, f"{worker}:{plan.attempt_id}")
     if lease is None:
         _end(
@@ -87,37 +93,62 @@ def run(runtime: Runtime, export_id: int, worker: str) -> ExportState:
         slots.release(lease)
 
 
-def _begin(runtime: Runtime, export_id: int, worker: str) -> Plan | None:
+def _begin(runtime: Runtime, export_id: int, worker: str) -> Plan | ExportState:
     now = runtime.clock.now()
     with unit_of_work(runtime.sessions) as session:
         export = service.get_export(session, export_id)
-        if export.state in (ExportState.DONE, ExportState.PARTIAL):
-            return None  # idempotent: a finished export is not fetched again
-        if export.state is not ExportState.QUEUED:
-            export.state = ExportState.QUEUED  # an interrupted run starts its attempt over
+        if export.state in (ExportState.DONE, ExportState.PARTIAL, ExportState.FAILED):
+            return export.state  # idempotent: a finished export is not fetched again
+        export.state = ExportState.QUEUED  # an interrupted run starts its attempt over
         attempt = service.begin_attempt(session, export, worker, now)
         item = session.get(RequestItem, export.item_id)
         assert item is not None
         camera, request = item.camera, item.request
-        nvr = camera.nvr
         window = TimeWindow(item.window_start_at, item.window_end_at)
         name = re.sub(r"[^A-Za-z0-9]+", "-", camera.name).strip("-").lower()
         relative = f"exports/{request.number}/{export.id:05d}-a{attempt.number}-{name}.mp4"
         attempt.file_path = relative
+        try:
+            url = playback_url(camera.nvr, camera, window)
+        except NvrError as exc:
+            # Nothing to retry: record the failed attempt and the reason, and stop.
+            _record_failure(session, export, attempt, (type(exc).__name__, str(exc)), now)
+            return ExportState.FAILED
         target = ReplayTarget(
-            playback_url(nvr, camera, window), nvr.username,
-            nvr_password(nvr, runtime.secret_box), window, onvif=False,
+            url, camera.nvr.username, nvr_password(camera.nvr, runtime.secret_box), window,
+            onvif=False,
         )  # fmt: skip
         service.move(session, export, ExportState.FETCHING, now)
         custody.record(
             session, "export.started", custody.SYSTEM, now,
             object={"export": export.id, "attempt": attempt.number, "camera": camera.name,
-                    "nvr": f"{nvr.host}:{nvr.rtsp_port}", "window_start": window.start.isoformat(),
-                    "window_end": window.end.isoformat()},
+                    "nvr": f"{camera.nvr.host}:{camera.nvr.rtsp_port}",
+                    "window_start": window.start.isoformat(), "window_end": window.end.isoformat()},
             authorization=request.letter_number, request_id=request.id,
         )  # fmt: skip
-        return Plan(export.id, attempt.id, nvr.id, target, runtime.settings.data_dir / relative,
-                    relative, request.id, request.letter_number)  # fmt: skip
+        return Plan(export.id, attempt.id, attempt.number, camera.nvr.id, target,
+                    runtime.settings.data_dir / relative, relative, request.id,
+                    request.letter_number)  # fmt: skip
+
+
+def _record_failure(
+    session: Session, export: Export, attempt: ExportAttempt, error: tuple[str, str],
+    now: datetime,
+) -> None:  # fmt: skip
+    service.end_attempt(attempt, AttemptOutcome.FAILED, now, error)
+    export.error_code, export.error_detail = error
+    service.move(session, export, ExportState.FAILED, now)
+    custody.record(
+        session, "export.attempt_ended", custody.SYSTEM, now,
+        object={"export": export.id, "attempt": attempt.number, "outcome": "failed",
+                "error": error[0], "detail": error[1]},
+        authorization=export_letter(session, export), request_id=export.request_id,
+    )  # fmt: skip
+
+
+def export_letter(session: Session, export: Export) -> str:
+    request = session.get(EvidenceRequest, export.request_id)
+    return request.letter_number if request else ""
 
 
 def _fetch_and_verify(runtime: Runtime, plan: Plan) -> ExportState:

@@ -12,7 +12,7 @@ from app.jobs import job
 logger = logging.getLogger(__name__)
 
 
-@job("exports.fetch_item", retries=5, retry_delay=15)
+@job("exports.fetch_item", retries=pipeline.MAX_ATTEMPTS, retry_delay=15)
 def fetch_item(export_id: int) -> str:
     """Fetch, write, hash and verify the clip of one request item (retried when transient)."""
     worker = f"{socket.gethostname()}:{id(runtime_module.current())}"

@@ -17,6 +17,7 @@ from app.cameras.models import NvrVendor
 from app.db import unit_of_work
 from app.demo import NvrEndpoint, sample_request, seed
 from app.exports import pipeline
+from app.exports import service as export_service
 from app.exports.models import Export, ExportState
 from app.main import create_app
 from app.requests.models import EvidenceRequest
@@ -105,3 +106,32 @@ def test_the_operator_exports_every_item_bit_exact_with_custody(world: dict[str,
     assert actions.count("export.started") == 2
     assert actions.count("export.file_written") == 2
     assert pipeline.run(runtime, exports[0].id, "again") is ExportState.DONE  # idempotent
+
+
+def test_a_failure_is_recorded_with_its_reason_and_not_retried(world: dict[str, Any]) -> None:
+    """ONVIF replay addresses need the ONVIF adapter: the attempt fails, on record."""
+    runtime: Runtime = world["runtime"]
+    with unit_of_work(runtime.sessions) as session:
+        request = session.get(EvidenceRequest, world["request_id"])
+        assert request is not None
+        request.items[0].camera.nvr.vendor = NvrVendor.ONVIF
+        operator = session.scalar(select(User).where(User.role == Role.OPERATOR))
+        assert operator is not None
+        [first, _second] = export_service.start_exports(
+            session, runtime.sop, request, operator, datetime.now(UTC)
+        )
+        export_id = first.id
+
+    state = pipeline.run(runtime, export_id, "test-worker")
+    again = pipeline.run(runtime, export_id, "test-worker")
+
+    assert state is ExportState.FAILED
+    with unit_of_work(runtime.sessions) as session:
+        export = session.get(Export, export_id)
+        assert export is not None
+        assert export.state is ExportState.FAILED
+        assert export.error_code == "NvrError"
+        assert [a.outcome.value for a in export.attempts] == ["failed"]
+        actions = [e.action for e in ledger.read(session.connection(), world["request_id"])]
+    assert again is ExportState.FAILED  # nothing more to do for a finished export
+    assert actions[-1] == "export.attempt_ended"
