@@ -1,7 +1,15 @@
 """Deliver exported footage: Google Drive with verified resumable uploads, or local links."""
 
 from ._drive import DriveBackend, DriveConfig, build_service, load_credentials
-from ._local import DownloadRecorder, JsonLinkStore, LinkStore, LocalBackend, LocalLink, hash_token
+from ._local import (
+    DownloadRecorder,
+    JsonLinkStore,
+    LinkStore,
+    LocalBackend,
+    LocalLink,
+    hash_token,
+    serve_link,
+)
 from ._models import (
     DEFAULT_TTL,
     Container,
@@ -65,4 +73,5 @@ __all__ = [
     "hash_token",
     "load_credentials",
     "serve_file",
+    "serve_link",
 ]

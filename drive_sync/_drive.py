@@ -73,10 +73,14 @@ def load_credentials(path: Path) -> Credentials:
         )
         return sa
     if kind == "authorized_user":
-        user: Credentials = user_credentials.Credentials.from_authorized_user_info(  # type: ignore[no-untyped-call]
+        user = user_credentials.Credentials.from_authorized_user_info(  # type: ignore[no-untyped-call]
             info, scopes=[DRIVE_SCOPE]
         )
-        return user
+        # google-auth ignores the file's token_uri; honour it so proxies and tests work.
+        if info.get("token_uri"):
+            user = user.with_token_uri(info["token_uri"])
+        result: Credentials = user
+        return result
     raise DeliveryError(f"unsupported credentials type {kind!r} in {path.name}")
 
 

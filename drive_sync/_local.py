@@ -21,6 +21,7 @@ from ._models import (
     ShareResult,
     UploadResult,
 )
+from ._ranges import FileResponse, serve_file
 from .errors import DeliveryError, LinkExpired, LinkNotFound, LinkRevoked
 
 _COPY_BLOCK = 1024 * 1024
@@ -254,3 +255,24 @@ def _sha256_file(path: Path) -> str:
         while block := fh.read(_COPY_BLOCK):
             digest.update(block)
     return digest.hexdigest()
+
+
+def serve_link(
+    backend: LocalBackend,
+    token: str,
+    file_name: str,
+    range_header: str | None,
+    now: datetime,
+    recorder: DownloadRecorder | None = None,
+) -> FileResponse:
+    """Resolve the token, serve one delivered file (Range-aware) and record the access."""
+    link = backend.resolve(token, now)
+    matches = [p for p in backend.files(link) if p.name == file_name]
+    if not matches:
+        raise LinkNotFound(f"no file {file_name!r} in this delivery")
+    response = serve_file(matches[0], range_header)
+    if response.status != 416:
+        link = backend.count_download(link)
+        if recorder is not None:
+            recorder(link, file_name, response.span)
+    return response
