@@ -5,12 +5,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
+import json
 import os
 from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
-from nvr_sim.config import SimConfig, default_cameras
+from nvr_sim.config import CameraConfig, SimConfig, default_cameras
 from nvr_sim.simulator import NvrSimulator
 
 
@@ -18,7 +21,10 @@ def parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="nvr-sim", description="A simulated ONVIF/RTSP NVR.")
     parser.add_argument("--cameras", type=int, default=4)
     parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--http-port", type=int, default=8080)
     parser.add_argument("--rtsp-port", type=int, default=8554)
+    parser.add_argument("--clock-offset-seconds", type=float, default=0.0)
+    parser.add_argument("--config", type=Path, help="JSON: cameras, faults, any SimConfig field")
     parser.add_argument("--username", default="admin")
     parser.add_argument("--password", default=os.environ.get("NVR_SIM_PASSWORD", "saksi-sim"))
     parser.add_argument("--width", type=int, default=1280)
@@ -31,17 +37,35 @@ def parser() -> argparse.ArgumentParser:
 
 
 def config_from(args: argparse.Namespace) -> SimConfig:
-    return SimConfig(
+    config = SimConfig(
         cameras=default_cameras(args.cameras), cache_dir=args.cache_dir, width=args.width,
         height=args.height, fps=args.fps, retention=timedelta(hours=args.retention_hours),
         username=args.username, password=args.password,
+        clock_offset=timedelta(seconds=args.clock_offset_seconds),
     )  # fmt: skip
+    return apply_file(config, args.config) if args.config else config
+
+
+def apply_file(config: SimConfig, path: Path) -> SimConfig:
+    """Override fields from a JSON file; `cameras` is a list of CameraConfig field objects."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    changes: dict[str, Any] = {}
+    if "cameras" in data:
+        changes["cameras"] = tuple(CameraConfig(**camera) for camera in data.pop("cameras"))
+    if "faults" in data:
+        changes["faults"] = {int(k): v for k, v in data.pop("faults").items()}
+    for name in ("retention", "clock_offset"):
+        if name in data:
+            changes[name] = timedelta(seconds=data.pop(name))
+    return dataclasses.replace(config, **changes, **data)
 
 
 async def serve(simulator: NvrSimulator) -> None:
     endpoints = await simulator.start()
     config = simulator.config
     print(f"NVR simulator: {len(config.cameras)} cameras, user {config.username!r}")
+    print(f"  ONVIF device service: {endpoints.device_service}")
+    print(f"  ISAPI / Dahua CGI:    {endpoints.http('/ISAPI/')} {endpoints.http('/cgi-bin/')}")
     for camera in config.cameras:
         kind = "motion-only (gaps)" if camera.schedule == "motion" else "continuous"
         print(f"  {camera.name} ({kind}):")
@@ -62,7 +86,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the simulator until interrupted."""
     args = parser().parse_args(argv)
     simulator = NvrSimulator(
-        config_from(args), host=args.host, rtsp_port=args.rtsp_port, realtime_vendor=args.realtime
+        config_from(args),
+        host=args.host,
+        rtsp_port=args.rtsp_port,
+        http_port=args.http_port,
+        realtime_vendor=args.realtime,
     )
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(serve(simulator))

@@ -6,6 +6,7 @@ import asyncio
 import threading
 from dataclasses import dataclass
 
+from nvr_sim._http import HttpServer
 from nvr_sim.archive import Archive
 from nvr_sim.config import SimConfig
 from nvr_sim.rtsp_server import RtspServer
@@ -15,6 +16,14 @@ from nvr_sim.rtsp_server import RtspServer
 class Endpoints:
     host: str
     rtsp_port: int
+    http_port: int = 0
+
+    @property
+    def device_service(self) -> str:
+        return f"http://{self.host}:{self.http_port}/onvif/device_service"
+
+    def http(self, path: str) -> str:
+        return f"http://{self.host}:{self.http_port}{path}"
 
     def rtsp(self, path: str) -> str:
         return f"rtsp://{self.host}:{self.rtsp_port}{path}"
@@ -25,22 +34,26 @@ class NvrSimulator:
 
     def __init__(
         self, config: SimConfig, host: str = "127.0.0.1", rtsp_port: int = 0,
-        *, realtime_vendor: bool = False,
+        *, http_port: int = 0, realtime_vendor: bool = False,
     ) -> None:  # fmt: skip
         self.config = config
         self.archive = Archive(config)
         self.rtsp = RtspServer(self.archive, host, rtsp_port, realtime_vendor=realtime_vendor)
+        self.http = HttpServer(self.archive, host, http_port)
         self.host = host
 
     @property
     def endpoints(self) -> Endpoints:
-        return Endpoints(self.host, self.rtsp.port)
+        return Endpoints(self.host, self.rtsp.port, self.http.port)
 
     async def start(self) -> Endpoints:
         await self.rtsp.start()
+        self.http.rtsp_port = self.rtsp.port
+        await self.http.start()
         return self.endpoints
 
     async def stop(self) -> None:
+        await self.http.stop()
         await self.rtsp.stop()
 
     async def __aenter__(self) -> NvrSimulator:
