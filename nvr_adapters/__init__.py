@@ -10,15 +10,31 @@ from nvr_adapters.errors import (
     ReplayError,
 )
 from nvr_adapters.replay import FetchStats, ReplayTarget, fetch
-from nvr_adapters.types import AccessUnit, AccessUnitSink, StreamInfo, TimeWindow
+from nvr_adapters.types import (
+    AccessUnit,
+    AccessUnitSink,
+    CameraRef,
+    ClockOffset,
+    Coverage,
+    DeviceInfo,
+    NvrAdapter,
+    Span,
+    StreamInfo,
+    TimeWindow,
+)
 from nvr_adapters.writer import ClipFacts, ClipWriter
 
 __all__ = [
     "AccessUnit",
     "AccessUnitSink",
+    "CameraRef",
+    "ClockOffset",
+    "Coverage",
+    "DeviceInfo",
     "ClipFacts",
     "ClipWriter",
     "FetchStats",
+    "NvrAdapter",
     "NvrAuthFailed",
     "NvrBusy",
     "NvrError",
@@ -26,6 +42,7 @@ __all__ = [
     "RecordingNotFound",
     "ReplayError",
     "ReplayTarget",
+    "Span",
     "StreamInfo",
     "TimeWindow",
     "fetch",

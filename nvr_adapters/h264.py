@@ -20,8 +20,13 @@ class Depacketizer:
 
     nals: list[bytes] = field(default_factory=list)
     _fragment: bytearray | None = None
+    _seq: int | None = None
 
-    def push(self, payload: bytes) -> None:
+    def push(self, payload: bytes, seq: int | None = None) -> None:
+        if seq is not None:
+            if self._seq is not None and seq != (self._seq + 1) & 0xFFFF:
+                self._fragment = None  # a packet went missing: a half-built NAL unit is garbage
+            self._seq = seq
         if not payload:
             return
         kind = nal_type(payload)

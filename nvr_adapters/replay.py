@@ -204,7 +204,7 @@ def _rtp(packet: bytes, pending: _Pending, clock: _Clock) -> tuple[AccessUnit, s
             ntp, flags = struct.unpack("!QB", extension[:9])
             pending.time, pending.flags = _ntp_time(ntp), flags
     pending.rtp = rtp
-    pending.depacketizer.push(packet[offset:])
+    pending.depacketizer.push(packet[offset:], struct.unpack("!H", packet[2:4])[0])
     if not marker:
         return None
     nals = pending.depacketizer.take()

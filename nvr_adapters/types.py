@@ -48,3 +48,68 @@ class AccessUnitSink(Protocol):
     def start(self, info: StreamInfo) -> None: ...
 
     def write(self, unit: AccessUnit) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class CameraRef:
+    """One camera on one NVR: the adapter's channel or recording token and a display name."""
+
+    nvr_id: str
+    channel: str
+    name: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ClockOffset:
+    """How far the device clock is ahead of ours (negative: behind), and how that was measured."""
+
+    seconds: float
+    method: str  # e.g. "onvif-GetSystemDateAndTime", "isapi-time", "rtcp-sender-report"
+    measured_at: datetime
+    uncertainty_s: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceInfo:
+    make: str
+    model: str
+    firmware: str
+    serial: str
+    clock: ClockOffset
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    start: datetime
+    end: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Coverage:
+    """What a device holds for a window: recorded spans, and the gaps between them."""
+
+    window: TimeWindow
+    spans: tuple[Span, ...]
+
+    @property
+    def gaps(self) -> tuple[Span, ...]:
+        gaps, cursor = [], self.window.start
+        for span in sorted(self.spans, key=lambda s: s.start):
+            if span.start > cursor:
+                gaps.append(Span(cursor, min(span.start, self.window.end)))
+            cursor = max(cursor, span.end)
+        if cursor < self.window.end:
+            gaps.append(Span(cursor, self.window.end))
+        return tuple(g for g in gaps if g.end > g.start)
+
+
+class NvrAdapter(Protocol):
+    """One NVR, whatever its make: what it is, what it holds, and its footage."""
+
+    async def probe(self) -> DeviceInfo: ...
+
+    async def search(self, camera: CameraRef, window: TimeWindow) -> Coverage: ...
+
+    async def fetch(self, camera: CameraRef, window: TimeWindow, sink: AccessUnitSink) -> None: ...
+
+    async def aclose(self) -> None: ...

@@ -11,6 +11,7 @@ import sys
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import av
@@ -18,7 +19,9 @@ import cv2
 import pytest
 
 from nvr_adapters import (
+    ClipFacts,
     ClipWriter,
+    FetchStats,
     NvrAuthFailed,
     NvrBusy,
     ReplayTarget,
@@ -30,7 +33,7 @@ from nvr_sim import NvrSimulator, SimulatorThread
 from tests.nvr_sim.conftest import PASSWORD, USER
 
 
-def truth(simulator: NvrSimulator, channel: int, window: TimeWindow) -> list[object]:
+def truth(simulator: NvrSimulator, channel: int, window: TimeWindow) -> list[Any]:
     camera = simulator.config.camera(channel)
     return [item.unit for item in simulator.archive.replay(camera, window.start, window.end)]
 
@@ -53,7 +56,7 @@ def mp4_nals(path: Path) -> list[list[bytes]]:
 def replay(
     simulator: NvrSimulator, window: TimeWindow, out: Path, *, password: str = PASSWORD,
     path: str = "/onvif/replay/Recording_1", onvif: bool = True,
-) -> tuple[object, object]:  # fmt: skip
+) -> tuple[FetchStats, ClipFacts]:  # fmt: skip
     target = ReplayTarget(simulator.endpoints.rtsp(path), USER, password, window, onvif=onvif)
     writer = ClipWriter(out)
     stats = asyncio.run(fetch(target, writer, max_resumes=8))
@@ -69,18 +72,13 @@ def test_an_onvif_replay_is_bit_exact_and_hashed_while_written(
     stats, facts = replay(simulator, window, out)
 
     expected = truth(simulator, 1, window)
-    assert facts.sha256 == hashlib.sha256(out.read_bytes()).hexdigest()  # type: ignore[attr-defined]
-    assert (
-        facts.raw_sha256
-        == hashlib.sha256(  # type: ignore[attr-defined]
-            b"".join(u.annexb() for u in expected)  # type: ignore[attr-defined]
-        ).hexdigest()
-    )
-    assert mp4_nals(out) == [list(u.nals) for u in expected]  # type: ignore[attr-defined]
+    assert facts.sha256 == hashlib.sha256(out.read_bytes()).hexdigest()
+    assert facts.raw_sha256 == hashlib.sha256(b"".join(u.annexb() for u in expected)).hexdigest()
+    assert mp4_nals(out) == [list(u.nals) for u in expected]
     with av.open(str(out)) as container:
         assert sum(1 for _ in container.decode(video=0)) == len(expected) == 105
-    assert stats.first == anchor + timedelta(seconds=2)  # type: ignore[attr-defined]
-    assert stats.time_source == "onvif-extension"  # type: ignore[attr-defined]
+    assert stats.first == anchor + timedelta(seconds=2)
+    assert stats.time_source == "onvif-extension"
 
 
 @pytest.fixture
@@ -104,9 +102,9 @@ def test_a_dropped_connection_resumes_without_loss_or_duplicates(
     stats, facts = replay(faulty, window, out)
 
     expected = truth(faulty, 1, window)
-    assert stats.resumes >= 2  # type: ignore[attr-defined]
-    assert mp4_nals(out) == [list(u.nals) for u in expected]  # type: ignore[attr-defined]
-    assert facts.frames == len(expected)  # type: ignore[attr-defined]
+    assert stats.resumes >= 2
+    assert mp4_nals(out) == [list(u.nals) for u in expected]
+    assert facts.frames == len(expected)
 
 
 def test_a_busy_nvr_and_a_wrong_password_are_clear_errors(
@@ -129,9 +127,9 @@ def test_vendor_playback_times_come_from_the_sender_report(
 
     stats, facts = replay(simulator, window, tmp_path / "hik.mp4", path=path, onvif=False)
 
-    assert stats.time_source == "rtcp-sender-report"  # type: ignore[attr-defined]
-    assert facts.first_frame_utc == anchor + timedelta(seconds=2)  # type: ignore[attr-defined]
-    assert facts.frames == len(truth(simulator, 1, window))  # type: ignore[attr-defined]
+    assert stats.time_source == "rtcp-sender-report"
+    assert facts.first_frame_utc == anchor + timedelta(seconds=2)
+    assert facts.frames == len(truth(simulator, 1, window))
 
 
 def test_saksi_replay_prints_one_json_object(
@@ -186,5 +184,6 @@ def test_a_contact_sheet_labels_thumbnails_in_office_time(
 
     image = cv2.imread(str(tmp_path / "sheet.jpg"))
     assert count == 5
+    assert image is not None
     assert image.shape == (240 * 2, 320 * 4, 3)  # 5 thumbnails in a 4-column grid
     assert check_clip(out, window).complete
