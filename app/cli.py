@@ -1,4 +1,4 @@
-"""The `saksi` command: serve, worker, db, user (and later demo, nvr-sim, replay, verify, purge).
+"""The `saksi` command: serve, worker, db, user, key, verify, replay, nvr-sim, demo.
 
 The CLI reads the same `SAKSI_*` settings as the service, so it always acts on the same data
 directory and database.
@@ -57,7 +57,16 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="saksi", description=__doc__)
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
+    _service_commands(commands)
+    _evidence_commands(commands)
+    _tool_commands(commands)
+    return parser
 
+
+Commands = argparse._SubParsersAction  # the type argparse gives `add_subparsers()`
+
+
+def _service_commands(commands: Commands[argparse.ArgumentParser]) -> None:
     serve = commands.add_parser("serve", help="run the API, web UI and job workers")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
@@ -81,7 +90,12 @@ def _parser() -> argparse.ArgumentParser:
     add.add_argument("--agency-id", type=int, default=None)
     add.add_argument("--password-stdin", action="store_true", required=True)
     add.set_defaults(handler=_user_add)
+    key = commands.add_parser("key", help="the office signing key").add_subparsers(required=True)
+    init = key.add_parser("init", help="create the office key (production needs one)")
+    init.set_defaults(handler=_key_init)
 
+
+def _evidence_commands(commands: Commands[argparse.ArgumentParser]) -> None:
     verify = commands.add_parser("verify", help="verify evidence").add_subparsers(required=True)
     ledger_check = verify.add_parser("ledger", help="recompute and check the custody ledger")
     ledger_check.add_argument(
@@ -91,14 +105,11 @@ def _parser() -> argparse.ArgumentParser:
     ledger_check.set_defaults(handler=_verify_ledger)
     package_check = verify.add_parser("package", help="check an evidence package offline")
     package_check.add_argument("path", type=Path, help="the package folder or its ZIP")
+    package_check.add_argument(
+        "--key", type=Path, default=None,
+        help="the office's published public key (minisign .pub); else the bundled one is used",
+    )  # fmt: skip
     package_check.set_defaults(handler=_verify_package)
-
-    simulator = commands.add_parser(
-        "nvr-sim", help="run the simulated NVR", add_help=False, prefix_chars="\0"
-    )
-    simulator.add_argument("rest", nargs=argparse.REMAINDER)
-    simulator.set_defaults(handler=lambda args: nvr_sim_cli.main(args.rest))
-
     replay = commands.add_parser("replay", help="pull a time range from an RTSP replay URL")
     replay.add_argument("url")
     replay.add_argument("--start", required=True, type=datetime.fromisoformat)
@@ -108,6 +119,13 @@ def _parser() -> argparse.ArgumentParser:
     replay.add_argument("--password-stdin", action="store_true")
     replay.set_defaults(handler=_replay)
 
+
+def _tool_commands(commands: Commands[argparse.ArgumentParser]) -> None:
+    simulator = commands.add_parser(
+        "nvr-sim", help="run the simulated NVR", add_help=False, prefix_chars="\0"
+    )
+    simulator.add_argument("rest", nargs=argparse.REMAINDER)
+    simulator.set_defaults(handler=lambda args: nvr_sim_cli.main(args.rest))
     demo = commands.add_parser("demo", help="the simulator, the service and sample data")
     demo.add_argument("--host", default="127.0.0.1")
     demo.add_argument("--port", type=int, default=8000)
@@ -115,11 +133,6 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--sim-size", default="1280x720", help="simulated footage, WIDTHxHEIGHT")
     demo.add_argument("--sim-fps", type=int, default=25)
     demo.set_defaults(handler=_demo)
-
-    key = commands.add_parser("key", help="the office signing key").add_subparsers(required=True)
-    init = key.add_parser("init", help="create the office key (production needs one)")
-    init.set_defaults(handler=_key_init)
-    return parser
 
 
 def _runtime() -> Runtime:
@@ -269,8 +282,12 @@ def _verify_ledger(args: argparse.Namespace) -> int:
 
 
 def _verify_package(args: argparse.Namespace) -> int:
-    # Offline: no settings, no database; only what is inside the package.
-    report = verify_package(args.path)
+    # Offline: no settings, no database; only the package and the office's published key.
+    key = args.key.read_text(encoding="utf-8") if args.key else None
+    report = verify_package(args.path, office_public_key=key)
+    if not report.key_pinned:
+        print("WARNING: checked against the saksi.pub inside the package; pass --key with the")
+        print("         office's published key, or a forged package could carry its own key")
     for finding in report.findings:
         print(f"FAIL {finding}")
     if report.ok:

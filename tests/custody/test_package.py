@@ -191,6 +191,7 @@ def test_saksi_verify_package_exit_codes(package: Path) -> None:
 
     assert ok.returncode == 0, ok.stdout + ok.stderr
     assert "OK: 2 clips" in ok.stdout
+    assert "WARNING: checked against the saksi.pub inside the package" in ok.stdout
     assert bad.returncode == 1
     assert "FAIL manifest.json: signature not verified" in bad.stdout
 
@@ -216,3 +217,21 @@ def test_a_sums_line_pointing_outside_is_not_followed(package: Path) -> None:
     sums.write_text(sums.read_text() + f"{'0' * 64}  ../../etc/passwd\n")
     report = verify_package(package)
     assert "../../etc/passwd: listed in SHA256SUMS but outside the package" in report.findings
+
+
+def test_saksi_verify_package_with_the_published_key(
+    package: Path, office_key: OfficeKey, tmp_path: Path
+) -> None:
+    published = tmp_path / "office.pub"
+    published.write_text(public_key_file(office_key))
+    stranger = tmp_path / "stranger.pub"
+    stranger.write_text(public_key_file(OfficeKey(Ed25519PrivateKey.generate())))
+    argv = [sys.executable, "-m", "app.cli", "verify", "package", str(package), "--key"]
+
+    pinned = run([*argv, str(published)], package)
+    wrong = run([*argv, str(stranger)], package)
+
+    assert pinned.returncode == 0, pinned.stdout
+    assert "WARNING" not in pinned.stdout
+    assert wrong.returncode == 1
+    assert "not the office's published key" in wrong.stdout
