@@ -8,9 +8,8 @@ import hashlib
 import re
 import secrets
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from urllib.parse import parse_qs, urlsplit
-from zoneinfo import ZoneInfo
 
 REALM = "Saksi NVR Simulator"
 
@@ -116,7 +115,7 @@ class Target:
     end: datetime | None
 
 
-def parse_target(url: str, zone: ZoneInfo, z_is_local: dict[int, bool]) -> Target | None:
+def parse_target(url: str, zone: tzinfo, z_is_local: dict[int, bool]) -> Target | None:
     """Understand the ONVIF, Hikvision and Dahua replay URL forms; None if unknown."""
     parts = urlsplit(url)
     path, query = parts.path.rstrip("/"), parse_qs(parts.query)
@@ -137,16 +136,14 @@ def parse_target(url: str, zone: ZoneInfo, z_is_local: dict[int, bool]) -> Targe
     return None
 
 
-def _hik_time(
-    query: dict[str, list[str]], name: str, zone: ZoneInfo, local: bool
-) -> datetime | None:
+def _hik_time(query: dict[str, list[str]], name: str, zone: tzinfo, local: bool) -> datetime | None:
     if name not in query:
         return None
     moment = datetime.strptime(query[name][0].rstrip("Z"), "%Y%m%dT%H%M%S")
     return moment.replace(tzinfo=zone if local else UTC).astimezone(UTC)
 
 
-def _dahua_time(query: dict[str, list[str]], name: str, zone: ZoneInfo) -> datetime | None:
+def _dahua_time(query: dict[str, list[str]], name: str, zone: tzinfo) -> datetime | None:
     if name not in query:
         return None
     moment = datetime.strptime(query[name][0], "%Y_%m_%d_%H_%M_%S")

@@ -14,7 +14,7 @@ import contextlib
 import logging
 import secrets
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 from nvr_sim.archive import Archive, ReplayUnit
@@ -127,9 +127,19 @@ class Connection:
         config = self.archive.config
         z_local = {c.channel: c.hikvision_z_is_local for c in config.cameras}
         target = parse_target(url, ZoneInfo(config.timezone), z_local)
+        shift = config.faults.get(target.channel, {}).get("wrong_timezone_hours") if target else 0
+        if shift:
+            # The device reads local times in a zone off by `shift` hours, as a misconfigured NVR.
+            offset = ZoneInfo(config.timezone).utcoffset(datetime.now()) or timedelta(0)
+            wrong = timezone(offset + timedelta(hours=shift))
+            target = parse_target(url, wrong, z_local)
         if target is None or target.channel not in {c.channel for c in config.cameras}:
             return None
         return target
+
+    def _fault(self) -> dict[str, float]:
+        channel = self.target.channel if self.target else 0
+        return self.archive.config.faults.get(channel, {})
 
     async def _describe(self, request: Request) -> Response:
         target = self._resolve(request.url)
@@ -157,6 +167,8 @@ class Connection:
             f"a=fmtp:96 {fmtp}",
             "a=control:trackID=0", "a=x-onvif-track:VIDEO001", "a=recvonly",
         ]  # fmt: skip
+        if self._fault().get("missing_range"):
+            lines = [line for line in lines if not line.startswith("a=range:")]
         return ("\r\n".join(lines) + "\r\n").encode()
 
     def _parameter_sets(self, channel: int) -> tuple[bytes, bytes]:
@@ -237,7 +249,7 @@ class Connection:
             "Session": self.session,
             "RTP-Info": f"url={request.url};seq={self.packetizer.sequence & 0xFFFF};rtptime={base}",
         }
-        if onvif:
+        if onvif and not self._fault().get("missing_range"):
             headers["Range"] = f"clock={format_clock(first.unit.time)}-{format_clock(end)}"
             headers["Rate-Control"] = "yes" if realtime else "no"
         return Response(200, "OK", headers)
@@ -267,7 +279,9 @@ class Connection:
             self._write_unit(current, upcoming is None, origin, base, cseq, onvif)
             await self.writer.drain()
             self.position = current.unit.time
-            if self.sent > fault.get("drop_after_bytes", float("inf")):
+            if self.sent > fault.get("drop_after_bytes", float("inf")) or (
+                loop.time() - wall0 > fault.get("drop_after_seconds", float("inf"))
+            ):
                 self.writer.transport.abort()
                 return
             current = upcoming

@@ -1,0 +1,112 @@
+"""Fault injection per camera: refusals, dropped connections, stalls, a missing range, bad zone."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from nvr_sim import NvrSimulator, SimConfig, SimulatorThread, default_cameras
+from tests.nvr_sim.conftest import PASSWORD, USER
+from tests.nvr_sim.replay_client import ReplayClient, Reply, clock
+
+FAULTS: dict[int, dict[str, float]] = {
+    1: {"status": 503},
+    2: {"drop_after_bytes": 20_000},
+    3: {"missing_range": 1, "wrong_timezone_hours": -0.1},
+    4: {"stall_seconds": 1.0, "drop_after_seconds": 0.0},
+}
+
+
+@pytest.fixture(scope="module")
+def faulty(sim_cache: Path) -> Iterator[NvrSimulator]:
+    config = SimConfig(
+        cameras=default_cameras(4), cache_dir=sim_cache, width=320, height=240, fps=5,
+        gop_seconds=2, segment_seconds=10, retention=timedelta(hours=1),
+        username=USER, password=PASSWORD, faults=FAULTS,
+    )  # fmt: skip
+    simulator = NvrSimulator(config)
+    thread = SimulatorThread(simulator)
+    thread.start()
+    yield simulator
+    thread.stop()
+
+
+@pytest.fixture
+def client(faulty: NvrSimulator) -> Iterator[ReplayClient]:
+    client = ReplayClient(faulty.endpoints.rtsp_port, USER, PASSWORD)
+    yield client
+    client.close()
+
+
+def play(client: ReplayClient, sim: NvrSimulator, channel: int, anchor: datetime) -> Reply:
+    url = sim.endpoints.rtsp(f"/onvif/replay/Recording_{channel}")
+    client.setup(url)
+    span = f"clock={clock(anchor)}-{clock(anchor + timedelta(seconds=20))}"
+    return client.request("PLAY", url, Range=span, Rate_Control="no")
+
+
+def test_play_refused_with_503(
+    faulty: NvrSimulator, client: ReplayClient, anchor: datetime
+) -> None:
+    assert play(client, faulty, 1, anchor).status == 503
+
+
+def test_connection_dropped_after_bytes(
+    faulty: NvrSimulator, client: ReplayClient, anchor: datetime
+) -> None:
+    assert play(client, faulty, 2, anchor).status == 200
+    with pytest.raises(EOFError):
+        client.units()
+
+
+def test_stall_then_drop_after_seconds(
+    faulty: NvrSimulator, client: ReplayClient, anchor: datetime
+) -> None:
+    assert play(client, faulty, 4, anchor).status == 200
+    assert client.silent_for(0.6)
+    with pytest.raises(EOFError):
+        client.units()
+
+
+def test_missing_range_in_sdp_and_play_reply(
+    faulty: NvrSimulator, client: ReplayClient, anchor: datetime
+) -> None:
+    url = faulty.endpoints.rtsp("/onvif/replay/Recording_3")
+    described = client.request("DESCRIBE", url)
+    assert b"a=range:" not in described.body
+    assert b"a=x-onvif-track" in described.body
+    reply = play(client, faulty, 3, anchor)
+    assert reply.status == 200
+    assert "range" not in reply.headers
+    units, _ = client.units(limit=1)
+    assert units[0].time == anchor
+
+
+def test_wrong_time_zone_shifts_dahua_local_times(
+    faulty: NvrSimulator, client: ReplayClient, anchor: datetime
+) -> None:
+    """Camera 3 reads local times in UTC+6:54 instead of WIB: its replay starts 6 minutes late."""
+    local = anchor + timedelta(hours=7)
+    end = local + timedelta(seconds=4)
+    query = f"channel=3&starttime={local:%Y_%m_%d_%H_%M_%S}&endtime={end:%Y_%m_%d_%H_%M_%S}"
+    url = faulty.endpoints.rtsp(f"/cam/playback?{query}")
+    client.setup(url)
+    assert client.request("PLAY", url).status == 200
+    units, _ = client.units()
+
+    camera = faulty.config.camera(3)
+    shifted = anchor + timedelta(minutes=6)
+    served = [u.nals for u in units]
+    truth = [
+        list(x.unit.nals)
+        for x in faulty.archive.replay(camera, shifted, shifted + timedelta(seconds=4))
+    ]
+    honest = [
+        list(x.unit.nals)
+        for x in faulty.archive.replay(camera, anchor, anchor + timedelta(seconds=4))
+    ]
+    assert served == truth
+    assert served != honest
