@@ -27,6 +27,7 @@ from app.auth.schemas import UserCreate
 from app.auth.service import create_user
 from app.cameras.models import NvrVendor
 from app.db import unit_of_work
+from app.delivery import purge
 from app.main import create_app
 from app.runtime import Runtime, build_runtime
 from app.settings import Environment, Settings, ensure_generated_secret
@@ -110,6 +111,12 @@ def _evidence_commands(commands: Commands[argparse.ArgumentParser]) -> None:
         help="the office's published public key (minisign .pub); else the bundled one is used",
     )  # fmt: skip
     package_check.set_defaults(handler=_verify_package)
+    purge_cmd = commands.add_parser("purge", help="purge deliveries past their 14 days now")
+    purge_cmd.add_argument("--dry-run", action="store_true", help="only list what is due")
+    purge_cmd.add_argument(
+        "--now", type=_aware_time, default=None, help="ISO time to purge as of (default: now)"
+    )
+    purge_cmd.set_defaults(handler=_purge)
     replay = commands.add_parser("replay", help="pull a time range from an RTSP replay URL")
     replay.add_argument("url")
     replay.add_argument("--start", required=True, type=datetime.fromisoformat)
@@ -256,6 +263,25 @@ def _print_demo(args: argparse.Namespace, replay_url: str, accounts: str, reques
         accounts,
     ]
     print("\n".join(lines), flush=True)
+
+
+def _aware_time(text: str) -> datetime:
+    moment = datetime.fromisoformat(text)
+    if moment.tzinfo is None:
+        raise argparse.ArgumentTypeError("give a time zone, e.g. 2026-12-06T10:00:00+07:00")
+    return moment
+
+
+def _purge(args: argparse.Namespace) -> int:
+    runtime = _runtime()
+    try:
+        now = args.now or runtime.clock.now()
+        report = purge.purge_due(runtime, now, dry_run=args.dry_run)
+    finally:
+        runtime.close()
+    print(json.dumps({"now": now.isoformat(), "dry_run": args.dry_run, "due": report.due,
+                      "purged": report.purged, "failed": report.failed}))  # fmt: skip
+    return 1 if report.failed else 0
 
 
 def _verify_ledger(args: argparse.Namespace) -> int:

@@ -7,8 +7,10 @@ from pydantic import BaseModel
 from sqlalchemy import text
 
 from app import errors
+from app.delivery import purge
 from app.deps import RuntimeDep
 from app.http import ErrorEnvelope
+from app.runtime import Runtime
 
 router = APIRouter(tags=["health"])
 
@@ -18,10 +20,12 @@ class Health(BaseModel):
 
 
 class Readiness(BaseModel):
-    status: Literal["ready"] = "ready"
+    status: Literal["ready", "degraded"] = "ready"
     database: str
     queue: str
     queue_pending: int
+    # What needs a person: e.g. deliveries past their 14 days that are still not purged.
+    alerts: list[str] = []
 
 
 @router.get("/healthz", response_model=Health)
@@ -42,8 +46,20 @@ def readyz(runtime: RuntimeDep) -> Readiness:
         pending = runtime.queue.pending_count()
     except Exception as exc:
         raise errors.ServiceUnavailable(f"job queue unavailable: {type(exc).__name__}") from exc
+    alerts = _alerts(runtime)
     return Readiness(
+        status="degraded" if alerts else "ready",
+        alerts=alerts,
         database=runtime.engine.dialect.name,
         queue=type(runtime.queue.huey).__name__,
         queue_pending=pending,
     )
+
+
+def _alerts(runtime: Runtime) -> list[str]:
+    with runtime.sessions() as session:
+        overdue = purge.overdue_deliveries(runtime, session, runtime.clock.now())
+    if not overdue:
+        return []
+    ids = ", ".join(str(d.id) for d in overdue)
+    return [f"purge overdue: {len(overdue)} expired deliveries not purged (ids {ids})"]

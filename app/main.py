@@ -14,12 +14,15 @@ from app.agencies.routes import router as agencies_router
 from app.auth.routes import router as auth_router
 from app.cameras.routes import router as cameras_router
 from app.custody.routes import router as custody_router
+from app.delivery.routes import router as delivery_router
 from app.exports.routes import router as exports_router
+from app.handover.routes import router as handover_router
 from app.http import install_error_handlers
 from app.requests.routes import router as requests_router
 from app.runtime import Runtime
 from app.sop.routes import router as sop_router
 from app.web import admin as web_admin
+from app.web import download as web_download
 from app.web import routes as web
 
 STATIC_DIR = Path(__file__).parent / "web" / "static"
@@ -58,7 +61,10 @@ def create_app(runtime: Runtime, *, run_workers: bool = False) -> FastAPI:
         sop_router,
         exports_router,
         custody_router,
+        handover_router,
+        delivery_router,
         web.router,
+        web_download.router,
         web_admin.router,
     ):
         app.include_router(router)

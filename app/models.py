@@ -4,8 +4,9 @@ from app.agencies.models import Agency, AgencyKind
 from app.auth.models import Role, User
 from app.cameras.models import Camera, Nvr, NvrVendor
 from app.db import Base
+from app.delivery.models import Delivery, DeliveryLink, DeliveryState
 from app.exports.models import Export, ExportAttempt, ExportState, NvrSlot
-from app.handover.models import BastCounter, Handover
+from app.handover.models import BastCounter, EvidencePackage, Handover
 from app.requests.models import DeliveryMethod, EvidenceRequest, RequestItem, RequestStatus
 from app.sop.models import StepOutcome, StepRecord
 
@@ -15,7 +16,11 @@ __all__ = [
     "BastCounter",
     "Base",
     "Camera",
+    "Delivery",
+    "DeliveryLink",
     "DeliveryMethod",
+    "DeliveryState",
+    "EvidencePackage",
     "EvidenceRequest",
     "Handover",
     "Export",

@@ -12,6 +12,7 @@ import secrets
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
@@ -31,7 +32,9 @@ class OfficeSettings(BaseModel):
 
     government: str = "PEMERINTAH KABUPATEN CIREBON"
     name: str = "Dinas Komunikasi dan Informatika Kabupaten Cirebon"
-    address: str = "Jl. Sunan Drajat No. 15, Telp. (0231) 8330580"
+    agency: str = "DINAS KOMUNIKASI DAN INFORMATIKA"
+    address: str = "Jl. Sunan Drajat No. 15"
+    phone: str = "(0231) 8330580"
     website: str = "https://diskominfo.cirebonkab.go.id"
     email: str = "diskominfo@cirebonkab.go.id"
     city: str = "Sumber"
@@ -72,6 +75,20 @@ class Settings(BaseSettings):
     # RFC 3161 time-stamping authority for checkpoints (optional): e.g. http://tsa.example/tsr
     timestamp_url: str | None = Field(default=None, pattern=r"^https?://[^\s]+$")
     database_app_role: str | None = Field(default=None, pattern=r"^[a-z_][a-z0-9_]{0,62}$")
+    # Where recipients reach this service: links, the verification page, the BAST's QR code.
+    public_url: str = Field(default="http://127.0.0.1:8000", pattern=r"^https?://[^\s]+$")
+    # Delivery: `local` (links served by Saksi, the default) or `drive` (Google Drive).
+    delivery_backend: Literal["local", "drive"] = "local"
+    delivery_ttl_days: int = Field(default=14, ge=1, le=90)
+    # A delivery not purged this long after it expired raises the purge alert.
+    purge_alert_minutes: int = Field(default=30, ge=1)
+    drive_credentials_file: Path | None = None  # service-account key or OAuth token (JSON)
+    drive_shared_drive_id: str | None = None
+    drive_parent_folder_id: str | None = None
+    drive_anyone_with_link: bool = False
+    drive_api_endpoint: str = Field(
+        default="https://www.googleapis.com", pattern=r"^https?://[^\s]+$"
+    )
 
     @field_validator("timezone")
     @classmethod

@@ -21,6 +21,7 @@ from app.deps import RuntimeDep, SessionDep, StaffUser
 from app.http import ERROR_RESPONSES
 from app.requests.routes import RequestDep
 from custody import case, verifier_key
+from custody.minisign import public_key_file
 
 Sha256 = Annotated[str, Query(pattern=r"^[0-9a-fA-F]{64}$", description="hex SHA-256")]
 
@@ -66,6 +67,7 @@ def public_key(runtime: RuntimeDep) -> PublicKeyRead:
         name=name,
         public_key=base64.b64encode(raw).decode(),
         verifier_key=verifier_key(name, raw),
+        minisign=public_key_file(runtime.office_key),
     )
 
 

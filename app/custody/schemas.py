@@ -27,6 +27,8 @@ class PublicKeyRead(BaseModel):
     algorithm: str = "Ed25519"
     public_key: str
     verifier_key: str
+    # The same key as a minisign public key file, for `minisign -V -p` and `saksi verify --key`.
+    minisign: str
 
 
 class InclusionRead(BaseModel):

@@ -1,8 +1,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, UtcDateTime
@@ -38,3 +39,21 @@ class Handover(Base):
     signed_scan_path: Mapped[str | None] = mapped_column(String(512))
     signed_scan_sha256: Mapped[str | None] = mapped_column(String(64))
     signed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class EvidencePackage(Base):
+    """The signed evidence package of a request: built once, never rewritten."""
+
+    __tablename__ = "evidence_packages"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("evidence_requests.id"), unique=True)
+    directory: Mapped[str] = mapped_column(String(512))
+    zip_path: Mapped[str] = mapped_column(String(512))
+    zip_sha256: Mapped[str] = mapped_column(String(64))
+    zip_size: Mapped[int] = mapped_column(BigInteger)
+    manifest_sha256: Mapped[str] = mapped_column(String(64))
+    clips: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    checkpoint_size: Mapped[int] = mapped_column(Integer)
+    built_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    built_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))

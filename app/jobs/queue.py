@@ -21,7 +21,12 @@ from app.db import after_commit
 logger = logging.getLogger(__name__)
 
 # Modules whose import registers jobs; each domain that has jobs adds its `tasks` module here.
-TASK_MODULES: tuple[str, ...] = ("app.sop.tasks", "app.custody.tasks", "app.exports.tasks")
+TASK_MODULES: tuple[str, ...] = (
+    "app.sop.tasks",
+    "app.custody.tasks",
+    "app.exports.tasks",
+    "app.delivery.tasks",
+)
 
 JobFunction = Callable[..., Any]
 

@@ -1,0 +1,195 @@
+"""The purge: the only thing that keeps the SOP's promise that a delivered copy lives 14 days.
+
+Drive cannot expire an "anyone with the link" share, and local links live on this server, so
+every delivery past its `purge_due_at` is revoked and deleted here, marked purged, recorded in
+the ledger, and gets its berita acara pemusnahan. Rerunning is harmless (the backends treat an
+already-gone item as removed); a run after downtime catches up on everything due meanwhile. A
+delivery that stays unpurged past the alert threshold is reported by `/readyz` and the API.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.custody import service as custody
+from app.db import unit_of_work
+from app.delivery.backends import backend_for
+from app.delivery.models import LIVE_STATES, Delivery, DeliveryState
+from app.delivery.service import record_of
+from app.handover.destruction import render_destruction_pdf
+from app.handover.document import DestroyedFile, DestructionRecord
+from app.handover.letterhead import letterhead_of
+from app.handover.models import Handover
+from app.requests.models import EvidenceRequest
+from app.runtime import Runtime
+from drive_sync import PurgeResult
+
+logger = logging.getLogger(__name__)
+JOB_NAME = "delivery.purge"
+
+
+@dataclass
+class PurgeReport:
+    due: list[int] = field(default_factory=list)
+    purged: list[int] = field(default_factory=list)
+    failed: dict[int, str] = field(default_factory=dict)
+
+
+def due_deliveries(session: Session, now: datetime) -> list[Delivery]:
+    query = (
+        select(Delivery)
+        .where(
+            Delivery.state.in_(LIVE_STATES),
+            Delivery.purge_due_at.is_not(None),
+            Delivery.purge_due_at <= now,
+        )
+        .order_by(Delivery.purge_due_at, Delivery.id)
+    )
+    return list(session.scalars(query))
+
+
+def overdue_deliveries(runtime: Runtime, session: Session, now: datetime) -> list[Delivery]:
+    """Deliveries still not purged `purge_alert_minutes` after they fell due: the alert."""
+    grace = timedelta(minutes=runtime.settings.purge_alert_minutes)
+    return due_deliveries(session, now - grace)
+
+
+def purge_due(runtime: Runtime, now: datetime, *, dry_run: bool = False) -> PurgeReport:
+    """Purge every delivery due at `now`; with `dry_run`, only list them."""
+    report = PurgeReport()
+    with runtime.sessions() as session:
+        report.due = [delivery.id for delivery in due_deliveries(session, now)]
+    if dry_run:
+        return report
+    run_id = uuid.uuid4().hex[:12]
+    for delivery_id in report.due:
+        try:
+            purge_one(runtime, delivery_id, run_id)
+            report.purged.append(delivery_id)
+        except Exception as exc:  # one failing delivery must not stop the others
+            report.failed[delivery_id] = f"{type(exc).__name__}: {exc}"
+            _record_failure(runtime, delivery_id, exc)
+    return report
+
+
+def purge_one(runtime: Runtime, delivery_id: int, run_id: str) -> None:
+    with runtime.sessions() as session:
+        delivery = _get(session, delivery_id)
+        record = record_of(delivery)
+    removed = backend_for(runtime, record.method).purge(record)
+    now = runtime.clock.now()
+    with unit_of_work(runtime.sessions) as session:
+        delivery = _get(session, delivery_id)
+        request = session.get(EvidenceRequest, delivery.request_id)
+        assert request is not None
+        delivery.state, delivery.purged_at = DeliveryState.PURGED, now
+        _record_purged(session, delivery, request, removed, now)
+        document = _destruction(runtime, session, delivery, request, now, run_id)
+        _store_destruction(runtime, session, delivery, request, document, now)
+    logger.info("delivery %d purged (%d items)", delivery_id, len(removed.deleted_ids))
+
+
+def _record_purged(
+    session: Session,
+    delivery: Delivery,
+    request: EvidenceRequest,
+    removed: PurgeResult,
+    now: datetime,
+) -> None:
+    custody.record(
+        session, "delivery.purged", custody.SYSTEM, now,
+        object={"delivery": delivery.id, "method": delivery.method,
+                "container": delivery.container_id, "files": delivery.files},
+        result={"revoked": list(removed.revoked_permission_ids),
+                "deleted": list(removed.deleted_ids), "already_gone": list(removed.already_gone)},
+        authorization=request.letter_number, request_id=request.id,
+    )  # fmt: skip
+
+
+def _destruction(
+    runtime: Runtime,
+    session: Session,
+    delivery: Delivery,
+    request: EvidenceRequest,
+    now: datetime,
+    run_id: str,
+) -> bytes:
+    handover = session.scalars(
+        select(Handover).where(Handover.request_id == request.id).order_by(Handover.id.desc())
+    ).first()
+    files = tuple(
+        DestroyedFile(file_name=f["name"], sha256=f["sha256"], size_bytes=f["size"], deleted_at=now)
+        for f in delivery.files
+    )
+    record = DestructionRecord(
+        reference=f"PMS/{request.number}/{delivery.id}",
+        bast_number=handover.number if handover else None,
+        request_number=request.number,
+        letter_number=request.letter_number,
+        delivery_method=_method_label(delivery.method),
+        delivery_reference=delivery.container_id or str(delivery.id),
+        delivered_at=delivery.shared_at or delivery.created_at,
+        expires_at=delivery.purge_due_at or now,
+        purged_at=now,
+        job_name=JOB_NAME,
+        job_id=run_id,
+        files=files,
+        office_zone=runtime.settings.timezone,
+        letterhead=letterhead_of(runtime.settings),
+        place=runtime.settings.office.name,
+    )
+    return render_destruction_pdf(record)
+
+
+def _store_destruction(
+    runtime: Runtime,
+    session: Session,
+    delivery: Delivery,
+    request: EvidenceRequest,
+    document: bytes,
+    now: datetime,
+) -> None:
+    relative = f"destruction/{request.number}-{delivery.id}.pdf"
+    path = runtime.settings.data_dir / relative
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(document)
+    delivery.destruction_path = relative
+    delivery.destruction_sha256 = hashlib.sha256(document).hexdigest()
+    custody.record(
+        session, "destruction.recorded", custody.SYSTEM, now,
+        object={"delivery": delivery.id},
+        result={"file": relative, "sha256": delivery.destruction_sha256, "size": len(document)},
+        authorization=request.letter_number, request_id=request.id,
+    )  # fmt: skip
+
+
+def _record_failure(runtime: Runtime, delivery_id: int, exc: BaseException) -> None:
+    logger.error("purge of delivery %d failed: %s", delivery_id, exc)
+    now = runtime.clock.now()
+    with unit_of_work(runtime.sessions) as session:
+        delivery = _get(session, delivery_id)
+        delivery.purge_attempts += 1
+        delivery.last_error = f"purge: {type(exc).__name__}: {exc}"
+        custody.record(
+            session, "delivery.purge_failed", custody.SYSTEM, now,
+            object={"delivery": delivery.id, "attempt": delivery.purge_attempts,
+                    "error": type(exc).__name__, "detail": str(exc)},
+            request_id=delivery.request_id,
+        )  # fmt: skip
+
+
+def _get(session: Session, delivery_id: int) -> Delivery:
+    delivery = session.get(Delivery, delivery_id)
+    assert delivery is not None
+    return delivery
+
+
+def _method_label(method: str) -> str:
+    return {"drive": "Google Drive", "local": "Tautan unduhan Saksi"}.get(method, method)

@@ -1,0 +1,226 @@
+"""Build the evidence package of a request from its finished exports. Services never commit.
+
+A checkpoint is signed in the building transaction, so every clip's receipt proves its custody
+event against a checkpoint that exists; the package's own ZIP then becomes a custody event,
+which makes the ZIP's hash answerable on the public verification page.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app import errors
+from app.agencies.models import Agency
+from app.auth.models import User
+from app.custody import service as custody
+from app.exports.models import Export, ExportState
+from app.handover.guard import check_may_hand_over
+from app.handover.models import EvidencePackage
+from app.requests.models import EvidenceRequest, RequestItem
+from app.runtime import Runtime
+from custody import ledger
+from custody.merkle import MerkleTree
+from custody.package import ClipEntry, ClipSource, PackageInfo, build, file_sha256
+from custody.receipts import issue
+
+PACKAGED_STATES = (ExportState.DONE, ExportState.PARTIAL)
+TRIMMING_RULE = (
+    "the clip starts at the key frame at or before the window start, so its first picture "
+    "decodes; it ends with the last frame recorded before the window end"
+)
+
+
+def package_of(session: Session, request: EvidenceRequest) -> EvidencePackage | None:
+    return session.scalars(
+        select(EvidencePackage).where(EvidencePackage.request_id == request.id)
+    ).one_or_none()
+
+
+def build_package(
+    runtime: Runtime, session: Session, request: EvidenceRequest, user: User, now: datetime
+) -> EvidencePackage:
+    """Build the package once; a second call returns the one already built."""
+    check_may_hand_over(runtime.sop, request, user)
+    existing = package_of(session, request)
+    if existing is not None:
+        return existing
+    exports = _finished_exports(session, request)
+    checkpoint = custody.issue_checkpoint(
+        session, runtime.office_key, runtime.settings.custody_origin, now
+    )
+    tree = custody.current_tree(session)
+    sources = [
+        _clip_source(runtime, session, request, export, index, tree, checkpoint.note)
+        for index, export in enumerate(exports, start=1)
+    ]
+    out_dir = runtime.settings.data_dir / "packages"
+    root, archive = build(
+        _info(runtime, session, request, now), sources, runtime.office_key, out_dir
+    )
+    try:
+        return _record(runtime, session, request, user, now, (root, archive), sources, tree.size)
+    except BaseException:
+        shutil.rmtree(root, ignore_errors=True)
+        archive.unlink(missing_ok=True)
+        raise
+
+
+def _finished_exports(session: Session, request: EvidenceRequest) -> list[Export]:
+    exports = list(
+        session.scalars(
+            select(Export)
+            .join(RequestItem, RequestItem.id == Export.item_id)
+            .where(Export.request_id == request.id, Export.state.in_(PACKAGED_STATES))
+            .order_by(RequestItem.position, Export.id)
+        )
+    )
+    if not exports:
+        raise errors.Conflict("the request has no finished export to package yet")
+    return exports
+
+
+def _info(
+    runtime: Runtime, session: Session, request: EvidenceRequest, now: datetime
+) -> PackageInfo:
+    agency = session.get(Agency, request.agency_id)
+    office = runtime.settings.office
+    return PackageInfo(
+        request_number=request.number,
+        letter_number=request.letter_number,
+        agency=agency.name if agency else "",
+        export_unit={"name": office.name, "host": socket.gethostname()},
+        generated_at=_iso(now),
+        custody_origin=runtime.settings.custody_origin,
+        verification_url=f"{runtime.settings.public_url.rstrip('/')}/verifikasi",
+    )
+
+
+def _clip_source(
+    runtime: Runtime,
+    session: Session,
+    request: EvidenceRequest,
+    export: Export,
+    index: int,
+    tree: MerkleTree,
+    note: str,
+) -> ClipSource:
+    assert export.sha256 is not None
+    assert export.file_path is not None
+    event = _file_event(session, request.id, export.sha256)
+    receipt = issue(tree, event.seq - 1, event.canonical, note, tree.size)
+    entry = _entry(runtime, session, request, export, index)
+    return ClipSource(entry, runtime.settings.data_dir / export.file_path, receipt)
+
+
+def _file_event(session: Session, request_id: int, sha256: str) -> ledger.StoredEvent:
+    for event in ledger.read(session.connection(), request_id=request_id):
+        if event.sha256 == sha256 and event.action == "export.file_written":
+            return event
+    raise errors.Conflict(f"no custody event records the clip {sha256}")
+
+
+def _entry(
+    runtime: Runtime, session: Session, request: EvidenceRequest, export: Export, index: int
+) -> ClipEntry:
+    item = session.get(RequestItem, export.item_id)
+    operator = session.get(User, export.created_by_id)
+    assert item is not None
+    assert export.sha256 is not None
+    assert export.size_bytes is not None
+    camera, nvr = item.camera, item.camera.nvr
+    exhibit = f"{request.number}/{index}"
+    device = export.device or {}
+    return ClipEntry(
+        exhibit=exhibit,
+        file=f"clips/{index:02d}-{_slug(camera.name)}.mp4",
+        sha256=export.sha256,
+        size=export.size_bytes,
+        bit_exact_master=True,
+        camera=camera.name,
+        location=camera.location,
+        source=camera.source_token or f"channel {camera.channel}",
+        nvr_address=f"{nvr.host}:{nvr.http_port} (RTSP {nvr.rtsp_port})",
+        requested_window=(_iso(item.window_start_at), _iso(item.window_end_at)),
+        delivered_window=(
+            _iso_or_empty(export.first_frame_at),
+            _iso_or_empty(export.last_frame_at),
+        ),
+        gaps=export.gaps or [],
+        nvr={key: str(device.get(key, "")) for key in ("make", "model", "firmware", "serial")}
+        | {"vendor": nvr.vendor.value, "name": nvr.name},
+        clock_offset=export.clock or {"method": "not measured"},
+        time_zone=f"UTC in files and manifest; NVR local zone {nvr.timezone}; documents in "
+        f"{runtime.settings.timezone}",
+        export_started_at=_iso(export.created_at),
+        export_finished_at=_iso_or_empty(export.finished_at),
+        tool={"name": custody.INSTRUMENT.tool, "version": custody.INSTRUMENT.version},
+        operator=operator.full_name if operator else "",
+        trimming={"rule": TRIMMING_RULE} | (export.trimming or {}),
+    )
+
+
+def _record(
+    runtime: Runtime,
+    session: Session,
+    request: EvidenceRequest,
+    user: User,
+    now: datetime,
+    paths: tuple[Path, Path],
+    sources: list[ClipSource],
+    size: int,
+) -> EvidencePackage:
+    root, archive = paths
+    data_dir = runtime.settings.data_dir
+    package = EvidencePackage(
+        request_id=request.id,
+        directory=str(root.relative_to(data_dir)),
+        zip_path=str(archive.relative_to(data_dir)),
+        zip_sha256=file_sha256(archive),
+        zip_size=archive.stat().st_size,
+        manifest_sha256=file_sha256(root / "manifest.json"),
+        clips=[_clip_summary(source) for source in sources],
+        checkpoint_size=size,
+        built_at=now,
+        built_by_id=user.id,
+    )
+    session.add(package)
+    session.flush()
+    custody.record(
+        session, "package.built", custody.performer(user), now,
+        object={"request": request.number, "clips": len(sources), "checkpoint_size": size},
+        result={"file": package.zip_path, "sha256": package.zip_sha256, "size": package.zip_size,
+                "manifest_sha256": package.manifest_sha256},
+        authorization=request.letter_number, request_id=request.id,
+    )  # fmt: skip
+    return package
+
+
+def _clip_summary(source: ClipSource) -> dict[str, Any]:
+    entry = source.entry
+    return {
+        "exhibit": entry.exhibit, "file": entry.file, "sha256": entry.sha256, "size": entry.size,
+        "camera": entry.camera, "location": entry.location,
+        "requested_window": list(entry.requested_window),
+        "delivered_window": list(entry.delivered_window), "gaps": entry.gaps,
+        "clock_offset": entry.clock_offset,
+    }  # fmt: skip
+
+
+def _slug(text: str) -> str:
+    cleaned = "".join(ch.lower() if ch.isalnum() else "-" for ch in text)
+    return "-".join(part for part in cleaned.split("-") if part) or "kamera"
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+def _iso_or_empty(moment: datetime | None) -> str:
+    return _iso(moment) if moment else ""

@@ -1,0 +1,90 @@
+"""The recipient's side: the download page behind a delivery link, and a BAST's public page.
+
+No login: the link's token is the credential. Only the token's hash is looked up; an expired,
+revoked or unknown link gets a page saying so, never a file. Every download is a custody event.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import unquote
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response, StreamingResponse
+from sqlalchemy import select
+
+from app.custody import service as custody
+from app.db import unit_of_work
+from app.delivery.backends import local_backend
+from app.delivery.models import Delivery, DeliveryLink
+from app.deps import RuntimeDep
+from app.handover.models import EvidencePackage, Handover
+from app.requests.models import EvidenceRequest
+from app.runtime import Runtime
+from app.web.routes import render
+from drive_sync import DeliveryError, LocalLink, serve_link
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/unduh/{token}", response_class=HTMLResponse)
+def download_page(token: str, request: Request, runtime: RuntimeDep) -> HTMLResponse:
+    """What the link delivers: files, sizes, hashes, expiry, and how to verify them."""
+    backend = local_backend(runtime)
+    try:
+        link = backend.resolve(token, runtime.clock.now())
+    except DeliveryError as exc:
+        return render(request, runtime, "download.html", 410, problem=str(exc), token=token)
+    context = _context(runtime, link)
+    files = [{"name": p.name, "size": p.stat().st_size} for p in backend.files(link)]
+    return render(request, runtime, "download.html", token=token, files=files, **context)
+
+
+@router.get("/unduh/{token}/{file_name}")
+def download_file(token: str, file_name: str, request: Request, runtime: RuntimeDep) -> Response:
+    """One delivered file, with Range support; the access goes into the custody ledger."""
+    backend = local_backend(runtime)
+    try:
+        served = serve_link(
+            backend, token, unquote(file_name), request.headers.get("range"),
+            runtime.clock.now(), lambda link, name, span: _record_access(runtime, link, name, span),
+        )  # fmt: skip
+    except DeliveryError as exc:
+        return render(request, runtime, "download.html", 410, problem=str(exc), token=token)
+    headers = served.headers | {"Content-Disposition": f'attachment; filename="{file_name}"'}
+    return StreamingResponse(served.body, status_code=served.status, headers=headers)
+
+
+def _context(runtime: Runtime, link: LocalLink) -> dict[str, Any]:
+    with runtime.sessions() as session:
+        row = session.get(DeliveryLink, link.token_hash)
+        delivery = session.get(Delivery, row.delivery_id) if row and row.delivery_id else None
+        if delivery is None:
+            return {"link": link, "clips": [], "number": ""}
+        request = session.get(EvidenceRequest, delivery.request_id)
+        package = session.scalars(
+            select(EvidencePackage).where(EvidencePackage.request_id == delivery.request_id)
+        ).one_or_none()
+        handover = session.scalars(
+            select(Handover).where(Handover.request_id == delivery.request_id)
+        ).first()
+        return {
+            "link": link, "delivery_files": delivery.files,
+            "clips": package.clips if package else [],
+            "number": request.number if request else "",
+            "bast": handover.number if handover else None,
+        }  # fmt: skip
+
+
+def _record_access(runtime: Runtime, link: LocalLink, name: str, span: tuple[int, int]) -> None:
+    now = runtime.clock.now()
+    with unit_of_work(runtime.sessions) as session:
+        row = session.get(DeliveryLink, link.token_hash)
+        delivery = session.get(Delivery, row.delivery_id) if row and row.delivery_id else None
+        custody.record(
+            session, "delivery.accessed", custody.SYSTEM, now,
+            object={"delivery": delivery.id if delivery else None, "file": name,
+                    "link": link.token_hash[:16], "download": link.downloads},
+            result={"bytes": [span[0], span[1]]},
+            request_id=delivery.request_id if delivery else None,
+        )  # fmt: skip
