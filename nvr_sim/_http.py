@@ -43,6 +43,8 @@ class HttpServer:
         app.router.add_get("/ISAPI/System/deviceInfo", self._guard(self._isapi_device_info))
         app.router.add_post("/ISAPI/ContentMgmt/search", self._guard(self._isapi_search))
         app.router.add_get("/cgi-bin/mediaFileFind.cgi", self._guard(self._dahua_find))
+        app.router.add_get("/cgi-bin/magicBox.cgi", self._guard(self._dahua_magic_box))
+        app.router.add_get("/cgi-bin/global.cgi", self._guard(self._dahua_global))
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)
@@ -129,6 +131,25 @@ class HttpServer:
         )
 
     # Dahua CGI ----------------------------------------------------------------------------
+
+    async def _dahua_magic_box(self, request: web.Request) -> web.Response:
+        c = self.archive.config
+        answers = {
+            "getSystemInfo": f"deviceType={c.model}\r\nhardwareVersion=1.00\r\n"
+            f"processor=SIM\r\nserialNumber={c.serial}\r\nupdateSerial={c.model}\r\n",
+            "getSoftwareVersion": f"version={c.firmware},build:2026-11-01\r\n",
+            "getDeviceType": f"type={c.model}\r\n",
+            "getVendor": f"vendor={c.make}\r\n",
+            "getSerialNo": f"sn={c.serial}\r\n",
+        }
+        answer = answers.get(request.query.get("action", ""))
+        return _text(answer) if answer else _text("Error\r\nBad Request!\r\n", 400)
+
+    async def _dahua_global(self, request: web.Request) -> web.Response:
+        if request.query.get("action") != "getCurrentTime":
+            return _text("Error\r\nBad Request!\r\n", 400)
+        local = self.archive.now().astimezone(ZoneInfo(self.archive.config.timezone))
+        return _text(f"result={local:%Y-%m-%d %H:%M:%S}\r\n")
 
     async def _dahua_find(self, request: web.Request) -> web.Response:
         query = request.query
