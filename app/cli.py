@@ -10,6 +10,7 @@ import argparse
 import asyncio
 import json
 import logging
+import os
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -20,7 +21,7 @@ from zoneinfo import ZoneInfo
 import uvicorn
 from pydantic import ValidationError
 
-from app import bootstrap, errors, migrate
+from app import bootstrap, errors, migrate, walkthrough
 from app import demo as demo_data
 from app.auth.models import Role
 from app.auth.schemas import UserCreate
@@ -139,6 +140,11 @@ def _tool_commands(commands: Commands[argparse.ArgumentParser]) -> None:
     demo.add_argument("--rtsp-port", type=int, default=8554)
     demo.add_argument("--sim-size", default="1280x720", help="simulated footage, WIDTHxHEIGHT")
     demo.add_argument("--sim-fps", type=int, default=25)
+    demo.add_argument(
+        "--walkthrough", action="store_true",
+        help="drive one request end to end over the REST API, print a JSON summary, exit",
+    )  # fmt: skip
+    demo.add_argument("--data-dir", type=Path, default=None, help="instead of SAKSI_DATA_DIR")
     demo.set_defaults(handler=_demo)
 
 
@@ -217,6 +223,8 @@ def _user_add(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
+    if args.data_dir is not None:
+        os.environ["SAKSI_DATA_DIR"] = str(args.data_dir)
     runtime = _runtime()
     _prepare(runtime)
     settings = runtime.settings
@@ -226,7 +234,8 @@ def _demo(args: argparse.Namespace) -> int:
         cameras=default_cameras(4), cache_dir=settings.data_dir / "nvr-sim-cache", width=width,
         height=height, fps=args.sim_fps, username="admin", password=password,
     )  # fmt: skip
-    simulator = SimulatorThread(NvrSimulator(config, host=args.host, rtsp_port=args.rtsp_port))
+    rtsp_port = 0 if args.walkthrough else args.rtsp_port
+    simulator = SimulatorThread(NvrSimulator(config, host=args.host, rtsp_port=rtsp_port))
     endpoints = simulator.start()
     try:
         # Registered as a Hikvision-style NVR: exports use its playback URLs until the ONVIF
@@ -237,6 +246,10 @@ def _demo(args: argparse.Namespace) -> int:
         )  # fmt: skip
         world = demo_data.seed(runtime, endpoint)
         accounts = demo_data.remember_accounts(settings.data_dir, world)
+        if args.walkthrough:
+            summary = walkthrough.run(runtime, world, config.segment_seconds, config.motion_period)
+            print(json.dumps(summary, ensure_ascii=False), flush=True)
+            return 0
         window = demo_data.sample_window(
             runtime.clock.now(), config.segment_seconds, config.motion_period
         )

@@ -75,11 +75,13 @@ def check_clip(path: Path, window: TimeWindow, gap_factor: float = 2.5) -> ClipC
         raise ReplayError(f"{path.name} has no decodable frame")
     steps = sorted(b - a for a, b in zip(times, times[1:], strict=False))
     nominal = steps[len(steps) // 2] if steps else timedelta(0)
-    gaps = [
-        Gap(a, b)
-        for a, b in zip(times, times[1:], strict=False)
-        if nominal and b - a > nominal * gap_factor
-    ]
+    limit = nominal * gap_factor
+    gaps = [Gap(a, b) for a, b in zip(times, times[1:], strict=False) if nominal and b - a > limit]
+    # Nothing recorded at the start or the end of the window is a gap too (a motion camera).
+    if nominal and times[0] - window.start > limit:
+        gaps.insert(0, Gap(window.start, times[0]))
+    if nominal and window.end - (times[-1] + nominal) > limit:
+        gaps.append(Gap(times[-1] + nominal, window.end))
     return ClipCheck(
         frames=packets, decoded=len(times), first_frame_utc=times[0], last_frame_utc=times[-1],
         gaps=gaps, starts_late_s=(times[0] - window.start).total_seconds(),

@@ -1,0 +1,233 @@
+"""`saksi demo --walkthrough`: one request end to end through the REST API, then a JSON summary.
+
+It runs what a newcomer would click through: the pemohon registers a letter, the officials
+dispose it, the subkoordinator assigns the operator, the operator exports every item from the
+simulator, builds the evidence package, delivers it, issues the BAST and records the signed
+scan, and logs the request. Every call goes over HTTP to the real service on loopback.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from typing import Any
+
+import httpx
+import uvicorn
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.auth.models import Role, User
+from app.demo import DemoWorld, letter_pdf, sample_window
+from app.exports.models import Export
+from app.handover.models import Handover
+from app.main import create_app
+from app.requests.models import RequestItem
+from app.runtime import Runtime
+from app.security import issue_token
+
+POLL_SECONDS = 0.2
+TIMEOUT_SECONDS = 600.0
+TERMINAL = {"done", "partial", "failed"}
+
+
+@contextmanager
+def serve(runtime: Runtime) -> Iterator[str]:
+    """Run the service (API, web UI, job workers) on a free loopback port."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = uvicorn.Config(
+        create_app(runtime, run_workers=True), host="127.0.0.1", port=port, log_level="warning"
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name="saksi-walkthrough", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+def run(
+    runtime: Runtime, world: DemoWorld, segment_seconds: int, motion_period: int
+) -> dict[str, Any]:
+    """Drive one request end to end; return the summary printed as the last line."""
+    with serve(runtime) as base, httpx.Client(base_url=base, timeout=60) as http:
+        walk = Walk(runtime, http)
+        # One minute of each camera, half of it inside a gap of the motion-only one.
+        start, _end = sample_window(runtime.clock.now(), segment_seconds, motion_period)
+        gap = start + timedelta(minutes=2)
+        window = (gap - timedelta(seconds=30), gap + timedelta(seconds=30))
+        request_id = walk.register(world, window)
+        walk.dispositions(request_id)
+        exports = walk.exports(request_id)
+        package = walk.call(Role.OPERATOR, "POST", f"/api/v1/requests/{request_id}/package")
+        delivery = walk.deliver(request_id)
+        bast = walk.handover(request_id)
+        walk.call(Role.OPERATOR, "POST", f"/api/v1/requests/{request_id}/complete", json={})
+    data_dir = runtime.settings.data_dir.resolve()
+    return {
+        "request_id": request_id,
+        "data_dir": str(data_dir),
+        "exports": [_export_summary(runtime, item) for item in exports],
+        "package": str(data_dir / "packages" / package["clips"][0]["exhibit"].rsplit("/", 1)[0]),
+        "delivery": delivery,
+        "bast": bast,
+    }
+
+
+class Walk:
+    """REST calls as each role, with tokens the service itself would issue at login."""
+
+    def __init__(self, runtime: Runtime, http: httpx.Client) -> None:
+        self.runtime, self.http = runtime, http
+        self.users = self._users()
+
+    def _users(self) -> dict[Role, User]:
+        with self.runtime.sessions() as session:
+            users = {u.role: u for u in session.scalars(select(User).where(User.active.is_(True)))}
+            session.expunge_all()
+        return users
+
+    def headers(self, role: Role) -> dict[str, str]:
+        user = self.users[role]
+        token = issue_token(
+            self.runtime.token_key,
+            user.id,
+            role.value,
+            self.runtime.clock.now(),
+            timedelta(hours=1),
+        )
+        return {"Authorization": f"Bearer {token}"}
+
+    def call(self, role: Role, method: str, path: str, **kwargs: Any) -> Any:
+        response = self.http.request(method, path, headers=self.headers(role), **kwargs)
+        if response.status_code >= 400:
+            raise RuntimeError(
+                f"{method} {path} as {role.value}: {response.status_code} {response.text}"
+            )
+        return response.json()
+
+    def register(self, world: DemoWorld, window: tuple[datetime, datetime]) -> int:
+        now = self.runtime.clock.now()
+        number = f"B/{now:%Y%m%d%H%M%S}/WALK/Reskrim"
+        person = {"name": "AKP Budi Santoso", "id_number": "83051234", "position": "Kasat Reskrim",
+                  "institution": "Polresta Cirebon",
+                  "email": "reskrim@polresta-cirebon.example.go.id"}  # fmt: skip
+        payload = {
+            "agency_id": world.agency_id, "letter_number": number,
+            "letter_date": now.astimezone(self.runtime.zone).date().isoformat(),
+            "legal_basis": "Pasal 184 KUHAP; Surat Perintah Penyelidikan",
+            "purpose": "penyelidikan perkara pencurian kendaraan bermotor",
+            "incident": "Pencurian sepeda motor di sekitar Simpang Empat Sumber",
+            "officer": person,
+            "recipient": person | {"name": "Bripka Andi Wijaya", "position": "Penyidik Pembantu"},
+            "delivery_method": "google_drive",
+            "items": [{"camera_id": c, "start": window[0].isoformat(), "end": window[1].isoformat()}
+                      for c in world.camera_ids],
+        }  # fmt: skip
+        letter = letter_pdf(number, now.date())
+        created = self.call(
+            Role.PEMOHON, "POST", "/api/v1/requests", data={"data": json.dumps(payload)},
+            files={"letter": ("surat-permohonan.pdf", letter, "application/pdf")},
+        )  # fmt: skip
+        return int(created["id"])
+
+    def dispositions(self, request_id: int) -> None:
+        for role in (Role.KEPALA_DINAS, Role.SEKRETARIS, Role.KEPALA_BIDANG):
+            self.call(role, "POST", f"/api/v1/requests/{request_id}/dispose", json={})
+        operator = self.users[Role.OPERATOR].id
+        self.call(Role.SUBKOORDINATOR, "POST", f"/api/v1/requests/{request_id}/assign",
+                  json={"operator_id": operator})  # fmt: skip
+
+    def exports(self, request_id: int) -> list[dict[str, Any]]:
+        path = f"/api/v1/requests/{request_id}/exports"
+        self.call(Role.OPERATOR, "POST", path)
+        exports = self._until(path, lambda rows: all(r["state"] in TERMINAL for r in rows))
+        self.call(Role.OPERATOR, "POST", f"/api/v1/requests/{request_id}/complete", json={})
+        return list(exports)
+
+    def deliver(self, request_id: int) -> dict[str, Any]:
+        started = self.call(Role.OPERATOR, "POST", f"/api/v1/requests/{request_id}/deliveries")
+        path = f"/api/v1/deliveries/{started['id']}"
+        delivery = self._until(path, lambda d: d["state"] in ("shared", "failed"))
+        if delivery["state"] == "failed":
+            raise RuntimeError(f"delivery failed: {delivery['last_error']}")
+        root = self.runtime.settings.data_dir.resolve() / "deliveries"
+        files = [str(root / _container(request_id, self) / f["name"]) for f in delivery["files"]]
+        url = started["link"] or delivery["url"]
+        return {"method": delivery["method"], "url": url, "expires_at": delivery["expires_at"],
+                "files": files if delivery["method"] == "local" else []}  # fmt: skip
+
+    def handover(self, request_id: int) -> dict[str, Any]:
+        issued = self.call(Role.OPERATOR, "POST", f"/api/v1/requests/{request_id}/bast")
+        pdf = self.http.get(f"/api/v1/requests/{request_id}/bast.pdf",
+                            headers=self.headers(Role.OPERATOR))  # fmt: skip
+        # In the office the printed BAST is signed and scanned; the demo records the PDF itself.
+        self.call(
+            Role.OPERATOR,
+            "POST",
+            f"/api/v1/requests/{request_id}/bast/signed-scan",
+            files={"scan": ("bast-ditandatangani.pdf", pdf.content, "application/pdf")},
+        )
+        base = self.runtime.settings.data_dir.resolve()
+        with self.runtime.sessions() as session:
+            handover = session.get(Handover, issued["id"])
+            assert handover is not None
+            pdf_path, docx_path = str(handover.pdf_path), str(handover.docx_path)
+        return {
+            "number": issued["number"],
+            "pdf": str(base / pdf_path),
+            "docx": str(base / docx_path),
+        }
+
+    def _until(self, path: str, done: Any) -> Any:
+        deadline = time.monotonic() + TIMEOUT_SECONDS
+        while True:
+            body = self.call(Role.OPERATOR, "GET", path)
+            if done(body):
+                return body
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{path} did not finish in {TIMEOUT_SECONDS:.0f} s")
+            time.sleep(POLL_SECONDS)
+
+
+def _container(request_id: int, walk: Walk) -> str:
+    request = walk.call(Role.OPERATOR, "GET", f"/api/v1/requests/{request_id}")
+    return str(request["number"]).replace("/", "_")
+
+
+def _export_summary(runtime: Runtime, row: dict[str, Any]) -> dict[str, Any]:
+    with runtime.sessions() as session:
+        export = session.get(Export, row["id"])
+        assert export is not None
+        camera = export_camera(session, export)
+        return {
+            "camera": camera[0], "location": camera[1], "state": export.state.value,
+            "file": str((runtime.settings.data_dir / str(export.file_path)).resolve()),
+            "sha256": export.sha256, "bytes": export.size_bytes,
+            "first_frame_utc": _iso(export.first_frame_at),
+            "last_frame_utc": _iso(export.last_frame_at),
+            "window_start_utc": _iso(camera[2]), "window_end_utc": _iso(camera[3]),
+            "gaps": export.gaps or [],
+        }  # fmt: skip
+
+
+def export_camera(session: Session, export: Export) -> tuple[str, str, datetime, datetime]:
+    item = session.get(RequestItem, export.item_id)
+    assert item is not None
+    return item.camera.name, item.camera.location, item.window_start_at, item.window_end_at
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat().replace("+00:00", "Z") if moment else None
