@@ -1,6 +1,7 @@
 """Talking to NVRs: the RTSP/ONVIF replay client, H.264 depacketisation, and the stream-copy
 writer that hashes clips while writing them."""
 
+from nvr_adapters.dahua import DahuaAdapter
 from nvr_adapters.errors import (
     NvrAuthFailed,
     NvrBusy,
@@ -9,6 +10,9 @@ from nvr_adapters.errors import (
     RecordingNotFound,
     ReplayError,
 )
+from nvr_adapters.factory import Vendor, open_adapter
+from nvr_adapters.hikvision import HikvisionAdapter
+from nvr_adapters.onvif import OnvifAdapter
 from nvr_adapters.replay import FetchStats, ReplayTarget, fetch
 from nvr_adapters.types import (
     AccessUnit,
@@ -30,20 +34,25 @@ __all__ = [
     "CameraRef",
     "ClockOffset",
     "Coverage",
+    "DahuaAdapter",
     "DeviceInfo",
     "ClipFacts",
     "ClipWriter",
     "FetchStats",
+    "HikvisionAdapter",
     "NvrAdapter",
     "NvrAuthFailed",
     "NvrBusy",
     "NvrError",
     "NvrUnreachable",
+    "OnvifAdapter",
     "RecordingNotFound",
     "ReplayError",
     "ReplayTarget",
     "Span",
     "StreamInfo",
     "TimeWindow",
+    "Vendor",
     "fetch",
+    "open_adapter",
 ]

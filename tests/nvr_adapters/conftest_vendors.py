@@ -1,0 +1,79 @@
+"""A simulated NVR whose clock runs 7 s ahead, with a camera of each kind, and adapters to it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from nvr_adapters import AccessUnit, NvrAdapter, StreamInfo, open_adapter
+from nvr_adapters.factory import Vendor
+from nvr_sim import NvrSimulator, SimulatorThread
+from nvr_sim.config import CameraConfig, SimConfig, segment_start
+
+USER, PASSWORD = "operator", "rahasia-vendor"
+CLOCK_OFFSET = timedelta(seconds=7)
+CONTINUOUS, MOTION, Z_LOCAL = "1", "2", "3"
+VENDORS: tuple[Vendor, ...] = ("onvif", "hikvision", "dahua")
+
+
+@pytest.fixture(scope="module")
+def vendor_sim(sim_cache: Path) -> Iterator[NvrSimulator]:
+    cameras = (
+        CameraConfig(1, "Kamera 1"),
+        CameraConfig(2, "Kamera 2", schedule="motion"),
+        CameraConfig(3, "Kamera 3", hikvision_z_is_local=True),
+    )
+    config = SimConfig(
+        cameras=cameras, cache_dir=sim_cache, width=320, height=240, fps=5, gop_seconds=2,
+        segment_seconds=10, retention=timedelta(hours=1), username=USER, password=PASSWORD,
+        clock_offset=CLOCK_OFFSET, make="Saksi Test", model="NVR-3", firmware="4.2.1",
+        serial="SN-VENDOR-7",
+    )  # fmt: skip
+    simulator = NvrSimulator(config)
+    thread = SimulatorThread(simulator)
+    thread.start()
+    yield simulator
+    thread.stop()
+
+
+@pytest.fixture
+def device_anchor() -> datetime:
+    """A segment start ten minutes back, its number a multiple of 4 (motion: gap at +30 s)."""
+    moment = segment_start(datetime.now(UTC) - timedelta(minutes=10), 10)
+    while (int(moment.timestamp()) // 10) % 4 != 0:
+        moment -= timedelta(seconds=10)
+    return moment
+
+
+def adapter_for(
+    sim: NvrSimulator, vendor: Vendor, *, password: str = PASSWORD, http_port: int | None = None,
+    z_is_local: bool = False,
+) -> NvrAdapter:  # fmt: skip
+    options: dict[str, str | bool] = {"z_is_local": z_is_local} if vendor == "hikvision" else {}
+    endpoints = sim.endpoints
+    return open_adapter(
+        vendor, host=endpoints.host, http_port=http_port or endpoints.http_port,
+        rtsp_port=endpoints.rtsp_port, username=USER, password=password,
+        timezone=sim.config.timezone, options=options,
+    )  # fmt: skip
+
+
+def channel(vendor: Vendor, number: str) -> str:
+    """The camera's channel as each adapter names it: ONVIF by recording token."""
+    return f"Recording_{number}" if vendor == "onvif" else number
+
+
+@dataclass
+class ListSink:
+    info: StreamInfo | None = None
+    units: list[AccessUnit] = field(default_factory=list)
+
+    def start(self, info: StreamInfo) -> None:
+        self.info = info
+
+    def write(self, unit: AccessUnit) -> None:
+        self.units.append(unit)
