@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import aiohttp
 import pytest
+from aiohttp import web
 
 from nvr_adapters import AccessUnit, NvrAdapter, StreamInfo, open_adapter
 from nvr_adapters.factory import Vendor
 from nvr_sim import NvrSimulator, SimulatorThread
+from nvr_sim._onvif import SoapFault
 from nvr_sim.config import CameraConfig, SimConfig, segment_start
 
 USER, PASSWORD = "operator", "rahasia-vendor"
@@ -77,3 +81,48 @@ class ListSink:
 
     def write(self, unit: AccessUnit) -> None:
         self.units.append(unit)
+
+
+class FreshnessGate:
+    """A SOAP front for the simulator that, like many devices, refuses a UsernameToken created
+    more than `tolerance` away from the device clock (the simulator itself does not check)."""
+
+    def __init__(self, sim: NvrSimulator, tolerance: timedelta = timedelta(seconds=5)) -> None:
+        self.sim, self.tolerance = sim, tolerance
+        self.checked = self.refused = 0
+        self._runner: web.AppRunner | None = None
+        self.port = 0
+
+    async def __aenter__(self) -> FreshnessGate:
+        app = web.Application()
+        app.router.add_post("/onvif/{service}", self._forward)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
+        self.port = self._runner.addresses[0][1]
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        assert self._runner is not None
+        await self._runner.cleanup()
+
+    async def _forward(self, request: web.Request) -> web.Response:
+        body = await request.read()
+        created = re.search(rb"<(?:\w+:)?Created[^>]*>([^<]+)</", body)
+        if created is not None:
+            self.checked += 1
+            told = datetime.fromisoformat(created[1].decode().replace("Z", "+00:00"))
+            if abs(told - self.sim.archive.now()) > self.tolerance:
+                self.refused += 1
+                fault = SoapFault("Sender", "NotAuthorized", "Created is not fresh")
+                return web.Response(status=400, text=fault.envelope(),
+                                    content_type="application/soap+xml")  # fmt: skip
+        async with aiohttp.ClientSession() as http:
+            headers = {"Content-Type": request.headers.get("Content-Type", "application/soap+xml")}
+            async with http.post(self.sim.endpoints.http(request.path), data=body,
+                                 headers=headers) as answer:  # fmt: skip
+                text = (await answer.text()).replace(
+                    f"127.0.0.1:{self.sim.endpoints.http_port}", f"127.0.0.1:{self.port}"
+                )
+                return web.Response(status=answer.status, text=text,
+                                    content_type="application/soap+xml")  # fmt: skip

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 import pytest
+from onvif import ONVIFCamera
 
 from nvr_adapters import (
     CameraRef,
@@ -29,8 +30,11 @@ from tests.nvr_adapters.conftest_vendors import (
     CLOCK_OFFSET,
     CONTINUOUS,
     MOTION,
+    PASSWORD,
+    USER,
     VENDORS,
     Z_LOCAL,
+    FreshnessGate,
     ListSink,
     adapter_for,
     channel,
@@ -229,3 +233,37 @@ def test_open_adapter_picks_the_vendor_and_refuses_unknown_options() -> None:
         open_adapter("hikvision", options={"z_is_local": "maybe"}, **common)
     with pytest.raises(ValueError, match="unknown NVR vendor"):
         open_adapter("axis", options={}, **common)  # type: ignore[arg-type]
+
+
+def test_onvif_digests_follow_a_skewed_device_clock(
+    vendor_sim: NvrSimulator, device_anchor: datetime
+) -> None:
+    """A device 7 s ahead, refusing tokens 5 s off its clock, accepts ours but not naive ones."""
+    window = TimeWindow(
+        device_anchor + timedelta(seconds=25), device_anchor + timedelta(seconds=47)
+    )
+
+    async def through_gate() -> tuple[FreshnessGate, Any, BaseException | None]:
+        async with FreshnessGate(vendor_sim) as gate:
+            adapter = OnvifAdapter("127.0.0.1", gate.port, USER, PASSWORD)
+            try:
+                coverage = await adapter.search(CameraRef("n", "Recording_2"), window)
+            finally:
+                await adapter.aclose()
+            naive = ONVIFCamera("127.0.0.1", gate.port, USER, PASSWORD, no_cache=True)
+            try:
+                await naive.update_xaddrs()
+                refused = None
+            except Exception as exc:  # noqa: BLE001 - the refusal is what this asserts
+                refused = exc
+            finally:
+                await naive.close()
+        return gate, coverage, refused
+
+    gate, coverage, refused = asyncio.run(through_gate())
+
+    assert len(coverage.gaps) == 1
+    assert gate.checked >= 4
+    assert gate.refused >= 1  # the naive client, stamped with our clock, was refused
+    assert refused is not None
+    assert "not fresh" in str(refused)
