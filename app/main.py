@@ -18,6 +18,7 @@ from app.delivery.routes import router as delivery_router
 from app.exports.routes import router as exports_router
 from app.handover.routes import router as handover_router
 from app.http import install_error_handlers
+from app.reports.routes import router as reports_router
 from app.requests.routes import router as requests_router
 from app.runtime import Runtime
 from app.sop.routes import router as sop_router
@@ -63,6 +64,7 @@ def create_app(runtime: Runtime, *, run_workers: bool = False) -> FastAPI:
         custody_router,
         handover_router,
         delivery_router,
+        reports_router,
         web.router,
         web_download.router,
         web_admin.router,
