@@ -52,6 +52,11 @@ POLL_WAIT = "PT1S"
 MAX_POLLS = 120
 STATE_TOPIC = "RecordingHistory/Track/State"
 STREAM_SETUP = {"Stream": "RTP-Unicast", "Transport": {"Protocol": "RTSP"}}
+PROFILE_G = {
+    "Search": "http://www.onvif.org/ver10/search/wsdl",
+    "Replay": "http://www.onvif.org/ver10/replay/wsdl",
+    "Recording": "http://www.onvif.org/ver10/recording/wsdl",
+}
 NOT_FOUND_SUBCODES = {"InvalidToken", "NoRecording", "InvalidArgVal"}
 
 
@@ -152,6 +157,7 @@ class OnvifAdapter:
             )  # fmt: skip
             try:
                 await camera.update_xaddrs()
+                await _profile_g_xaddrs(camera)
             except BaseException:
                 await camera.close()
                 raise
@@ -196,6 +202,36 @@ class OnvifAdapter:
             if error is None:
                 raise
             raise error from exc
+
+
+async def _profile_g_xaddrs(camera: Any) -> None:
+    """Fill Search, Replay and Recording addresses from GetCapabilities when GetServices failed.
+
+    The library falls back to GetCapabilities for the top-level services only; Profile G ones
+    sit under its Extension element.
+    """
+    missing = {name: ns for name, ns in PROFILE_G.items() if ns not in camera.xaddrs}
+    if not missing:
+        return
+    extension = ((await camera.get_capabilities()) or {}).get("Extension") or {}
+    for name, namespace in missing.items():
+        xaddr = _extension_xaddr(extension, name)
+        if xaddr:
+            camera.xaddrs[namespace] = xaddr
+
+
+def _extension_xaddr(extension: Any, name: str) -> str:
+    """The XAddr of a capability under Extension: parsed, or still raw XML where zeep let the
+    schema's leading xs:any swallow it (it does for devices that omit DeviceIO and Display)."""
+    parsed = extension.get(name) or {}
+    if parsed.get("XAddr"):
+        return str(parsed["XAddr"])
+    for element in extension.get("_value_1") or []:
+        if getattr(element, "tag", "").rsplit("}", 1)[-1] == name:
+            for child in element:
+                if child.tag.rsplit("}", 1)[-1] == "XAddr" and child.text:
+                    return str(child.text).strip()
+    return ""
 
 
 async def _poll(fetch_page: Callable[[Any], Awaitable[Any]], token: str) -> list[Any]:

@@ -87,9 +87,14 @@ class FreshnessGate:
     """A SOAP front for the simulator that, like many devices, refuses a UsernameToken created
     more than `tolerance` away from the device clock (the simulator itself does not check)."""
 
-    def __init__(self, sim: NvrSimulator, tolerance: timedelta = timedelta(seconds=5)) -> None:
+    def __init__(
+        self, sim: NvrSimulator, tolerance: timedelta = timedelta(seconds=5),
+        unsupported: frozenset[str] = frozenset(),
+    ) -> None:  # fmt: skip
         self.sim, self.tolerance = sim, tolerance
-        self.checked = self.refused = 0
+        # Operations answered ActionNotSupported, like an older device's.
+        self.unsupported = unsupported
+        self.checked = self.refused = self.not_supported = 0
         self._runner: web.AppRunner | None = None
         self.port = 0
 
@@ -108,15 +113,17 @@ class FreshnessGate:
 
     async def _forward(self, request: web.Request) -> web.Response:
         body = await request.read()
+        for operation in self.unsupported:
+            if re.search(rb"<(?:[\w-]+:)?" + operation.encode() + rb"[\s/>]", body):
+                self.not_supported += 1
+                return _fault("Receiver", "ActionNotSupported", f"{operation} is not supported")
         created = re.search(rb"<(?:\w+:)?Created[^>]*>([^<]+)</", body)
         if created is not None:
             self.checked += 1
             told = datetime.fromisoformat(created[1].decode().replace("Z", "+00:00"))
             if abs(told - self.sim.archive.now()) > self.tolerance:
                 self.refused += 1
-                fault = SoapFault("Sender", "NotAuthorized", "Created is not fresh")
-                return web.Response(status=400, text=fault.envelope(),
-                                    content_type="application/soap+xml")  # fmt: skip
+                return _fault("Sender", "NotAuthorized", "Created is not fresh")
         async with aiohttp.ClientSession() as http:
             headers = {"Content-Type": request.headers.get("Content-Type", "application/soap+xml")}
             async with http.post(self.sim.endpoints.http(request.path), data=body,
@@ -126,3 +133,8 @@ class FreshnessGate:
                 )
                 return web.Response(status=answer.status, text=text,
                                     content_type="application/soap+xml")  # fmt: skip
+
+
+def _fault(code: str, subcode: str, reason: str) -> web.Response:
+    text = SoapFault(code, subcode, reason).envelope()
+    return web.Response(status=400, text=text, content_type="application/soap+xml")

@@ -267,3 +267,28 @@ def test_onvif_digests_follow_a_skewed_device_clock(
     assert gate.refused >= 1  # the naive client, stamped with our clock, was refused
     assert refused is not None
     assert "not fresh" in str(refused)
+
+
+def test_onvif_without_get_services_falls_back_to_get_capabilities(
+    vendor_sim: NvrSimulator, device_anchor: datetime
+) -> None:
+    """An older device that lacks GetServices: Search and Replay come from GetCapabilities."""
+    window = TimeWindow(device_anchor + timedelta(seconds=3), device_anchor + timedelta(seconds=7))
+    sink = ListSink()
+
+    async def through_gate() -> tuple[FreshnessGate, Any]:
+        async with FreshnessGate(vendor_sim, unsupported=frozenset({"GetServices"})) as gate:
+            adapter = OnvifAdapter("127.0.0.1", gate.port, USER, PASSWORD)
+            try:
+                coverage = await adapter.search(CameraRef("n", "Recording_1"), window)
+                await adapter.fetch(CameraRef("n", "Recording_1"), window, sink)
+            finally:
+                await adapter.aclose()
+        return gate, coverage
+
+    gate, coverage = asyncio.run(through_gate())
+
+    assert gate.not_supported >= 1  # GetServices was asked for, and refused
+    assert coverage.gaps == ()
+    expected = truth(vendor_sim, CONTINUOUS, window)
+    assert [list(u.nals) for u in sink.units] == [list(x.nals) for x in expected]
