@@ -292,3 +292,19 @@ def test_onvif_without_get_services_falls_back_to_get_capabilities(
     assert coverage.gaps == ()
     expected = truth(vendor_sim, CONTINUOUS, window)
     assert [list(u.nals) for u in sink.units] == [list(x.nals) for x in expected]
+
+
+@pytest.mark.parametrize("vendor", VENDORS)
+def test_a_long_search_pages_through_every_span(
+    vendor_sim: NvrSimulator, vendor: Vendor, device_anchor: datetime
+) -> None:
+    """Half an hour of the motion camera: 45 gaps, more than one ISAPI page (40) holds."""
+    window = TimeWindow(device_anchor - timedelta(minutes=25), device_anchor + timedelta(minutes=5))
+
+    coverage = with_adapter(adapter_for(vendor_sim, vendor),
+                            lambda a: a.search(camera(vendor, MOTION), window))  # fmt: skip
+
+    recorded = vendor_sim.archive.spans(vendor_sim.config.camera(2), window.start, window.end)
+    assert len(recorded) > 40
+    assert coverage.spans == tuple(Span(s.start, s.end) for s in recorded)
+    assert len(coverage.gaps) == 45
