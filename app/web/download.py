@@ -88,3 +88,20 @@ def _record_access(runtime: Runtime, link: LocalLink, name: str, span: tuple[int
             result={"bytes": [span[0], span[1]]},
             request_id=delivery.request_id if delivery else None,
         )  # fmt: skip
+
+
+@router.get("/verifikasi/bast/{number:path}", response_class=HTMLResponse)
+def bast_page(number: str, request: Request, runtime: RuntimeDep) -> HTMLResponse:
+    """The page a BAST's QR code opens: what was handed over under that number, no names."""
+    with runtime.sessions() as session:
+        handover = session.scalars(
+            select(Handover).where(Handover.number == unquote(number))
+        ).first()
+        if handover is None:
+            return render(request, runtime, "bast_public.html", 404, handover=None, number=number)
+        package = session.scalars(
+            select(EvidencePackage).where(EvidencePackage.request_id == handover.request_id)
+        ).one_or_none()
+        clips = package.clips if package else []
+        return render(request, runtime, "bast_public.html", handover=handover, clips=clips,
+                      number=handover.number)  # fmt: skip

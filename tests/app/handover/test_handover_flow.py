@@ -249,3 +249,20 @@ def test_handover_refused_before_the_handover_step_and_to_others(world: dict[str
     assert bast_first.status_code == 409
     assert deliver_first.status_code == 409
     assert deliver_first.json()["detail"].startswith("build the evidence package")
+
+
+def test_the_bast_qr_page_shows_hashes_and_no_names(world: dict[str, Any]) -> None:
+    client, rid = world["client"], world["id"]
+    package, _started = _deliver(world)
+    bast = client.post(f"/api/v1/requests/{rid}/bast", headers=world["h"]).json()
+
+    page = client.get("/verifikasi/bast/" + bast["number"].replace("/", "%2F"))
+    missing = client.get("/verifikasi/bast/999%2FBAST%2F2026")
+
+    assert page.status_code == 200
+    assert bast["pdf_sha256"] in page.text
+    for clip in package["clips"]:
+        assert clip["sha256"] in page.text
+    assert "Andi Wijaya" not in page.text  # the recipient's name is not public
+    assert "Budi Santoso" not in page.text
+    assert missing.status_code == 404
