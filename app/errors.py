@@ -112,6 +112,26 @@ class RequestClosed(Conflict):
     pass
 
 
+class ExportsIncomplete(Conflict):
+    pass
+
+
+class ClosedBySignedScan(InvalidTransition):
+    pass
+
+
+class PackageMissing(Conflict):
+    pass
+
+
+class DeliveryMissing(Conflict):
+    pass
+
+
+class AlreadyIssued(Conflict):
+    pass
+
+
 class PayloadTooLarge(SaksiError):
     status_code = 413
 

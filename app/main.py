@@ -24,6 +24,7 @@ from app.runtime import Runtime
 from app.sop.routes import router as sop_router
 from app.web import admin as web_admin
 from app.web import download as web_download
+from app.web import handover as web_handover
 from app.web import routes as web
 
 STATIC_DIR = Path(__file__).parent / "web" / "static"
@@ -67,6 +68,7 @@ def create_app(runtime: Runtime, *, run_workers: bool = False) -> FastAPI:
         reports_router,
         web.router,
         web_download.router,
+        web_handover.router,
         web_admin.router,
     ):
         app.include_router(router)

@@ -62,10 +62,10 @@ def start_delivery(
     check_may_hand_over(runtime.sop, request, user)
     package = package_of(session, request)
     if package is None:
-        raise errors.Conflict("build the evidence package before delivering it")
+        raise errors.PackageMissing("build the evidence package before delivering it")
     active = (DeliveryState.PENDING, DeliveryState.SHARED)
     if any(d.state in active for d in deliveries_of(session, request)):
-        raise errors.Conflict("the request already has a delivery in progress or shared")
+        raise errors.AlreadyIssued("the request already has a delivery in progress or shared")
     delivery = Delivery(
         request_id=request.id, method=method_for(runtime, request), state=DeliveryState.PENDING,
         recipient=request.recipient_email, files=[], file_ids=[], permission_ids=[],

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
 from app import errors
 from app.auth.models import Role, User
+from app.exports.models import TERMINAL_STATES, Export, ExportPurpose, ExportState
 from app.requests.models import EvidenceRequest, RequestStatus
 from app.sop.definition import SopDefinition, StepAction
 
@@ -23,3 +27,36 @@ def check_may_hand_over(sop: SopDefinition, request: EvidenceRequest, user: User
 
 def _handover_step(sop: SopDefinition) -> int:
     return next(s.number for s in sop.steps if s.action is StepAction.HANDOVER)
+
+
+def check_completable(session: Session, sop: SopDefinition, request: EvidenceRequest) -> None:
+    """Steps with evidence of their own close only when it exists.
+
+    The export step needs every item's export finished and at least one clip; the handover step
+    is closed by uploading the signed BAST, never by a plain "done".
+    """
+    if request.status is not RequestStatus.IN_PROGRESS:
+        return  # the SOP service refuses with the request's status
+    step = sop.step(request.current_step)
+    if step.action is StepAction.HANDOVER:
+        raise errors.ClosedBySignedScan(
+            "the handover step closes when the signed BAST scan is uploaded"
+        )
+    if step.action is StepAction.EXPORT:
+        _check_exported(session, request)
+
+
+def _check_exported(session: Session, request: EvidenceRequest) -> None:
+    latest: dict[int, Export] = {}
+    query = select(Export).where(
+        Export.request_id == request.id, Export.purpose == ExportPurpose.EVIDENCE
+    )
+    for export in session.scalars(query.order_by(Export.id)):
+        latest[export.item_id] = export
+    finished = [e for e in latest.values() if e.state in TERMINAL_STATES]
+    clips = [e for e in finished if e.state in (ExportState.DONE, ExportState.PARTIAL)]
+    if len(finished) < len(request.items) or not clips:
+        raise errors.ExportsIncomplete(
+            f"export every item before closing the export step: {len(clips)} of "
+            f"{len(request.items)} items have a clip, {len(finished)} finished"
+        )

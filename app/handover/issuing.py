@@ -54,7 +54,7 @@ def issue_bast(
     """Number, render and store the BAST of a packaged and delivered request."""
     check_may_hand_over(runtime.sop, request, user)
     if (existing := handover_of(session, request)) is not None:
-        raise errors.Conflict(f"BAST {existing.number} was already issued for this request")
+        raise errors.AlreadyIssued(f"BAST {existing.number} was already issued for this request")
     package = package_of(session, request)
     delivery = _shared_delivery(session, request)
     year = now.astimezone(runtime.zone).year
@@ -90,7 +90,7 @@ def issue_bast(
 def _shared_delivery(session: Session, request: EvidenceRequest) -> Delivery:
     package = package_of(session, request)
     if package is None:
-        raise errors.Conflict("build the evidence package before issuing the BAST")
+        raise errors.PackageMissing("build the evidence package before issuing the BAST")
     query = (
         select(Delivery)
         .where(Delivery.request_id == request.id, Delivery.state == DeliveryState.SHARED)
@@ -98,7 +98,7 @@ def _shared_delivery(session: Session, request: EvidenceRequest) -> Delivery:
     )
     delivery = session.scalars(query).first()
     if delivery is None:
-        raise errors.Conflict("deliver the package before issuing the BAST")
+        raise errors.DeliveryMissing("deliver the package before issuing the BAST")
     return delivery
 
 
@@ -226,9 +226,9 @@ def attach_signed_scan(
     check_may_hand_over(runtime.sop, request, user)
     handover = handover_of(session, request)
     if handover is None:
-        raise errors.Conflict("issue the BAST before uploading its signed scan")
+        raise errors.InvalidTransition("issue the BAST before uploading its signed scan")
     if handover.signed_scan_sha256 is not None:
-        raise errors.Conflict(f"the signed scan of BAST {handover.number} is already on record")
+        raise errors.AlreadyIssued(f"BAST {handover.number} has its signed scan on record")
     relative = f"handovers/{request.number}/BAST-{handover.sequence:03d}-{handover.year}-signed.pdf"
     target = runtime.settings.data_dir / relative
     target.parent.mkdir(parents=True, exist_ok=True)

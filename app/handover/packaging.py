@@ -82,7 +82,7 @@ def _finished_exports(session: Session, request: EvidenceRequest) -> list[Export
         )
     )
     if not exports:
-        raise errors.Conflict("the request has no finished export to package yet")
+        raise errors.ExportsIncomplete("the request has no finished export to package yet")
     return exports
 
 

@@ -4,6 +4,7 @@ from fastapi import APIRouter
 
 from app.auth.models import User
 from app.deps import CurrentUser, RuntimeDep, SessionDep, StaffUser
+from app.handover.guard import check_completable
 from app.http import ERROR_RESPONSES
 from app.requests import service as requests_service
 from app.requests.routes import RequestDep
@@ -71,6 +72,8 @@ def complete(
 ) -> RequestRead:
     """Record the operator's completion of the current export, handover or log step."""
     now = runtime.clock.now()
+    service.check_performable(runtime.sop, request, user, body.step)
+    check_completable(session, runtime.sop, request)
     service.perform(
         session,
         runtime.sop,

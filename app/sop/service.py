@@ -104,6 +104,13 @@ def return_request(
     return record
 
 
+def check_performable(
+    sop: SopDefinition, request: EvidenceRequest, actor: User, expected_step: int | None
+) -> SopStep:
+    """Refuse, as `perform` would, an actor who may not do the current step now."""
+    return _performable_step(sop, request, actor, expected_step)
+
+
 def _performable_step(
     sop: SopDefinition, request: EvidenceRequest, actor: User, expected_step: int | None
 ) -> SopStep:

@@ -59,6 +59,11 @@ MESSAGES = {
     "Forbidden": "Anda tidak berwenang melakukan ini.",
     "ValidationFailed": "Isian tidak valid.",
     "ReasonRequired": "Tuliskan alasan pengembalian.",
+    "ExportsIncomplete": "Selesaikan ekspor semua titik CCTV terlebih dahulu.",
+    "ClosedBySignedScan": "Serah terima selesai saat pindaian BAST bertanda tangan diunggah.",
+    "PackageMissing": "Buat paket barang bukti terlebih dahulu.",
+    "DeliveryMissing": "Serahkan paket (tautan/Google Drive/media) sebelum menerbitkan BAST.",
+    "AlreadyIssued": "Sudah dibuat sebelumnya.",
 }
 
 ZONE_NAMES = {"Asia/Jakarta": "WIB", "Asia/Pontianak": "WIB", "Asia/Makassar": "WITA"}

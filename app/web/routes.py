@@ -21,6 +21,7 @@ from app.auth.models import STAFF_ROLES, Role, User
 from app.cameras.service import list_cameras
 from app.deps import RuntimeDep, SessionDep
 from app.exports import service as exports_service
+from app.handover.guard import check_completable
 from app.requests import letters
 from app.requests import service as requests_service
 from app.requests.models import EvidenceRequest
@@ -29,6 +30,7 @@ from app.security import read_token
 from app.sop import service as sop_service
 from app.sop.definition import COMPLETABLE_ACTIONS, StepAction
 from app.web import forms, labels
+from app.web.handover_view import handover_context
 from app.web.session import check_csrf, close_session, csrf_token, open_session, session_token
 
 router = APIRouter(include_in_schema=False)
@@ -223,6 +225,7 @@ def _render_request(
     evidence: EvidenceRequest,
     error: str | None,
     status_code: int = 200,
+    **extra: Any,
 ) -> HTMLResponse:
     now = runtime.clock.now()
     detail = requests_service.describe(session, runtime.sop, evidence, now)
@@ -247,6 +250,15 @@ def _render_request(
         request, runtime, "request_detail.html", status_code, user=user, detail=detail,
         can_act=can_act, operators=[o for o in operators if o.active], users=users,
         sop=runtime.sop, error=error, exports=exports, can_export=can_export,
+        can_hand_over=_can_hand_over(step, user, evidence),
+        **handover_context(runtime, session, user, evidence), **extra,
+    )  # fmt: skip
+
+
+def _can_hand_over(step: Any, user: User, evidence: EvidenceRequest) -> bool:
+    return (
+        step is not None and step.action is StepAction.HANDOVER
+        and user.role is Role.OPERATOR and evidence.assigned_operator_id == user.id
     )  # fmt: skip
 
 
@@ -301,6 +313,9 @@ def _perform(
     if action not in actions:
         raise errors.ValidationFailed("unknown action")
     operator = session.get(User, operator_id) if operator_id is not None else None
+    if action == "complete":
+        sop_service.check_performable(runtime.sop, evidence, user, step)
+        check_completable(session, runtime.sop, evidence)
     sop_service.perform(
         session, runtime.sop, evidence, user, actions[action], now,
         note=note, expected_step=step, operator=operator,

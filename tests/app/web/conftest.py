@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -14,11 +15,13 @@ import uvicorn
 from playwright.sync_api import Browser, Page, sync_playwright
 
 from app.auth.models import Role
+from app.cameras.models import NvrVendor
 from app.demo import NvrEndpoint, seed
 from app.main import create_app
 from app.migrate import upgrade
 from app.runtime import Runtime, build_runtime, set_current
 from app.settings import Settings
+from nvr_sim import NvrSimulator, SimConfig, SimulatorThread, default_cameras
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -49,16 +52,24 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    data_dir = tmp_path_factory.mktemp("live") / "data"
-    settings = Settings(data_dir=data_dir, _env_file=None)  # type: ignore[call-arg]
+    """Saksi with its job workers, and an NVR simulator whose archive reaches back two days."""
+    root = tmp_path_factory.mktemp("live")
+    settings = Settings(data_dir=root / "data", _env_file=None)  # type: ignore[call-arg]
     runtime = build_runtime(settings)
     upgrade(settings.resolved_database_url)
-    endpoint = NvrEndpoint("127.0.0.1", 8080, 8554, "admin", "rahasia")
+    config = SimConfig(
+        cameras=default_cameras(4), cache_dir=root / "sim-cache", width=320, height=240, fps=5,
+        gop_seconds=2, segment_seconds=10, retention=timedelta(hours=48),
+        username="admin", password="rahasia",
+    )  # fmt: skip
+    simulator = SimulatorThread(NvrSimulator(config))
+    ports = simulator.start()
+    endpoint = NvrEndpoint("127.0.0.1", ports.rtsp_port, ports.rtsp_port, "admin", "rahasia",
+                           vendor=NvrVendor.HIKVISION)  # fmt: skip
     world = seed(runtime, endpoint, passwords=dict.fromkeys(Role, PASSWORD))
     port = _free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(runtime), host="127.0.0.1", port=port, log_level="warning")
-    )
+    app = create_app(runtime, run_workers=True)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 30
@@ -71,6 +82,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
     )
     server.should_exit = True
     thread.join(timeout=10)
+    simulator.stop()
     runtime.close()
     set_current(None)
 

@@ -73,6 +73,13 @@ def start_exports(browser: Browser, server: LiveServer, request_url: str) -> Non
     page.wait_for_url(request_url + "#ekspor")
     expect(page.locator("tr[data-export]")).to_have_count(1)
     expect(page.get_by_role("button", name="Mulai ekspor")).to_have_count(1)
+    for _ in range(300):  # the export runs as a job; the row follows it
+        page.goto(request_url)
+        if page.locator("tr[data-export][data-state=done]").count():
+            break
+        page.wait_for_timeout(200)
+    expect(page.locator("tr[data-export] [data-field=state]")).to_have_text("Selesai")
+    expect(page.locator("figure.sheet img")).to_have_count(1)
     context.close()
 
 
@@ -95,21 +102,67 @@ def test_every_role_performs_its_step(
         (Role.SEKRETARIS, "Disposisikan"),
         (Role.KEPALA_BIDANG, "Disposisikan"),
         (Role.SUBKOORDINATOR, "Tunjuk staf"),
-        (Role.OPERATOR, "Tandai selesai"),
-        (Role.OPERATOR, "Tandai selesai"),
-        (Role.OPERATOR, "Tandai selesai"),
     ]
     for number, (role, button) in enumerate(steps, start=2):
-        if number == 6:
-            start_exports(browser, live_server, request_url)
         acted = act_as(browser, live_server, role, request_url, button)
         expect(acted.locator(".timeline li").nth(number - 1)).to_have_class("done")
         acted.context.close()
+
+    start_exports(browser, live_server, request_url)  # step 6: the footage, from the NVR
+    acted = act_as(browser, live_server, Role.OPERATOR, request_url, "Tandai selesai")
+    expect(acted.locator(".timeline li").nth(5)).to_have_class("done")
+    acted.context.close()
+    hand_over(browser, live_server, request_url)  # step 7: package, link, BAST, signed scan
+    acted = act_as(browser, live_server, Role.OPERATOR, request_url, "Tandai selesai")
+    acted.context.close()
 
     page.reload()
     expect(page.locator("h1 .badge")).to_have_text("Selesai")
     expect(page.locator(".timeline li.done")).to_have_count(8)
     expect(page.get_by_text("tindak lanjut oleh kepala_dinas")).to_be_visible()
+    agency_downloads(page, live_server, request_url)
+
+
+def hand_over(browser: Browser, server: LiveServer, request_url: str) -> None:
+    """The operator builds the package, delivers it, issues the BAST, uploads the signed scan."""
+    context = browser.new_context(viewport={"width": 1366, "height": 768})
+    page = context.new_page()
+    login(page, server, Role.OPERATOR)
+    page.goto(request_url)
+    expect(page.get_by_role("button", name="Tandai selesai")).to_have_count(0)
+    page.get_by_role("button", name="Buat paket barang bukti").click()
+    expect(page.get_by_text("Paket barang bukti")).to_be_visible()
+    page.get_by_role("button", name="Serahkan paket").click()
+    link = page.get_by_label("Tautan unduhan")
+    expect(link).to_have_value(re.compile(r"/unduh/[A-Za-z0-9_-]{40,}$"))
+    for _ in range(100):  # the copy runs as a job
+        page.goto(request_url)
+        if page.locator("[data-delivery][data-state=shared]").count():
+            break
+        page.wait_for_timeout(200)
+    page.get_by_role("button", name="Terbitkan BAST").click()
+    expect(page.get_by_text(re.compile(r"Nomor \d{3}/BAST/\d{4}"))).to_be_visible()
+    page.get_by_label("Pindaian BAST bertanda tangan (PDF)").set_input_files(
+        {"name": "bast-ttd.pdf", "mimeType": "application/pdf", "buffer": pdf_bytes()}
+    )
+    page.get_by_role("button", name="Unggah dan tutup serah terima").click()
+    expect(page.locator(".timeline li").nth(6)).to_have_class("done")
+    context.close()
+
+
+def agency_downloads(page: Page, server: LiveServer, request_url: str) -> None:
+    """The pemohon's portal: the delivery with its expiry, hashes, how to verify, and the file."""
+    expect(page.get_by_text(re.compile(r"berlaku sampai .* \(1[34] hari lagi\)"))).to_be_visible()
+    expect(page.get_by_role("heading", name="Cara memeriksa keaslian")).to_be_visible()
+    download = page.locator("#serah-terima a[href*='/unduh/']").first
+    href = download.get_attribute("href")
+    assert href is not None
+    body = page.context.request.get(server.url + href).body()
+    expected = page.locator("#serah-terima td code.hash").first.inner_text()
+    assert hashlib.sha256(body).hexdigest() == expected
+    if os.environ.get("SAKSI_SCREENSHOTS"):
+        page.locator("#serah-terima").scroll_into_view_if_needed()
+        page.screenshot(path="docs/screenshot-agency-download.png", full_page=False)
 
 
 def test_bad_input_is_shown_next_to_the_field_and_kept(page: Page, live_server: LiveServer) -> None:

@@ -1,0 +1,140 @@
+"""The handover on the request page: package, delivery, BAST, signed scan, and the agency's
+downloads. Each action is the REST service's own function behind a CSRF-checked form."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
+from sqlalchemy.orm import Session
+
+from app import errors
+from app.auth.models import User
+from app.custody import service as custody
+from app.delivery import service as delivery_service
+from app.delivery.backends import local_backend
+from app.delivery.models import Delivery
+from app.deps import RuntimeDep, SessionDep
+from app.handover import issuing, packaging
+from app.requests import letters
+from app.requests.models import EvidenceRequest
+from app.runtime import Runtime
+from app.web import labels
+from app.web.handover_view import downloadable
+from app.web.routes import WebUser, _readable, _render_request
+from app.web.session import check_csrf
+from drive_sync import serve_file
+
+router = APIRouter(include_in_schema=False)
+Csrf = Annotated[str, Form()]
+
+
+@router.post("/permintaan/{request_id}/paket", response_model=None)
+def build_package(
+    request: Request, request_id: int, user: WebUser, runtime: RuntimeDep, session: SessionDep,
+    csrf: Csrf,
+) -> Response:  # fmt: skip
+    check_csrf(runtime, request, csrf)
+    evidence = _readable(session, user, request_id)
+    return _attempt(request, runtime, session, user, evidence, lambda: packaging.build_package(
+        runtime, session, evidence, user, runtime.clock.now()))  # fmt: skip
+
+
+@router.post("/permintaan/{request_id}/serahkan", response_model=None)
+def deliver(
+    request: Request, request_id: int, user: WebUser, runtime: RuntimeDep, session: SessionDep,
+    csrf: Csrf,
+) -> Response:  # fmt: skip
+    """Start the delivery; a local link is shown on this page once (only its hash is kept)."""
+    check_csrf(runtime, request, csrf)
+    evidence = _readable(session, user, request_id)
+    try:
+        started = delivery_service.start_delivery(
+            runtime, session, evidence, user, runtime.clock.now()
+        )
+    except errors.SaksiError as exc:
+        return _refused(request, runtime, session, user, request_id, exc)
+    session.flush()
+    return _render_request(request, runtime, session, user, evidence, None, new_link=started.url)
+
+
+@router.post("/permintaan/{request_id}/bast", response_model=None)
+def issue_bast(
+    request: Request, request_id: int, user: WebUser, runtime: RuntimeDep, session: SessionDep,
+    csrf: Csrf,
+) -> Response:  # fmt: skip
+    check_csrf(runtime, request, csrf)
+    evidence = _readable(session, user, request_id)
+    return _attempt(request, runtime, session, user, evidence, lambda: issuing.issue_bast(
+        runtime, session, evidence, user, runtime.clock.now()))  # fmt: skip
+
+
+@router.post("/permintaan/{request_id}/bast-ttd", response_model=None)
+def signed_scan(
+    request: Request, request_id: int, user: WebUser, runtime: RuntimeDep, session: SessionDep,
+    csrf: Csrf, scan: Annotated[UploadFile, File()],
+) -> Response:  # fmt: skip
+    """The BAST signed by both parties, scanned: closes the handover step."""
+    check_csrf(runtime, request, csrf)
+    evidence = _readable(session, user, request_id)
+    settings = runtime.settings
+    try:
+        staged = letters.stage_letter(
+            scan.file, scan.filename or "bast.pdf", scan.content_type, settings.data_dir,
+            settings.letter_max_bytes,
+        )  # fmt: skip
+    except errors.SaksiError as exc:
+        return _refused(request, runtime, session, user, request_id, exc)
+    try:
+        issuing.attach_signed_scan(runtime, session, evidence, user, staged, runtime.clock.now())
+    except errors.SaksiError as exc:
+        letters.discard(staged)
+        return _refused(request, runtime, session, user, request_id, exc)
+    return RedirectResponse(f"/permintaan/{request_id}#serah-terima", status_code=303)
+
+
+@router.get("/permintaan/{request_id}/unduh/{delivery_id}/{file_name}", response_model=None)
+def download(
+    request: Request, request_id: int, delivery_id: int, file_name: str, user: WebUser,
+    runtime: RuntimeDep, session: SessionDep,
+) -> Response:  # fmt: skip
+    """The agency portal's download: the signed-in recipient's agency, while the link lives."""
+    evidence = _readable(session, user, request_id)
+    delivery = session.get(Delivery, delivery_id)
+    now = runtime.clock.now()
+    if delivery is None or delivery.request_id != evidence.id or not downloadable(delivery, now):
+        raise errors.NotFound("no live delivery with this file")
+    names = {f["name"] for f in delivery.files}
+    if file_name not in names or delivery.method != "local" or not delivery.container_id:
+        raise errors.NotFound("no live delivery with this file")
+    path = local_backend(runtime).root / delivery.container_id / file_name
+    served = serve_file(path, request.headers.get("range"))
+    custody.record(
+        session, "delivery.accessed", custody.performer(user), now,
+        object={"delivery": delivery.id, "file": file_name, "via": "portal"},
+        result={"bytes": [served.span[0], served.span[1]]}, request_id=evidence.id,
+    )  # fmt: skip
+    headers = served.headers | {"Content-Disposition": f'attachment; filename="{file_name}"'}
+    return StreamingResponse(served.body, status_code=served.status, headers=headers)
+
+
+def _attempt(
+    request: Request, runtime: Runtime, session: Session, user: User, evidence: EvidenceRequest,
+    action: Any,
+) -> Response:  # fmt: skip
+    try:
+        action()
+    except errors.SaksiError as exc:
+        return _refused(request, runtime, session, user, evidence.id, exc)
+    return RedirectResponse(f"/permintaan/{evidence.id}#serah-terima", status_code=303)
+
+
+def _refused(
+    request: Request, runtime: Runtime, session: Session, user: User, request_id: int,
+    exc: errors.SaksiError,
+) -> HTMLResponse:  # fmt: skip
+    session.rollback()
+    evidence = _readable(session, user, request_id)
+    message = labels.message(exc.code, exc.detail)
+    return _render_request(request, runtime, session, user, evidence, message, exc.status_code)
