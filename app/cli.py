@@ -138,6 +138,7 @@ def _tool_commands(commands: Commands[argparse.ArgumentParser]) -> None:
     demo.add_argument("--host", default="127.0.0.1")
     demo.add_argument("--port", type=int, default=8000)
     demo.add_argument("--rtsp-port", type=int, default=8554)
+    demo.add_argument("--http-port", type=int, default=8080, help="the simulator's ONVIF/HTTP port")
     demo.add_argument("--sim-size", default="1280x720", help="simulated footage, WIDTHxHEIGHT")
     demo.add_argument("--sim-fps", type=int, default=25)
     demo.add_argument(
@@ -234,15 +235,16 @@ def _demo(args: argparse.Namespace) -> int:
         cameras=default_cameras(4), cache_dir=settings.data_dir / "nvr-sim-cache", width=width,
         height=height, fps=args.sim_fps, username="admin", password=password,
     )  # fmt: skip
-    rtsp_port = 0 if args.walkthrough else args.rtsp_port
-    simulator = SimulatorThread(NvrSimulator(config, host=args.host, rtsp_port=rtsp_port))
+    rtsp_port, http_port = (0, 0) if args.walkthrough else (args.rtsp_port, args.http_port)
+    simulator = SimulatorThread(
+        NvrSimulator(config, host=args.host, rtsp_port=rtsp_port, http_port=http_port)
+    )
     endpoints = simulator.start()
     try:
-        # Registered as a Hikvision-style NVR: exports use its playback URLs until the ONVIF
-        # adapter (GetReplayUri) exists.
+        # An ONVIF Profile G NVR: probed, searched and replayed as one in the field.
         endpoint = demo_data.NvrEndpoint(
-            args.host, endpoints.rtsp_port, endpoints.rtsp_port, "admin", password,
-            vendor=NvrVendor.HIKVISION,
+            args.host, endpoints.http_port, endpoints.rtsp_port, "admin", password,
+            vendor=NvrVendor.ONVIF,
         )  # fmt: skip
         world = demo_data.seed(runtime, endpoint)
         accounts = demo_data.remember_accounts(settings.data_dir, world)

@@ -2,8 +2,9 @@
 
 Each state change commits on its own (progress is visible while it runs) and appends a custody
 event; the clip's hash is taken while it is written. A failed attempt keeps its record and its
-partial file. ONVIF replay addresses come from the device (GetReplayUri) and wait for the ONVIF
-adapter; Hikvision and Dahua playback addresses follow those vendors' conventions.
+partial file. The NVR is reached through its vendor's adapter (`nvr_adapters`): probed for make,
+model and clock offset, searched for what it holds of the window, then replayed (ONVIF
+GetReplayUri and `Range: clock=`, or the Hikvision/Dahua playback conventions).
 """
 
 from __future__ import annotations
@@ -12,22 +13,24 @@ import asyncio
 import logging
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
-from app.cameras.models import Camera, Nvr, NvrVendor
+from app.cameras.models import Camera, NvrVendor
 from app.cameras.service import nvr_password
 from app.custody import service as custody
 from app.db import unit_of_work
 from app.exports import service
+from app.exports.device import DeviceFacts, DeviceTarget, fetch_from_device
 from app.exports.limiter import NvrSlots
-from app.exports.models import AttemptOutcome, Export, ExportAttempt, ExportState
+from app.exports.models import AttemptOutcome, Export, ExportState
 from app.requests.models import EvidenceRequest, RequestItem
 from app.runtime import Runtime
-from nvr_adapters import ClipFacts, ClipWriter, NvrError, ReplayTarget, TimeWindow, fetch
+from custody.events import JsonValue
+from nvr_adapters import CameraRef, ClipFacts, ClipWriter, NvrError, TimeWindow
+from nvr_adapters.factory import Vendor
 from nvr_adapters.verify import ClipCheck, check_clip, contact_sheet
 
 logger = logging.getLogger(__name__)
@@ -46,28 +49,12 @@ class Plan:
     attempt_id: int
     attempt_number: int
     nvr_id: int
-    target: ReplayTarget
+    target: DeviceTarget
     output: Path
     relative: str
     request_id: int
     authorization: str
-
-
-def playback_url(nvr: Nvr, camera: Camera, window: TimeWindow) -> str:
-    """The vendor playback address of a camera's recording over `window`."""
-    base = f"rtsp://{nvr.host}:{nvr.rtsp_port}"
-    if nvr.vendor is NvrVendor.HIKVISION:
-        s, e = window.start, window.end
-        times = f"starttime={s:%Y%m%dT%H%M%SZ}&endtime={e:%Y%m%dT%H%M%SZ}"
-        return f"{base}/Streaming/tracks/{camera.channel}01?{times}"
-    if nvr.vendor is NvrVendor.DAHUA:
-        zone = ZoneInfo(nvr.timezone)
-        s, e = window.start.astimezone(zone), window.end.astimezone(zone)
-        return (
-            f"{base}/cam/playback?channel={camera.channel}&subtype=0"
-            f"&starttime={s:%Y_%m_%d_%H_%M_%S}&endtime={e:%Y_%m_%d_%H_%M_%S}"
-        )
-    raise NvrError("ONVIF replay addresses come from GetReplayUri: the ONVIF adapter is needed")
+    exhibit: str
 
 
 def run(runtime: Runtime, export_id: int, worker: str) -> ExportState:
@@ -108,17 +95,8 @@ def _begin(runtime: Runtime, export_id: int, worker: str) -> Plan | ExportState:
         name = re.sub(r"[^A-Za-z0-9]+", "-", camera.name).strip("-").lower()
         relative = f"exports/{request.number}/{export.id:05d}-a{attempt.number}-{name}.mp4"
         attempt.file_path = relative
-        try:
-            url = playback_url(camera.nvr, camera, window)
-        except NvrError as exc:
-            # Nothing to retry: record the failed attempt and the reason, and stop.
-            _record_failure(session, export, attempt, (type(exc).__name__, str(exc)), now)
-            return ExportState.FAILED
-        target = ReplayTarget(
-            url, camera.nvr.username, nvr_password(camera.nvr, runtime.secret_box), window,
-            onvif=False,
-        )  # fmt: skip
-        service.move(session, export, ExportState.FETCHING, now)
+        target = _device_target(runtime, camera, window)
+        service.move(session, export, ExportState.PROBING, now)
         custody.record(
             session, "export.started", custody.SYSTEM, now,
             object={"export": export.id, "attempt": attempt.number, "camera": camera.name,
@@ -128,21 +106,26 @@ def _begin(runtime: Runtime, export_id: int, worker: str) -> Plan | ExportState:
         )  # fmt: skip
         return Plan(export.id, attempt.id, attempt.number, camera.nvr.id, target,
                     runtime.settings.data_dir / relative, relative, request.id,
-                    request.letter_number)  # fmt: skip
+                    request.letter_number, exhibit_number(request, item))  # fmt: skip
 
 
-def _record_failure(
-    session: Session, export: Export, attempt: ExportAttempt, error: tuple[str, str],
-    now: datetime,
-) -> None:  # fmt: skip
-    service.end_attempt(attempt, AttemptOutcome.FAILED, now, error)
-    export.error_code, export.error_detail = error
-    service.move(session, export, ExportState.FAILED, now)
-    custody.record(
-        session, "export.attempt_ended", custody.SYSTEM, now,
-        object={"export": export.id, "attempt": attempt.number, "outcome": "failed",
-                "error": error[0], "detail": error[1]},
-        authorization=export_letter(session, export), request_id=export.request_id,
+def exhibit_number(request: EvidenceRequest, item: RequestItem) -> str:
+    """Request number and the item's place in the letter: SKS-2026-00012/3."""
+    return f"{request.number}/{item.position + 1}"
+
+
+def _device_target(runtime: Runtime, camera: Camera, window: TimeWindow) -> DeviceTarget:
+    nvr = camera.nvr
+    vendor: Vendor = nvr.vendor.value
+    if nvr.vendor is NvrVendor.ONVIF:
+        reference = camera.source_token or f"Recording_{camera.channel}"
+    else:
+        reference = str(camera.channel)
+    return DeviceTarget(
+        vendor=vendor, host=nvr.host, http_port=nvr.http_port, rtsp_port=nvr.rtsp_port,
+        username=nvr.username, password=nvr_password(nvr, runtime.secret_box),
+        timezone=nvr.timezone, camera=CameraRef(str(nvr.id), reference, camera.name),
+        window=window,
     )  # fmt: skip
 
 
@@ -154,20 +137,45 @@ def export_letter(session: Session, export: Export) -> str:
 def _fetch_and_verify(runtime: Runtime, plan: Plan) -> ExportState:
     plan.output.parent.mkdir(parents=True, exist_ok=True)
     writer = ClipWriter(plan.output)
+
+    def stage(state: str, facts: DeviceFacts) -> None:
+        _stage(runtime, plan, ExportState(state), facts)
+
     try:
-        asyncio.run(fetch(plan.target, writer))
-        facts = writer.close()
+        device = asyncio.run(fetch_from_device(plan.target, writer, stage))
+        clip = writer.close()
     except NvrError as exc:
         _end(
             runtime, plan, AttemptOutcome.FAILED, ExportState.FAILED, (type(exc).__name__, str(exc))
         )
         raise
-    check = check_clip(plan.output, plan.target.window)
+    window = device.device_window(plan.target.window)
+    check = check_clip(plan.output, window)
     sheet = plan.output.with_suffix(".jpg")
-    contact_sheet(plan.output, sheet, _sheet_interval(plan.target.window), runtime.zone)
+    contact_sheet(plan.output, sheet, _sheet_interval(window), runtime.zone)
     final = ExportState.DONE if not check.gaps and check.starts_late_s <= 0 else ExportState.PARTIAL
-    _finish(runtime, plan, facts, check, final)
+    _finish(runtime, plan, (clip, device), check, final)
     return final
+
+
+def _stage(runtime: Runtime, plan: Plan, state: ExportState, facts: DeviceFacts) -> None:
+    """Commit the next stage with what the device told so far, and put it on record."""
+    now = runtime.clock.now()
+    with unit_of_work(runtime.sessions) as session:
+        export = service.get_export(session, plan.export_id)
+        service.move(session, export, state, now)
+        export.device, export.clock = facts.device, facts.clock
+        export.coverage = facts.coverage or None
+        told: dict[str, JsonValue] = (
+            {"device": facts.device, "clock": facts.clock}
+            if state is ExportState.SEARCHING
+            else {"recorded": len(facts.coverage["recorded"]), "gaps": facts.coverage["gaps"]}
+        )
+        custody.record(
+            session, f"export.{state.value}", custody.SYSTEM, now,
+            object={"export": export.id, "attempt": plan.attempt_number}, result=told,
+            authorization=plan.authorization, request_id=plan.request_id,
+        )  # fmt: skip
 
 
 def _sheet_interval(window: TimeWindow) -> float:
@@ -176,8 +184,14 @@ def _sheet_interval(window: TimeWindow) -> float:
 
 
 def _finish(
-    runtime: Runtime, plan: Plan, facts: ClipFacts, check: ClipCheck, final: ExportState
+    runtime: Runtime,
+    plan: Plan,
+    outcome: tuple[ClipFacts, DeviceFacts],
+    check: ClipCheck,
+    final: ExportState,
 ) -> None:
+    facts, device = outcome
+    shift = device.shift  # frame times are the device's; store true UTC
     now = runtime.clock.now()
     with unit_of_work(runtime.sessions) as session:
         export = service.get_export(session, plan.export_id)
@@ -186,15 +200,21 @@ def _finish(
         export.contact_sheet_path = str(Path(plan.relative).with_suffix(".jpg"))
         export.raw_sha256, export.size_bytes = facts.raw_sha256, facts.size
         export.frames = facts.frames
-        export.first_frame_at, export.last_frame_at = facts.first_frame_utc, facts.last_frame_utc
+        export.first_frame_at = facts.first_frame_utc - shift
+        export.last_frame_at = facts.last_frame_utc - shift
         export.bytes_written, export.percent = facts.size, 100.0
-        export.gaps = [{"start": g.start.isoformat(), "end": g.end.isoformat()} for g in check.gaps]
+        export.gaps = [{"start": (g.start - shift).isoformat(), "end": (g.end - shift).isoformat()}
+                       for g in check.gaps]  # fmt: skip
+        export.trimming = {"device_first_frame": facts.first_frame_utc.isoformat(),
+                           "device_last_frame": facts.last_frame_utc.isoformat(),
+                           "clock_shift_s": shift.total_seconds()}  # fmt: skip
         [attempt] = [a for a in export.attempts if a.id == plan.attempt_id]
         service.end_attempt(attempt, AttemptOutcome(final.value), now)
         service.move(session, export, final, now)
         custody.record(
             session, "export.file_written", custody.SYSTEM, now,
-            object={"export": export.id, "frames": export.frames, "gaps": len(export.gaps)},
+            object={"export": export.id, "frames": export.frames, "gaps": len(export.gaps),
+                    "exhibit": plan.exhibit},
             result={"file": plan.relative, "sha256": export.sha256, "size": export.size_bytes,
                     "raw_sha256": export.raw_sha256},
             authorization=plan.authorization, request_id=plan.request_id,

@@ -21,6 +21,7 @@ from app.agencies.models import Agency
 from app.auth.models import User
 from app.custody import service as custody
 from app.exports.models import Export, ExportState
+from app.exports.pipeline import exhibit_number
 from app.handover.guard import check_may_hand_over
 from app.handover.models import EvidencePackage
 from app.requests.models import EvidenceRequest, RequestItem
@@ -135,7 +136,7 @@ def _entry(
     assert export.sha256 is not None
     assert export.size_bytes is not None
     camera, nvr = item.camera, item.camera.nvr
-    exhibit = f"{request.number}/{index}"
+    exhibit = exhibit_number(request, item)
     device = export.device or {}
     return ClipEntry(
         exhibit=exhibit,

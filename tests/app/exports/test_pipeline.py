@@ -10,10 +10,13 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from pydantic import SecretStr
 from sqlalchemy import select
 
 from app.auth.models import Role, User
 from app.cameras.models import NvrVendor
+from app.cameras.schemas import NvrUpdate
+from app.cameras.service import update_nvr
 from app.db import unit_of_work
 from app.demo import NvrEndpoint, sample_request, seed
 from app.exports import pipeline
@@ -27,6 +30,7 @@ from app.settings import Settings
 from app.sop import service as sop_service
 from app.sop.definition import StepAction
 from custody import ledger
+from nvr_adapters import NvrAuthFailed
 from nvr_sim import NvrSimulator
 from tests.nvr_sim.conftest import PASSWORD, USER, anchor, sim_cache, simulator
 
@@ -42,8 +46,9 @@ def world(
         _env_file=None,
     )  # fmt: skip
     runtime = build_runtime(settings)
-    port = simulator.endpoints.rtsp_port
-    endpoint = NvrEndpoint("127.0.0.1", port, port, USER, PASSWORD, vendor=NvrVendor.HIKVISION)
+    ends = simulator.endpoints
+    endpoint = NvrEndpoint("127.0.0.1", ends.http_port, ends.rtsp_port, USER, PASSWORD,
+                           vendor=NvrVendor.ONVIF)  # fmt: skip
     demo = seed(runtime, endpoint)
     # Two cameras of the simulator: 1 continuous, 2 motion-only with a gap at anchor + 30 s.
     demo.camera_ids = demo.camera_ids[:2]
@@ -104,17 +109,26 @@ def test_the_operator_exports_every_item_bit_exact_with_custody(world: dict[str,
         assert exports[1].gaps
         assert exports[0].gaps == []
     assert actions.count("export.started") == 2
+    assert actions.count("export.searching") == 2  # probed: make, model, clock offset on record
+    assert actions.count("export.fetching") == 2  # searched: coverage on record
+    assert exports[0].device is not None
+    assert exports[0].device["model"] == "NVR Simulator"
+    assert exports[0].clock is not None
+    assert exports[0].clock["method"].startswith("onvif")
+    assert exports[1].coverage is not None
+    assert exports[1].coverage["gaps"]  # the NVR's own search reports the motion camera's gap
     assert actions.count("export.file_written") == 2
     assert pipeline.run(runtime, exports[0].id, "again") is ExportState.DONE  # idempotent
 
 
 def test_a_failure_is_recorded_with_its_reason_and_not_retried(world: dict[str, Any]) -> None:
-    """ONVIF replay addresses need the ONVIF adapter: the attempt fails, on record."""
+    """A wrong NVR password: the attempt fails with a clear reason, on record, and stays failed."""
     runtime: Runtime = world["runtime"]
     with unit_of_work(runtime.sessions) as session:
         request = session.get(EvidenceRequest, world["request_id"])
         assert request is not None
-        request.items[0].camera.nvr.vendor = NvrVendor.ONVIF
+        update_nvr(session, request.items[0].camera.nvr, NvrUpdate(password=SecretStr("salah")),
+                   runtime.secret_box)  # fmt: skip
         operator = session.scalar(select(User).where(User.role == Role.OPERATOR))
         assert operator is not None
         [first, _second] = export_service.start_exports(
@@ -122,15 +136,15 @@ def test_a_failure_is_recorded_with_its_reason_and_not_retried(world: dict[str, 
         )
         export_id = first.id
 
-    state = pipeline.run(runtime, export_id, "test-worker")
+    with pytest.raises(NvrAuthFailed):
+        pipeline.run(runtime, export_id, "test-worker")
     again = pipeline.run(runtime, export_id, "test-worker")
 
-    assert state is ExportState.FAILED
     with unit_of_work(runtime.sessions) as session:
         export = session.get(Export, export_id)
         assert export is not None
         assert export.state is ExportState.FAILED
-        assert export.error_code == "NvrError"
+        assert export.error_code == "NvrAuthFailed"
         assert [a.outcome.value for a in export.attempts] == ["failed"]
         actions = [e.action for e in ledger.read(session.connection(), world["request_id"])]
     assert again is ExportState.FAILED  # nothing more to do for a finished export

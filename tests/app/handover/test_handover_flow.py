@@ -52,8 +52,9 @@ def world(
     )  # fmt: skip
     clock = FrozenClock(datetime.now(UTC).replace(microsecond=0))
     runtime = build_runtime(settings, clock=clock)
-    port = simulator.endpoints.rtsp_port
-    endpoint = NvrEndpoint("127.0.0.1", port, port, USER, PASSWORD, vendor=NvrVendor.HIKVISION)
+    ends = simulator.endpoints
+    endpoint = NvrEndpoint("127.0.0.1", ends.http_port, ends.rtsp_port, USER, PASSWORD,
+                           vendor=NvrVendor.ONVIF)  # fmt: skip
     demo = seed(runtime, endpoint)
     demo.camera_ids = demo.camera_ids[:2]  # camera 2 is motion-only: a gap at anchor + 30 s
     request_id = sample_request(

@@ -64,7 +64,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
     )  # fmt: skip
     simulator = SimulatorThread(NvrSimulator(config))
     ports = simulator.start()
-    endpoint = NvrEndpoint("127.0.0.1", ports.rtsp_port, ports.rtsp_port, "admin", "rahasia",
+    endpoint = NvrEndpoint("127.0.0.1", ports.http_port, ports.rtsp_port, "admin", "rahasia",
                            vendor=NvrVendor.HIKVISION)  # fmt: skip
     world = seed(runtime, endpoint, passwords=dict.fromkeys(Role, PASSWORD))
     port = _free_port()
