@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 
 from sqlalchemy import select
@@ -89,7 +91,11 @@ def drive_backend(runtime: Runtime) -> DriveBackend:
     return DriveBackend(load_credentials(settings.drive_credentials_file), config, state)
 
 
-def backend_for(runtime: Runtime, method: str) -> DeliveryBackend:
-    if method == "drive":
-        return drive_backend(runtime)
-    return local_backend(runtime)
+@contextmanager
+def backend_for(runtime: Runtime, method: str) -> Iterator[DeliveryBackend]:
+    """The configured backend of `method`, closed (its HTTP connections) after use."""
+    if method != "drive":
+        yield local_backend(runtime)
+        return
+    with drive_backend(runtime) as drive:
+        yield drive

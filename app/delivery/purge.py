@@ -83,7 +83,8 @@ def purge_one(runtime: Runtime, delivery_id: int, run_id: str) -> None:
     with runtime.sessions() as session:
         delivery = _get(session, delivery_id)
         record = record_of(delivery)
-    removed = backend_for(runtime, record.method).purge(record)
+    with backend_for(runtime, record.method) as backend:
+        removed = backend.purge(record)
     now = runtime.clock.now()
     with unit_of_work(runtime.sessions) as session:
         delivery = _get(session, delivery_id)

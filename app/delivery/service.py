@@ -125,14 +125,14 @@ def perform(runtime: Runtime, delivery_id: int) -> None:
         return
     archive = runtime.settings.data_dir / package.zip_path
     try:
-        backend = backend_for(runtime, method)
-        container = backend.create_container(number)
-        upload = backend.upload(container, archive)
-        _check_upload(upload, package)
-        if method == "local":
-            share = _open_local_link(runtime, delivery_id, recipient)
-        else:
-            share = backend.share(container, recipient, runtime.clock.now())
+        with backend_for(runtime, method) as backend:
+            container = backend.create_container(number)
+            upload = backend.upload(container, archive)
+            _check_upload(upload, package)
+            if method == "local":
+                share = _open_local_link(runtime, delivery_id, recipient)
+            else:
+                share = backend.share(container, recipient, runtime.clock.now())
     except (DeliveryError, OSError, RuntimeError) as exc:
         _record_failure(runtime, delivery_id, exc)
         raise
@@ -236,7 +236,8 @@ def revoke(runtime: Runtime, delivery_id: int, user: User) -> None:
         if delivery.state is not DeliveryState.SHARED or delivery.method == "media":
             raise errors.Conflict(f"a {delivery.state.value} delivery cannot be revoked")
         record = record_of(delivery)
-    revoked = backend_for(runtime, record.method).revoke(record)
+    with backend_for(runtime, record.method) as backend:
+        revoked = backend.revoke(record)
     now = runtime.clock.now()
     with unit_of_work(runtime.sessions) as session:
         delivery = _get(session, delivery_id)

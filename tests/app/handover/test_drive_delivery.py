@@ -1,0 +1,130 @@
+"""A Google Drive delivery from the service: the real client against the protocol-level fake.
+
+The letter asks for Google Drive and the office configured it: the package is uploaded in
+resumable chunks, checked against Drive's SHA-256 before any permission exists, shared with the
+recipient until day 14, named in the BAST, and deleted with its grants by the purge.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from app.auth.models import Role
+from app.cameras.models import NvrVendor
+from app.clock import FrozenClock
+from app.db import unit_of_work
+from app.delivery import purge
+from app.delivery import service as delivery_service
+from app.demo import NvrEndpoint, sample_request, seed
+from app.exports import pipeline
+from app.main import create_app
+from app.requests.models import DeliveryMethod, EvidenceRequest
+from app.runtime import build_runtime, set_current
+from app.settings import Settings
+from nvr_sim import NvrSimulator
+from tests.app.exports.test_pipeline import _walk_to_export_step
+from tests.app.handover.test_handover_flow import _headers
+from tests.fakes.drive import FakeDrive
+from tests.nvr_sim.conftest import PASSWORD, USER, anchor, sim_cache, simulator
+
+__all__ = ["anchor", "sim_cache", "simulator"]
+
+
+@pytest.fixture
+def drive(tmp_path: Path) -> Iterator[FakeDrive]:
+    store = tmp_path / "fake-drive"
+    store.mkdir()
+    with FakeDrive(store) as fake:
+        yield fake
+
+
+@pytest.fixture
+def world(
+    fresh_database_url: str, tmp_path: Path, simulator: NvrSimulator, anchor: datetime,
+    drive: FakeDrive,
+) -> Iterator[dict[str, Any]]:  # fmt: skip
+    key = tmp_path / "service-account.json"
+    key.write_text(json.dumps(drive.service_account_info()))
+    settings = Settings(
+        data_dir=tmp_path / "data", database_url=fresh_database_url, queue_url="memory://",
+        delivery_backend="drive",
+        drive_credentials_file=key, drive_shared_drive_id=drive.add_shared_drive(),
+        drive_api_endpoint=drive.url, _env_file=None,
+    )  # fmt: skip
+    clock = FrozenClock(datetime.now(UTC).replace(microsecond=0))
+    runtime = build_runtime(settings, clock=clock)
+    ends = simulator.endpoints
+    endpoint = NvrEndpoint("127.0.0.1", ends.http_port, ends.rtsp_port, USER, PASSWORD,
+                           vendor=NvrVendor.ONVIF)  # fmt: skip
+    demo = seed(runtime, endpoint)
+    demo.camera_ids = demo.camera_ids[:1]
+    rid = sample_request(runtime, demo, (anchor, anchor + timedelta(seconds=6)))
+    with unit_of_work(runtime.sessions) as session:
+        request = session.get(EvidenceRequest, rid)
+        assert request is not None
+        request.delivery_method = DeliveryMethod.GOOGLE_DRIVE
+    _walk_to_export_step(runtime, rid)
+    with TestClient(create_app(runtime)) as client:
+        headers = _headers(runtime, Role.OPERATOR)
+        for export in client.post(f"/api/v1/requests/{rid}/exports", headers=headers).json():
+            pipeline.run(runtime, export["id"], "test-worker")
+        assert client.post(f"/api/v1/requests/{rid}/complete", json={}, headers=headers).is_success
+        yield {"runtime": runtime, "client": client, "id": rid, "clock": clock, "h": headers}
+    runtime.close()
+    set_current(None)
+
+
+def test_drive_delivery_is_verified_shared_named_in_the_bast_and_purged(
+    world: dict[str, Any], drive: FakeDrive
+) -> None:
+    runtime, client, rid, headers = world["runtime"], world["client"], world["id"], world["h"]
+    package = client.post(f"/api/v1/requests/{rid}/package", headers=headers).json()
+    started = client.post(f"/api/v1/requests/{rid}/deliveries", headers=headers).json()
+    delivery_service.perform(runtime, started["id"])
+
+    delivery = client.get(f"/api/v1/deliveries/{started['id']}", headers=headers).json()
+    assert started["method"] == "drive"
+    assert started["link"] is None  # Drive links are Drive's: nothing minted by Saksi
+    assert delivery["state"] == "shared"
+    [uploaded] = delivery["files"]
+    assert uploaded["sha256"] == uploaded["remote_checksum"] == package["zip_sha256"]
+    assert uploaded["algorithm"] == "sha256"
+    [folder] = [f for f in drive.files.values() if f.get("name") == f"SKS-{_year()}-{rid:05d}"]
+    [stored] = drive.children(folder["id"])
+    assert drive.content(stored["id"]) == (runtime.settings.data_dir / "packages" /
+                                           f"SKS-{_year()}-{rid:05d}.zip").read_bytes()  # fmt: skip
+    grants = drive.permissions[folder["id"]]
+    reader = [
+        p for p in grants if p.get("emailAddress") == "reskrim@polresta-cirebon.example.go.id"
+    ]
+    assert reader
+    assert reader[0]["role"] == "reader"
+
+    bast = client.post(f"/api/v1/requests/{rid}/bast", headers=headers)
+    pdf = client.get(f"/api/v1/requests/{rid}/bast.pdf", headers=headers).content
+    text = subprocess.run(["pdftotext", "-", "-"], input=pdf, capture_output=True,
+                          check=True).stdout.decode()  # fmt: skip
+    assert bast.status_code == 201
+    assert "Google Drive" in text
+    assert "14" in text
+
+    world["clock"].advance(timedelta(days=14, seconds=1))
+    report = purge.purge_due(runtime, world["clock"].now())
+    again = purge.purge_due(runtime, world["clock"].now())
+
+    assert report.purged == [started["id"]]
+    assert again.due == []
+    assert stored["id"] not in drive.files
+    assert not drive.permissions.get(folder["id"])
+
+
+def _year() -> int:
+    return datetime.now(UTC).year
