@@ -202,7 +202,9 @@ def _rtp(packet: bytes, pending: _Pending, clock: _Clock) -> tuple[AccessUnit, s
         offset += 4 + 4 * words
         if profile == 0xABAC and len(extension) >= 10:
             ntp, flags = struct.unpack("!QB", extension[:9])
-            pending.time, pending.flags = _ntp_time(ntp), flags
+            # The flags belong to the whole unit, but a server may mark only one of its packets
+            # (GStreamer: D on the first, E and T on the last), so they add up.
+            pending.time, pending.flags = _ntp_time(ntp), pending.flags | flags
     pending.rtp = rtp
     pending.depacketizer.push(packet[offset:], struct.unpack("!H", packet[2:4])[0])
     if not marker:
