@@ -11,11 +11,13 @@ from __future__ import annotations
 import base64
 import re
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Protocol
 
+from nvr_adapters import h264, h265
 from nvr_adapters.errors import NvrError, NvrUnreachable, ReplayError
-from nvr_adapters.h264 import IDR, Depacketizer, nal_type
 from nvr_adapters.rtsp import RtspSession
 from nvr_adapters.types import AccessUnit, AccessUnitSink, StreamInfo, TimeWindow
 
@@ -61,12 +63,48 @@ class _Clock:
         return self.fallback + timedelta(seconds=delta), "requested-start"
 
 
+class _Depacketizer(Protocol):
+    def push(self, payload: bytes, seq: int | None = None) -> None: ...
+
+    def take(self) -> tuple[bytes, ...]: ...
+
+
+@dataclass(frozen=True)
+class _Codec:
+    """What differs between H.264 and H.265 once the SDP has named the codec."""
+
+    name: str  # as PyAV/FFmpeg call it
+    depacketizer: Callable[[], _Depacketizer]
+    is_key: Callable[[tuple[bytes, ...]], bool]
+    parameter_sets: Callable[[dict[str, str]], tuple[bytes, ...]]
+
+
+def _h264_key(nals: tuple[bytes, ...]) -> bool:
+    return any(h264.nal_type(n) == h264.IDR for n in nals)
+
+
+def _h264_parameter_sets(fmtp: dict[str, str]) -> tuple[bytes, ...]:
+    sprop = fmtp.get("sprop-parameter-sets", "")
+    return tuple(base64.b64decode(p) for p in sprop.split(",") if p.strip())
+
+
+# Keyed by the encoding name of the SDP's rtpmap (`a=rtpmap:96 H265/90000`).
+CODECS = {
+    "H264": _Codec("h264", h264.Depacketizer, _h264_key, _h264_parameter_sets),
+    "H265": _Codec("hevc", h265.Depacketizer, h265.is_key, h265.sdp_parameter_sets),
+}
+
+
 @dataclass
 class _Pending:
     rtp: int = -1
     time: datetime | None = None
     flags: int = 0
-    depacketizer: Depacketizer = field(default_factory=Depacketizer)
+    codec: _Codec = CODECS["H264"]
+    depacketizer: _Depacketizer = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.depacketizer = self.codec.depacketizer()
 
 
 async def fetch(target: ReplayTarget, sink: AccessUnitSink, *, max_resumes: int = 3) -> FetchStats:
@@ -92,30 +130,59 @@ async def _session(
     session = RtspSession(target.url, target.username, target.password)
     await session.connect()
     try:
-        info, control = await _describe(session)
+        info, codec, control = await _describe(session)
         if not started:
             sink.start(info)
         await session.request("SETUP", control, Transport="RTP/AVP/TCP;unicast;interleaved=0-1")
         begin = stats.last + timedelta(microseconds=1) if stats.last else target.window.start
         await _play(session, target, begin)
-        return await _receive(session, target, sink, stats, begin)
+        return await _receive(session, target, sink, stats, begin, codec)
     finally:
         await session.close()
 
 
-async def _describe(session: RtspSession) -> tuple[StreamInfo, str]:
+async def _describe(session: RtspSession) -> tuple[StreamInfo, _Codec, str]:
     response = await session.request("DESCRIBE", Accept="application/sdp")
     sdp = response.body.decode("utf-8", "replace")
-    sprop = re.search(r"sprop-parameter-sets=([A-Za-z0-9+/=,]+)", sdp)
-    parameter_sets = tuple(base64.b64decode(p) for p in sprop[1].split(",")) if sprop else ()
+    info, codec = stream_info(sdp)
     control = re.search(r"a=control:(\S+)", sdp.split("m=video", 1)[-1])
     base = response.headers.get("content-base", session.url.rstrip("/") + "/")
     url = session.url
     if control and control[1] != "*":
         url = control[1] if control[1].startswith("rtsp://") else base + control[1]
-    if "H264" not in sdp.upper():
-        raise ReplayError("the device does not offer H.264 for this recording")
-    return StreamInfo(codec="h264", parameter_sets=parameter_sets), url
+    return info, codec, url
+
+
+def stream_info(sdp: str) -> tuple[StreamInfo, _Codec]:
+    """Read the codec and parameter sets of the SDP's video track (its first H.264/H.265 format)."""
+    video = _media_section(sdp, "video")
+    offered = []
+    for payload in video.split("\n", 1)[0].split()[3:]:
+        pattern = rf"^a=rtpmap:{re.escape(payload)}\s+([\w.-]+)/(\d+)"
+        rtpmap = re.search(pattern, video, re.MULTILINE)
+        if rtpmap and rtpmap[1].upper() in CODECS:
+            codec = CODECS[rtpmap[1].upper()]
+            parameter_sets = codec.parameter_sets(_fmtp(video, payload))
+            return StreamInfo(codec.name, parameter_sets, clock_rate=int(rtpmap[2])), codec
+        offered.append(rtpmap[1] if rtpmap else f"payload type {payload}")
+    raise ReplayError(
+        f"the device offers {', '.join(offered) or 'nothing'} for this recording,"
+        " not H.264 or H.265"
+    )
+
+
+def _media_section(sdp: str, kind: str) -> str:
+    """The SDP's first `m=<kind>` section, up to the next `m=` line."""
+    for section in re.split(r"^(?=m=)", sdp, flags=re.MULTILINE):
+        if section.startswith(f"m={kind} "):
+            return section
+    raise ReplayError(f"the device's SDP has no {kind} track")
+
+
+def _fmtp(media: str, payload: str) -> dict[str, str]:
+    line = re.search(rf"^a=fmtp:{re.escape(payload)}\s+(.*?)\s*$", media, re.MULTILINE)
+    params = (p.partition("=") for p in (line[1].split(";") if line else []))
+    return {name.strip().lower(): value.strip() for name, _, value in params if name.strip()}
 
 
 async def _play(session: RtspSession, target: ReplayTarget, begin: datetime) -> None:
@@ -136,9 +203,9 @@ def _clock(moment: datetime) -> str:
 
 async def _receive(
     session: RtspSession, target: ReplayTarget, sink: AccessUnitSink, stats: FetchStats,
-    begin: datetime,
+    begin: datetime, codec: _Codec,
 ) -> bool:  # fmt: skip
-    clock, pending = _Clock(fallback=begin), _Pending()
+    clock, pending = _Clock(fallback=begin), _Pending(codec=codec)
     while (item := await session.packets.get()) is not None:
         channel, packet = item
         if channel == 1:
@@ -148,7 +215,7 @@ async def _receive(
         assembled = _rtp(packet, pending, clock)
         if assembled is None:
             continue
-        pending = _Pending()
+        pending = _Pending(codec=codec)
         unit, source, terminated = assembled
         if unit.time >= target.window.end:
             return True
@@ -212,7 +279,7 @@ def _rtp(packet: bytes, pending: _Pending, clock: _Clock) -> tuple[AccessUnit, s
     nals = pending.depacketizer.take()
     time, source = clock.time(rtp, pending.time)
     flags = pending.flags
-    key = any(nal_type(n) == IDR for n in nals)
+    key = pending.codec.is_key(nals)
     unit = AccessUnit(
         time=time, nals=nals, key=key, discontinuity=bool(flags & FLAG_DISCONTINUITY),
         end_of_section=bool(flags & (FLAG_END | FLAG_TERMINATION)),
