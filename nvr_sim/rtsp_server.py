@@ -13,6 +13,7 @@ import base64
 import contextlib
 import logging
 import secrets
+from collections import Counter
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
@@ -54,6 +55,7 @@ class RtspServer:
         self.auth = Authenticator(archive.config.username, archive.config.password)
         self._server: asyncio.Server | None = None
         self._connections: dict[asyncio.Task[None], asyncio.StreamWriter] = {}
+        self.plays: Counter[int] = Counter()  # PLAY requests per channel, for `first` faults
 
     async def start(self) -> None:
         self._server = await asyncio.start_server(self._accept, self.host, self.port)
@@ -99,6 +101,7 @@ class Connection:
         self.position: datetime | None = None
         self.end: datetime | None = None
         self.sent = 0
+        self.faults: dict[str, float] = {}  # those of the latest PLAY
 
     async def run(self) -> None:
         while (request := await read_request(self.reader)) is not None:
@@ -193,10 +196,17 @@ class Connection:
     def _session_ok(self, request: Request) -> bool:
         return request.headers.get("session", "").split(";")[0] == self.session
 
+    def _count_play(self, channel: int) -> dict[str, float]:
+        """The faults of this PLAY: with `first: K`, only the channel's first K PLAYs have them."""
+        self.server.plays[channel] += 1
+        fault = self.archive.config.faults.get(channel, {})
+        self.faults = {} if self.server.plays[channel] > fault.get("first", float("inf")) else fault
+        return self.faults
+
     async def _play(self, request: Request) -> Response:
         if not self._session_ok(request) or self.target is None:
             return Response(454, "Session Not Found")
-        fault = self.archive.config.faults.get(self.target.channel, {})
+        fault = self._count_play(self.target.channel)
         if "status" in fault:
             status = int(fault["status"])
             return Response(status, "Service Unavailable" if status == 503 else "Session Not Found")
@@ -235,7 +245,8 @@ class Connection:
         if first is None:
             return Response(404, "Not Found", {"Reason": "no recording in the requested range"})
         onvif = self.target.style == "onvif"
-        realtime = (
+        # `realtime`: a device that paces its replay whatever `Rate-Control: no` asks.
+        realtime = bool(self.faults.get("realtime")) or (
             (request.headers.get("rate-control", "yes").lower() != "no")
             if onvif
             else self.server.realtime_vendor
@@ -259,7 +270,7 @@ class Connection:
         cseq: int, *, onvif: bool, realtime: bool,
     ) -> None:  # fmt: skip
         loop = asyncio.get_running_loop()
-        fault = self.archive.config.faults.get(self.target.channel if self.target else 0, {})
+        fault = self.faults
         if "stall_seconds" in fault:
             await asyncio.sleep(fault["stall_seconds"])
         wall0, media0 = loop.time(), first.unit.time

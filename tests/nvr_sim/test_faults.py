@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from nvr_sim import NvrSimulator, SimConfig, SimulatorThread, default_cameras
+from nvr_sim import CameraConfig, NvrSimulator, SimConfig, SimulatorThread, default_cameras
 from tests.nvr_sim.conftest import PASSWORD, USER
 from tests.nvr_sim.replay_client import ReplayClient, Reply, clock
 
@@ -110,3 +111,58 @@ def test_wrong_time_zone_shifts_dahua_local_times(
     ]
     assert served == truth
     assert served != honest
+
+
+# Faults for the first K PLAYs of a channel only (an NVR busy for a while, then serving again).
+LIMITED: dict[int, dict[str, float]] = {
+    1: {"status": 454, "first": 2},
+    2: {"realtime": 1, "first": 1},
+}
+
+
+@pytest.fixture(scope="module")
+def limited(sim_cache: Path) -> Iterator[NvrSimulator]:
+    config = SimConfig(
+        cameras=(CameraConfig(1, "Kamera 1"), CameraConfig(2, "Kamera 2")), cache_dir=sim_cache,
+        width=320, height=240, fps=5, gop_seconds=2, segment_seconds=10,
+        retention=timedelta(hours=1), username=USER, password=PASSWORD, faults=LIMITED,
+    )  # fmt: skip
+    simulator = NvrSimulator(config)
+    thread = SimulatorThread(simulator)
+    thread.start()
+    yield simulator
+    thread.stop()
+
+
+def _play_once(sim: NvrSimulator, channel: int, anchor: datetime, seconds: float) -> Reply:
+    client = ReplayClient(sim.endpoints.rtsp_port, USER, PASSWORD)
+    try:
+        url = sim.endpoints.rtsp(f"/onvif/replay/Recording_{channel}")
+        client.setup(url)
+        span = f"clock={clock(anchor)}-{clock(anchor + timedelta(seconds=seconds))}"
+        reply = client.request("PLAY", url, Range=span, Rate_Control="no")
+        if reply.status == 200:
+            assert client.units()[1]  # to the end of the range
+        return reply
+    finally:
+        client.close()
+
+
+def test_busy_for_the_first_plays_then_serving(limited: NvrSimulator, anchor: datetime) -> None:
+    statuses = [_play_once(limited, 1, anchor, 4).status for _ in range(3)]
+
+    assert statuses == [454, 454, 200]
+
+
+def test_realtime_paces_a_replay_that_asked_for_no_rate_control(
+    limited: NvrSimulator, anchor: datetime
+) -> None:
+    """A device that ignores `Rate-Control: no` (the `realtime` fault) takes the window's time."""
+    started = time.monotonic()
+    _play_once(limited, 2, anchor, 2)
+    paced = time.monotonic() - started
+    _play_once(limited, 2, anchor, 2)
+    unpaced = time.monotonic() - started - paced
+
+    assert paced >= 1.5
+    assert unpaced < 1.0
