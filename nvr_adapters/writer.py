@@ -1,11 +1,12 @@
 """Write fetched access units into an MP4 by stream copy, hashing the file while it is written.
 
-Nothing is re-encoded: the coded NAL units go into the container as they came from the NVR (the
-MP4 muxer only swaps Annex-B start codes for length prefixes), so camera signatures and a court
-expert's own analysis see the original bitstream. The muxer writes a fragmented MP4 strictly
-front to back into a file object that refuses to seek, so SHA-256 of the bytes as they pass is
-the SHA-256 of the file: no second read. A second hash over the raw access units (Annex-B, in
-order) proves the bitstream equals the device's.
+Nothing is re-encoded: the coded NAL units (H.264 or H.265) go into the container as they came
+from the NVR (the MP4 muxer only swaps Annex-B start codes for length prefixes, and in an H.265
+`hvc1` track keeps the parameter sets in the sample entry rather than in the samples), so camera
+signatures and a court expert's own analysis see the original bitstream. The muxer writes a
+fragmented MP4 strictly front to back into a file object that refuses to seek, so SHA-256 of the
+bytes as they pass is the SHA-256 of the file: no second read. A second hash over the raw access
+units (Annex-B, in order, parameter sets included) proves the bitstream equals the device's.
 
 Trimming rule: the clip starts at the key frame at or before the window start (earlier frames
 cannot be decoded without it) and ends with the last frame before the window end.
@@ -14,6 +15,7 @@ cannot be decoded without it) and ends with the last frame before the window end
 from __future__ import annotations
 
 import hashlib
+import io
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from fractions import Fraction
@@ -22,11 +24,22 @@ from typing import IO, Any
 
 import av
 
+from nvr_adapters import h264, h265
 from nvr_adapters.errors import ReplayError
 from nvr_adapters.types import AccessUnit, StreamInfo
 
 CLOCK = 90000
+START_CODE = b"\x00\x00\x00\x01"
 MOVFLAGS = "frag_keyframe+empty_moov+default_base_moof"
+# How to find the parameter sets among a unit's NAL units, per codec.
+PARAMETER_SET_TYPES = {
+    "h264": (h264.nal_type, (h264.SPS, h264.PPS)),
+    "hevc": (h265.nal_type, h265.PARAMETER_SETS),
+}
+# Sample entries: `hvc1`, as Apple's players refuse FFmpeg's default `hev1`. In an `hvc1` track
+# the parameter sets live only in the sample entry (ISO/IEC 14496-15), so the muxer leaves their
+# in-band copies out of the samples; the raw hash still covers them.
+CODEC_TAGS = {"hevc": "hvc1"}
 
 
 class HashingFile:
@@ -78,19 +91,29 @@ class ClipWriter:
         self._stream: Any = None
         self._raw = hashlib.sha256()
         self._info: StreamInfo | None = None
+        self._sample_entry: frozenset[bytes] | None = None
         self._first: datetime | None = None
         self._last: datetime | None = None
         self._frames = 0
 
     def start(self, info: StreamInfo) -> None:
-        if info.codec != "h264":
-            raise ReplayError(f"cannot write {info.codec} yet")
+        if info.codec not in PARAMETER_SET_TYPES:
+            raise ReplayError(f"cannot write {info.codec}")
         self._info = info
+
+    @property
+    def _codec(self) -> str:
+        return self._info.codec if self._info else "h264"
 
     def write(self, unit: AccessUnit) -> None:
         if self._container is None:
             self._open(unit)
         assert self._first is not None
+        if self._sample_entry is not None and not self._sample_entry.issuperset(
+            _parameter_sets(self._codec, unit)
+        ):
+            # The muxer would drop them, and the frames after would decode wrongly.
+            raise ReplayError("the parameter sets changed mid-clip: an hvc1 MP4 cannot carry that")
         annexb = unit.annexb()
         self._raw.update(annexb)
         packet = av.Packet(annexb)
@@ -112,14 +135,17 @@ class ClipWriter:
         self._container = av.open(self._hashing, mode="w", format="mp4", options=options)
         self._container.metadata["creation_time"] = unit.time.astimezone(UTC).isoformat()
         self._container.metadata["comment"] = f"saksi first frame UTC {unit.time.isoformat()}"
-        stream = self._container.add_stream("h264")
-        width, height = _dimensions(unit)
-        stream.width, stream.height = width, height
-        stream.time_base = Fraction(1, CLOCK)
-        parameter_sets = self._info.parameter_sets if self._info else ()
-        extradata = b"".join(b"\x00\x00\x00\x01" + p for p in parameter_sets)
-        stream.codec_context.extradata = extradata or _in_band_parameter_sets(unit)
-        self._stream = stream
+        # The sets the first key frame was coded with; the SDP's are what the device streams
+        # live, which a recording made earlier need not match.
+        sets = _parameter_sets(self._codec, unit) or (
+            self._info.parameter_sets if self._info else ()
+        )
+        if not sets:
+            raise ReplayError("neither the first key frame nor the SDP has the parameter sets")
+        extradata = b"".join(START_CODE + p for p in sets)
+        self._stream = _add_stream(self._container, self._codec, extradata, unit)
+        if self._codec in CODEC_TAGS:
+            self._sample_entry = frozenset(sets)
 
     def close(self) -> ClipFacts:
         """Finish the file and return its facts (hash computed while writing)."""
@@ -140,13 +166,32 @@ class ClipWriter:
         )
 
 
-def _in_band_parameter_sets(unit: AccessUnit) -> bytes:
-    return b"".join(b"\x00\x00\x00\x01" + n for n in unit.nals if n[0] & 0x1F in (7, 8))
+def _add_stream(container: Any, codec: str, extradata: bytes, unit: AccessUnit) -> Any:
+    """Add a stream whose sample entry carries `extradata`, without opening an encoder.
+
+    `add_stream` makes an encoder, which PyAV opens before writing the header, and which then puts
+    parameter sets of its own into the sample entry (libx264's profile, not the camera's). A
+    stream copied from a template (here, the key frame as an elementary stream) is never opened.
+    """
+    with av.open(io.BytesIO(extradata + unit.annexb()), format=codec) as probe:
+        stream = container.add_stream_from_template(probe.streams.video[0])
+    stream.width, stream.height = _dimensions(codec, unit)
+    stream.time_base = Fraction(1, CLOCK)
+    stream.codec_context.extradata = extradata
+    if codec in CODEC_TAGS:
+        stream.codec_context.codec_tag = CODEC_TAGS[codec]
+    return stream
 
 
-def _dimensions(unit: AccessUnit) -> tuple[int, int]:
+def _parameter_sets(codec: str, unit: AccessUnit) -> tuple[bytes, ...]:
+    nal_type, kinds = PARAMETER_SET_TYPES[codec]
+    return tuple(n for n in unit.nals if nal_type(n) in kinds)
+
+
+def _dimensions(codec: str, unit: AccessUnit) -> tuple[int, int]:
     """Read the picture size by decoding the first key frame (metadata only; nothing is kept)."""
-    decoder = av.CodecContext.create("h264", "r")
+    decoder = av.CodecContext.create(codec, "r")
+    assert isinstance(decoder, av.VideoCodecContext)
     for frame in decoder.decode(av.Packet(unit.annexb())):
         return int(frame.width), int(frame.height)
     for frame in decoder.decode(None):
