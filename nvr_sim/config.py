@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Literal
 
 
 @dataclass(frozen=True)
@@ -15,6 +16,8 @@ class CameraConfig:
     schedule: str = "continuous"
     # Hikvision firmware differs on whether `…Z` playback times mean UTC or local time.
     hikvision_z_is_local: bool = False
+    # What the camera records: H.264 (RFC 6184 over RTP) or H.265 (RFC 7798).
+    codec: Literal["h264", "h265"] = "h264"
 
     @property
     def token(self) -> str:

@@ -1,4 +1,5 @@
-"""Synthetic recordings: frames drawn with OpenCV, encoded once with libx264, cached on disk.
+"""Synthetic recordings: frames drawn with OpenCV, encoded once with libx264 (libx265 for an H.265
+camera), cached on disk.
 
 The archive is virtual: a segment (e.g. one minute) is encoded the first time something asks for
 it and kept in the cache, so a 24-hour archive costs only what is replayed. Every frame shows the
@@ -59,7 +60,9 @@ class Footage:
     def _path(self, camera: CameraConfig, start: datetime) -> Path:
         c = self.config
         shape = f"{c.width}x{c.height}@{c.fps}-g{c.gop_seconds}-s{c.segment_seconds}"
-        return c.cache_dir / shape / f"ch{camera.channel}" / f"{int(start.timestamp())}.h264"
+        # H.264 keeps the folder it always had, so existing caches stay valid.
+        folder = f"ch{camera.channel}" + ("" if camera.codec == "h264" else f"-{camera.codec}")
+        return c.cache_dir / shape / folder / f"{int(start.timestamp())}.{camera.codec}"
 
     def _lock(self, path: Path) -> threading.Lock:
         with self._guard:
@@ -68,16 +71,10 @@ class Footage:
     def _encode(self, camera: CameraConfig, start: datetime, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         c = self.config
-        codec = av.CodecContext.create("libx264", "w")
+        codec = _encoder(camera.codec, c.gop_seconds * c.fps)
         codec.width, codec.height, codec.pix_fmt = c.width, c.height, "yuv420p"
         codec.time_base = Fraction(1, c.fps)
         codec.framerate = Fraction(c.fps, 1)
-        keyint = c.gop_seconds * c.fps
-        codec.options = {
-            "preset": "ultrafast",
-            "x264-params": f"keyint={keyint}:min-keyint={keyint}:scenecut=0:bframes=0:"
-            "repeat-headers=1:aud=0",
-        }
         units: list[dict[str, object]] = []
         with path.with_suffix(".part").open("wb") as out:
             for index in range(c.segment_seconds * c.fps):
@@ -112,6 +109,22 @@ class Footage:
                         cv2.FONT_HERSHEY_SIMPLEX, 1.6 * scale, (255, 255, 255),
                         max(1, int(3 * scale)), cv2.LINE_AA)  # fmt: skip
         return image
+
+
+def _encoder(codec: str, keyint: int) -> av.VideoCodecContext:
+    """An encoder whose every GOP opens with an IDR picture that carries its parameter sets."""
+    common = f"keyint={keyint}:min-keyint={keyint}:scenecut=0:bframes=0:repeat-headers=1:aud=0"
+    if codec == "h264":
+        context = av.CodecContext.create("libx264", "w")
+        context.options = {"preset": "ultrafast", "x264-params": common}
+        return context
+    if "libx265" not in av.codecs_available:
+        raise RuntimeError("H.265 footage needs libx265, which this build of PyAV lacks")
+    context = av.CodecContext.create("libx265", "w")
+    # x265 opens GOPs with CRA pictures unless told not to; a closed GOP starts with an IDR.
+    params = f"{common}:open-gop=0:log-level=error"
+    context.options = {"preset": "ultrafast", "x265-params": params}
+    return context
 
 
 def _append(

@@ -1,4 +1,5 @@
-"""RTP packets for H.264 (RFC 6184) with the ONVIF replay header extension 0xABAC.
+"""RTP packets for H.264 (RFC 6184) and H.265 (RFC 7798) with the ONVIF replay header
+extension 0xABAC.
 
 The extension rides on the first packet of every access unit: a 64-bit NTP timestamp of the
 frame's recording time, then a byte of flags — C (0x80) clean point, E (0x40) last unit before a
@@ -23,6 +24,15 @@ FLAG_END = 0x40
 FLAG_DISCONTINUITY = 0x20
 FLAG_TERMINATION = 0x10
 
+H264_FU_A = 28
+H265_AP, H265_FU = 48, 49
+# NAL unit types of the parameter sets the SDP announces, in the order it lists them.
+PARAMETER_SET_TYPES = {"h264": (7, 8), "h265": (32, 33, 34)}
+
+
+def nal_type(codec: str, nal: bytes) -> int:
+    return (nal[0] >> 1) & 0x3F if codec == "h265" else nal[0] & 0x1F
+
 
 def ntp_timestamp(moment: datetime) -> int:
     """A 64-bit NTP timestamp (seconds since 1900 in the high word)."""
@@ -41,12 +51,17 @@ def onvif_extension(moment: datetime, flags: int, cseq: int) -> bytes:
 class Packetizer:
     ssrc: int
     sequence: int
+    codec: str = "h264"
 
     def packets(
         self, nals: tuple[bytes, ...], timestamp: int, extension: bytes | None
     ) -> Iterator[bytes]:
-        """Packetize one access unit: single NAL packets, FU-A for large NAL units."""
-        payloads = [p for nal in nals for p in _payloads(nal)]
+        """Packetize one access unit: single NAL packets, fragments for large NAL units, and
+        (H.265) small NAL units aggregated."""
+        if self.codec == "h265":
+            payloads = list(_h265_payloads(nals))
+        else:
+            payloads = [p for nal in nals for p in _h264_payloads(nal)]
         for number, payload in enumerate(payloads):
             last = number == len(payloads) - 1
             ext = extension if number == 0 else None
@@ -64,11 +79,11 @@ class Packetizer:
         return header + (extension or b"") + payload
 
 
-def _payloads(nal: bytes) -> Iterator[bytes]:
+def _h264_payloads(nal: bytes) -> Iterator[bytes]:
     if len(nal) <= MAX_PAYLOAD:
         yield nal
         return
-    indicator = (nal[0] & 0xE0) | 28  # FU-A
+    indicator = (nal[0] & 0xE0) | H264_FU_A
     kind = nal[0] & 0x1F
     body = nal[1:]
     chunks = [body[i : i + MAX_PAYLOAD - 2] for i in range(0, len(body), MAX_PAYLOAD - 2)]
@@ -76,6 +91,47 @@ def _payloads(nal: bytes) -> Iterator[bytes]:
         start = 0x80 if number == 0 else 0
         end = 0x40 if number == len(chunks) - 1 else 0
         yield bytes([indicator, start | end | kind]) + chunk
+
+
+def _h265_payloads(nals: tuple[bytes, ...]) -> Iterator[bytes]:
+    """Consecutive small NAL units (VPS, SPS, PPS, SEI…) share an aggregation packet; a NAL unit
+    too large for one packet goes in fragmentation units; any other goes alone."""
+    group: list[bytes] = []
+    for nal in nals:
+        fits = len(nal) <= MAX_PAYLOAD
+        if group and (not fits or 2 + sum(2 + len(n) for n in [*group, nal]) > MAX_PAYLOAD):
+            yield _h265_aggregate(group)
+            group = []
+        if fits:
+            group.append(nal)
+        else:
+            yield from _h265_fragments(nal)
+    if group:
+        yield _h265_aggregate(group)
+
+
+def _h265_aggregate(nals: list[bytes]) -> bytes:
+    if len(nals) == 1:
+        return nals[0]
+    # RFC 7798 §4.4.2: F is the OR of the units' F bits; LayerId and TID are their minimum.
+    forbidden = any(n[0] & 0x80 for n in nals)
+    layer = min(((n[0] & 1) << 5) | (n[1] >> 3) for n in nals)
+    tid = min(n[1] & 0x07 for n in nals)
+    first = (0x80 if forbidden else 0) | H265_AP << 1 | layer >> 5
+    header = bytes([first, (layer & 0x1F) << 3 | tid])
+    return header + b"".join(len(n).to_bytes(2, "big") + n for n in nals)
+
+
+def _h265_fragments(nal: bytes) -> Iterator[bytes]:
+    header = bytes([(nal[0] & 0x81) | H265_FU << 1, nal[1]])
+    kind = nal_type("h265", nal)
+    body = nal[2:]
+    size = MAX_PAYLOAD - 3
+    chunks = [body[i : i + size] for i in range(0, len(body), size)]
+    for number, chunk in enumerate(chunks):
+        start = 0x80 if number == 0 else 0
+        end = 0x40 if number == len(chunks) - 1 else 0
+        yield header + bytes([start | end | kind]) + chunk
 
 
 def rtcp_sender_report(ssrc: int, moment: datetime, rtp_timestamp: int) -> bytes:

@@ -19,13 +19,16 @@ from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 from nvr_sim.archive import Archive, ReplayUnit
+from nvr_sim.config import CameraConfig
 from nvr_sim.rtp import (
     FLAG_CLEAN,
     FLAG_DISCONTINUITY,
     FLAG_END,
     FLAG_TERMINATION,
+    PARAMETER_SET_TYPES,
     Packetizer,
     interleaved,
+    nal_type,
     onvif_extension,
     rtcp_bye,
     rtcp_sender_report,
@@ -157,16 +160,12 @@ class Connection:
     def _sdp(self, url: str) -> bytes:
         assert self.target is not None
         camera = self.archive.config.camera(self.target.channel)
-        sps, pps = self._parameter_sets(camera.channel)
-        sprop = f"{base64.b64encode(sps).decode()},{base64.b64encode(pps).decode()}"
+        encoding, fmtp = self._format(camera)
         oldest, newest = self.archive.oldest(), self.archive.newest()
-        fmtp = (
-            f"packetization-mode=1;profile-level-id={sps[1:4].hex()};sprop-parameter-sets={sprop}"
-        )
         lines = [
             "v=0", f"o=- {self.ssrc} 1 IN IP4 {self.server.host}", f"s={camera.name}", "t=0 0",
             f"a=range:clock={format_clock(oldest)}-{format_clock(newest)}",
-            "m=video 0 RTP/AVP 96", "a=rtpmap:96 H264/90000",
+            "m=video 0 RTP/AVP 96", f"a=rtpmap:96 {encoding}/90000",
             f"a=fmtp:96 {fmtp}",
             "a=control:trackID=0", "a=x-onvif-track:VIDEO001", "a=recvonly",
         ]  # fmt: skip
@@ -174,13 +173,16 @@ class Connection:
             lines = [line for line in lines if not line.startswith("a=range:")]
         return ("\r\n".join(lines) + "\r\n").encode()
 
-    def _parameter_sets(self, channel: int) -> tuple[bytes, bytes]:
-        camera = self.archive.config.camera(channel)
+    def _format(self, camera: CameraConfig) -> tuple[str, str]:
+        """The rtpmap encoding name and the fmtp, with the parameter sets of the camera's stream."""
         units = self.archive.footage.segment(camera, self.archive.oldest())
-        nals = units[0].nals
-        sps = next(n for n in nals if n[0] & 0x1F == 7)
-        pps = next(n for n in nals if n[0] & 0x1F == 8)
-        return sps, pps
+        found = {nal_type(camera.codec, n): n for n in units[0].nals}
+        sprop = [base64.b64encode(found[k]).decode() for k in PARAMETER_SET_TYPES[camera.codec]]
+        if camera.codec == "h265":
+            return "H265", "sprop-vps={};sprop-sps={};sprop-pps={}".format(*sprop)
+        level = found[7][1:4].hex()
+        fmtp = f"packetization-mode=1;profile-level-id={level};sprop-parameter-sets="
+        return "H264", fmtp + ",".join(sprop)
 
     async def _setup(self, request: Request) -> Response:
         transport = request.headers.get("transport", "")
@@ -239,6 +241,7 @@ class Connection:
         assert start is not None
         end = end or self.archive.newest()
         camera = self.archive.config.camera(self.target.channel)
+        self.packetizer.codec = camera.codec
         units = self.archive.replay(camera, start, end)
         loop = asyncio.get_running_loop()
         first = await loop.run_in_executor(None, next, units, None)

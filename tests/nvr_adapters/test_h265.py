@@ -11,6 +11,7 @@ import pytest
 from nvr_adapters.errors import ReplayError
 from nvr_adapters.h265 import Depacketizer, is_key, nal_type
 from nvr_adapters.replay import CODECS, _Clock, _Pending, _rtp, stream_info
+from nvr_sim.rtp import Packetizer
 
 VPS = bytes([0x40, 0x01, 0x0C, 0x01, 0xFF, 0xFF])
 SPS = bytes([0x42, 0x01, 0x01, 0x01, 0x60])
@@ -166,3 +167,19 @@ def test_an_h265_unit_is_assembled_at_its_marker_and_keyed_by_its_irap() -> None
     assert unit.nals == (VPS, SPS, PPS, IDR)
     assert unit.key
     assert (unit.time, source, terminated) == (moment, "requested-start", False)
+
+
+def test_the_simulators_packetizer_aggregates_small_and_fragments_large_units() -> None:
+    """The simulator's RFC 7798 packetiser against this depacketiser, packet by packet."""
+    packets = list(Packetizer(ssrc=1, sequence=65_534, codec="h265").packets(
+        (VPS, SPS, PPS, IDR, TRAIL), timestamp=0, extension=b"\xab\xac\x00\x00",
+    ))  # fmt: skip
+
+    payloads = [p[16:] if p[0] & 0x10 else p[12:] for p in packets]
+    assert [nal_type(p) for p in payloads] == [48, 49, 49, 49, 1]
+    assert [bool(p[0] & 0x10) for p in packets] == [True] + [False] * 4  # 0xABAC on the first
+    assert [bool(p[1] & 0x80) for p in packets] == [False] * 4 + [True]  # marker on the last
+    depacketizer = Depacketizer()
+    for packet, payload in zip(packets, payloads, strict=True):
+        depacketizer.push(payload, int.from_bytes(packet[2:4], "big"))
+    assert depacketizer.take() == (VPS, SPS, PPS, IDR, TRAIL)
