@@ -30,7 +30,7 @@ from app.cameras.models import Camera, NvrVendor
 from app.cameras.schemas import CameraCreate, NvrCreate, NvrUpdate
 from app.cameras.service import create_camera, create_nvr, update_nvr
 from app.db import unit_of_work
-from app.requests import letters
+from app.requests import letters, preservation
 from app.requests.models import DeliveryMethod, EvidenceRequest
 from app.requests.schemas import ItemCreate, Person, RequestCreate
 from app.requests.service import IntakePolicy, register_request
@@ -182,6 +182,7 @@ def sample_request(runtime: Runtime, world: DemoWorld, window: tuple[datetime, d
             data_dir=settings.data_dir,
         )
         request = register_request(session, runtime.sop, policy, data, staged, pemohon, now)
+        preservation.schedule_check(runtime, session, request)
         return request.id
 
 

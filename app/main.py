@@ -23,8 +23,10 @@ from app.requests.routes import router as requests_router
 from app.runtime import Runtime
 from app.sop.routes import router as sop_router
 from app.web import admin as web_admin
+from app.web import audit as web_audit
 from app.web import download as web_download
 from app.web import handover as web_handover
+from app.web import preservation as web_preservation
 from app.web import routes as web
 
 STATIC_DIR = Path(__file__).parent / "web" / "static"
@@ -70,6 +72,8 @@ def create_app(runtime: Runtime, *, run_workers: bool = False) -> FastAPI:
         web_download.router,
         web_handover.router,
         web_admin.router,
+        web_preservation.router,
+        web_audit.router,
     ):
         app.include_router(router)
     return app

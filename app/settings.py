@@ -72,6 +72,9 @@ class Settings(BaseSettings):
     checkpoint_every_events: int = Field(default=100, ge=1)
     # NVRs allow few simultaneous playback sessions; exports of one NVR wait for a free one.
     nvr_playback_limit: int = Field(default=2, ge=1, le=16)
+    # A window whose start is within this many days of the NVR's oldest recording is at risk of
+    # being overwritten: flagged at intake, and its preservation copy may be taken at once.
+    preservation_margin_days: int = Field(default=3, ge=0, le=90)
     # RFC 3161 time-stamping authority for checkpoints (optional): e.g. http://tsa.example/tsr
     timestamp_url: str | None = Field(default=None, pattern=r"^https?://[^\s]+$")
     database_app_role: str | None = Field(default=None, pattern=r"^[a-z_][a-z0-9_]{0,62}$")

@@ -9,7 +9,7 @@ caller converts with the `ClockOffset` that `probe()` measured.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from nvr_adapters._common import (
@@ -94,7 +94,9 @@ class DahuaAdapter:
         finally:
             await self._find({"action": "close", "object": finder})
 
-    async def _files(self, finder: str, channel: int, window: TimeWindow) -> list[Span]:
+    async def _files(
+        self, finder: str, channel: int, window: TimeWindow, first: bool = False
+    ) -> list[Span]:
         condition = {
             "action": "findFile", "object": finder, "condition.Channel": str(channel),
             "condition.StartTime": self._local(floor_second(window.start)),
@@ -106,12 +108,28 @@ class DahuaAdapter:
         spans: list[Span] = []
         for _ in range(MAX_BATCHES):
             batch = _items(await self._find({"action": "findNextFile", "object": finder,
-                                             "count": str(BATCH)}))  # fmt: skip
+                                             "count": "1" if first else str(BATCH)}))  # fmt: skip
             if not batch:
                 return spans
+            if first:
+                return [Span(self._from_local(i["StartTime"]), self._from_local(i["EndTime"]))
+                        for i in batch]  # fmt: skip
             spans += [Span(self._from_local(i["StartTime"]), self._from_local(i["EndTime"]))
                       for i in batch]  # fmt: skip
         raise ReplayError(f"{self.host}: findNextFile never ran out of files")
+
+    async def oldest_recording(self, camera: CameraRef, since: datetime) -> datetime | None:
+        """The first file a find from `since` to now returns (Dahua lists files oldest first)."""
+        window = TimeWindow(since, max(self._clock(), since) + timedelta(days=1))
+        created = _fields(await self._find({"action": "factory.create"}))
+        finder = created.get("result", "")
+        if not finder:
+            raise ReplayError(f"{self.host}: mediaFileFind factory.create gave no object id")
+        try:
+            spans = await self._files(finder, channel_number(camera.channel), window, first=True)
+        finally:
+            await self._find({"action": "close", "object": finder})
+        return max(min(s.start for s in spans), since) if spans else None
 
     async def _find(self, params: Mapping[str, str]) -> str:
         return await self._http.text("GET", FIND, params=params)

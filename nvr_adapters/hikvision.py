@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import uuid
 import xml.etree.ElementTree as ET  # noqa: N817 - parses the configured device's answers
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from xml.sax.saxutils import escape
 from zoneinfo import ZoneInfo
 
@@ -41,6 +41,7 @@ from nvr_adapters.types import (
 
 ISAPI_NS = "http://www.hikvision.com/ver20/XMLSchema"
 PAGE_SIZE = 40
+AHEAD = timedelta(days=1)  # a device clock ahead of ours still has its newest files found
 MAX_PAGES = 500  # 20,000 matches: far more than one window holds; stops a device that loops
 
 
@@ -90,6 +91,14 @@ class HikvisionAdapter:
             if _field(answer, "responseStatusStrg").upper() != "MORE" or not page:
                 return Coverage(window, clip_spans(spans, window))
         raise ReplayError(f"{self.host}: the ISAPI search never stopped answering MORE")
+
+    async def oldest_recording(self, camera: CameraRef, since: datetime) -> datetime | None:
+        """The first match of a search from `since` to now (devices list matches oldest first)."""
+        window = TimeWindow(since, max(self._clock(), since) + AHEAD)
+        body = _search_body(str(uuid.uuid4()).upper(), _track(camera), window, 0)
+        answer = _xml(await self._http.text("POST", "/ISAPI/ContentMgmt/search", content=body))
+        starts = [_match_span(item, self.zone).start for item in _all(answer, "searchMatchItem")]
+        return max(min(starts), since) if starts else None
 
     async def fetch(self, camera: CameraRef, window: TimeWindow, sink: AccessUnitSink) -> None:
         """Play the window back over RTSP into the sink."""

@@ -68,6 +68,7 @@ class Recording:
     source: str
     video_tracks: frozenset[str]
     latest: datetime | None
+    earliest: datetime | None = None
 
 
 class OnvifAdapter:
@@ -138,6 +139,15 @@ class OnvifAdapter:
         url = str(answer if isinstance(answer, str) else answer.Uri)
         target = ReplayTarget(url, self.username, self._password, window, onvif=True)
         self.last_fetch = await replay_fetch(target, sink)
+
+    async def oldest_recording(self, camera: CameraRef, since: datetime) -> datetime | None:
+        """RecordingInformation's EarliestRecording, as FindRecordings reports it."""
+        async with self._errors("FindRecordings"):
+            search = await (await self._device()).create_search_service()
+            earliest = (await self._recording(search, camera)).earliest
+        if earliest is None:
+            return None
+        return max(_aware(earliest), since)
 
     async def aclose(self) -> None:
         if self._camera is not None:
@@ -270,6 +280,7 @@ def _recording(info: Any) -> Recording:
     return Recording(
         token=str(info.RecordingToken), source=str(getattr(source, "SourceId", "") or ""),
         video_tracks=tracks, latest=getattr(info, "LatestRecording", None),
+        earliest=getattr(info, "EarliestRecording", None),
     )  # fmt: skip
 
 
@@ -347,3 +358,8 @@ def _status_error(adapter: OnvifAdapter, doing: str, status: int) -> NvrError:
 
 
 __all__ = ["OnvifAdapter"]
+
+
+def _aware(moment: datetime) -> datetime:
+    """zeep gives xs:dateTime without a zone as naive; ONVIF times are UTC."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)

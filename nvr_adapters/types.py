@@ -112,4 +112,9 @@ class NvrAdapter(Protocol):
 
     async def fetch(self, camera: CameraRef, window: TimeWindow, sink: AccessUnitSink) -> None: ...
 
+    async def oldest_recording(self, camera: CameraRef, since: datetime) -> datetime | None:
+        """The start of the camera's oldest footage still on the device (device clock), looking
+        no further back than `since`; None when nothing is recorded. What it overwrites next."""
+        ...
+
     async def aclose(self) -> None: ...

@@ -4,13 +4,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends
 
-from app.cameras import service
+from app.cameras import probe, service
 from app.cameras.models import Camera, Nvr
 from app.cameras.schemas import (
     CameraCreate,
     CameraRead,
     CameraUpdate,
     NvrCreate,
+    NvrProbeRead,
     NvrRead,
     NvrUpdate,
 )
@@ -55,6 +56,14 @@ def update_nvr(
     nvr: NvrDep, data: NvrUpdate, _admin: AdminUser, session: SessionDep, runtime: RuntimeDep
 ) -> NvrRead:
     return NvrRead.model_validate(service.update_nvr(session, nvr, data, runtime.secret_box))
+
+
+@router.post("/nvrs/{nvr_id}/probe", response_model=NvrProbeRead)
+def probe_nvr(
+    nvr: NvrDep, admin: AdminUser, session: SessionDep, runtime: RuntimeDep
+) -> NvrProbeRead:
+    """Test the connection: make, model, firmware, serial and clock offset, or why it failed."""
+    return probe.probe_nvr(runtime, session, nvr, admin)
 
 
 @router.get("/cameras", response_model=list[CameraRead])

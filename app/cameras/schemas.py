@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
@@ -105,3 +106,21 @@ class CameraRead(BaseModel):
     channel: int | None
     source_token: str | None
     active: bool
+
+
+class NvrProbeRead(BaseModel):
+    """What the NVR said when asked: who it is, and how far its clock is from ours."""
+
+    nvr_id: int
+    reachable: bool
+    make: str | None = None
+    model: str | None = None
+    firmware: str | None = None
+    serial: str | None = None
+    # Positive: the device clock is ahead of ours. Exports move windows by it when it exceeds
+    # the measurement's uncertainty.
+    clock_offset_s: float | None = None
+    clock_uncertainty_s: float | None = None
+    clock_method: str | None = None
+    measured_at: datetime | None = None
+    error: str | None = None

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from nvr_adapters import AccessUnitSink, CameraRef, Coverage, DeviceInfo, TimeWindow
+from app.cameras.models import Camera, NvrVendor
+from nvr_adapters import AccessUnitSink, CameraRef, Coverage, DeviceInfo, NvrAdapter, TimeWindow
 from nvr_adapters.factory import Vendor, open_adapter
 
 
@@ -41,14 +42,33 @@ class DeviceFacts:
         return TimeWindow(window.start + self.shift, window.end + self.shift)
 
 
+def target_for(camera: Camera, window: TimeWindow, password: str) -> DeviceTarget:
+    """How to reach a camera's footage: ONVIF by recording (or source) token, else by channel."""
+    nvr = camera.nvr
+    vendor: Vendor = nvr.vendor.value
+    if nvr.vendor is NvrVendor.ONVIF:
+        reference = camera.source_token or f"Recording_{camera.channel}"
+    else:
+        reference = str(camera.channel)
+    return DeviceTarget(
+        vendor=vendor, host=nvr.host, http_port=nvr.http_port, rtsp_port=nvr.rtsp_port,
+        username=nvr.username, password=password, timezone=nvr.timezone,
+        camera=CameraRef(str(nvr.id), reference, camera.name), window=window,
+    )  # fmt: skip
+
+
+def open_target(target: DeviceTarget) -> NvrAdapter:
+    return open_adapter(
+        target.vendor, host=target.host, http_port=target.http_port, rtsp_port=target.rtsp_port,
+        username=target.username, password=target.password, timezone=target.timezone, options={},
+    )  # fmt: skip
+
+
 async def fetch_from_device(
     target: DeviceTarget, sink: AccessUnitSink, on_state: Callable[[str, DeviceFacts], None]
 ) -> DeviceFacts:
     """Probe, search, fetch; report each stage (`searching`, `fetching`) as it starts."""
-    adapter = open_adapter(
-        target.vendor, host=target.host, http_port=target.http_port, rtsp_port=target.rtsp_port,
-        username=target.username, password=target.password, timezone=target.timezone, options={},
-    )  # fmt: skip
+    adapter = open_target(target)
     try:
         facts = DeviceFacts()
         _probed(facts, await adapter.probe())

@@ -47,6 +47,19 @@ def start_exports(
     return [ExportRead.model_validate(export) for export in created]
 
 
+@router.post(
+    "/requests/{request_id}/preservation-exports", response_model=list[ExportRead], status_code=202
+)
+def start_preservation(
+    request: RequestDep, user: StaffUser, session: SessionDep, runtime: RuntimeDep
+) -> list[ExportRead]:
+    """Take preservation copies of the items about to be overwritten, ahead of the dispositions."""
+    created = service.start_preservation(session, request, user, runtime.clock.now())
+    for export in created:
+        runtime.queue.enqueue(session, "exports.fetch_item", export.id)
+    return [ExportRead.model_validate(export) for export in created]
+
+
 @router.get("/exports/{export_id}", response_model=ExportRead)
 def get_export(export: ExportDep) -> ExportRead:
     """Show an export: state, progress, attempts and, when done, the clip's facts."""

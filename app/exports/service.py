@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from app import errors
 from app.auth.models import Role, User
+from app.custody import service as custody
 from app.exports.models import (
     TERMINAL_STATES,
     AttemptOutcome,
@@ -22,7 +23,7 @@ from app.exports.models import (
     ExportPurpose,
     ExportState,
 )
-from app.requests.models import EvidenceRequest, RequestItem, RequestStatus
+from app.requests.models import EvidenceRequest, Preservation, RequestItem, RequestStatus
 from app.sop.definition import SopDefinition, StepAction
 
 # An export that is queued, running or has produced a clip is not started again.
@@ -38,7 +39,8 @@ def start_exports(
 ) -> list[Export]:
     """Create the exports of every item not yet exported; the caller enqueues their jobs."""
     _check_may_export(sop, request, user)
-    existing = _latest_by_item(session, request.id, ExportPurpose.EVIDENCE)
+    # A preservation copy taken at intake stands for its item: it is not fetched twice.
+    existing = _latest_by_item(session, request.id)
     created = []
     for item in request.items:
         previous = existing.get(item.id)
@@ -61,13 +63,37 @@ def _check_may_export(sop: SopDefinition, request: EvidenceRequest, user: User) 
         raise errors.Forbidden("only the operator assigned to this request exports its footage")
 
 
-def _latest_by_item(session: Session, request_id: int, purpose: ExportPurpose) -> dict[int, Export]:
-    query = (
-        select(Export)
-        .where(Export.request_id == request_id, Export.purpose == purpose)
-        .order_by(Export.id)
-    )
+def _latest_by_item(session: Session, request_id: int) -> dict[int, Export]:
+    query = select(Export).where(Export.request_id == request_id).order_by(Export.id)
     return {export.item_id: export for export in session.scalars(query)}
+
+
+def start_preservation(
+    session: Session, request: EvidenceRequest, user: User, now: datetime
+) -> list[Export]:
+    """Export the at-risk items at once, ahead of the dispositions, as preservation copies."""
+    if request.status is not RequestStatus.IN_PROGRESS:
+        raise errors.RequestClosed(f"the request is {request.status.value}")
+    if user.role is not Role.OPERATOR:
+        raise errors.Forbidden("only an operator takes preservation copies")
+    at_risk = [i for i in request.items if i.preservation is Preservation.AT_RISK]
+    if not at_risk:
+        raise errors.InvalidTransition("no item of this request is at risk of being overwritten")
+    existing = _latest_by_item(session, request.id)
+    created = [
+        _new_export(session, item, ExportPurpose.PRESERVATION, user, now)
+        for item in at_risk
+        if item.id not in existing or existing[item.id].state not in _NOT_RESTARTABLE
+    ]
+    session.flush()
+    if created:
+        custody.record(
+            session, "export.preservation_started", custody.performer(user), now,
+            object={"request": request.number, "exports": [e.id for e in created],
+                    "reason": "window close to the NVR's oldest recording"},
+            authorization=request.letter_number, request_id=request.id,
+        )  # fmt: skip
+    return created
 
 
 def _new_export(

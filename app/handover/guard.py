@@ -7,7 +7,7 @@ from sqlalchemy.orm import Session
 
 from app import errors
 from app.auth.models import Role, User
-from app.exports.models import TERMINAL_STATES, Export, ExportPurpose, ExportState
+from app.exports.models import TERMINAL_STATES, Export, ExportState
 from app.requests.models import EvidenceRequest, RequestStatus
 from app.sop.definition import SopDefinition, StepAction
 
@@ -48,9 +48,7 @@ def check_completable(session: Session, sop: SopDefinition, request: EvidenceReq
 
 def _check_exported(session: Session, request: EvidenceRequest) -> None:
     latest: dict[int, Export] = {}
-    query = select(Export).where(
-        Export.request_id == request.id, Export.purpose == ExportPurpose.EVIDENCE
-    )
+    query = select(Export).where(Export.request_id == request.id)  # preservation copies count
     for export in session.scalars(query.order_by(Export.id)):
         latest[export.item_id] = export
     finished = [e for e in latest.values() if e.state in TERMINAL_STATES]

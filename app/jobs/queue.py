@@ -25,6 +25,7 @@ TASK_MODULES: tuple[str, ...] = (
     "app.sop.tasks",
     "app.custody.tasks",
     "app.exports.tasks",
+    "app.requests.tasks",
     "app.delivery.tasks",
 )
 

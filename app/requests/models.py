@@ -2,8 +2,9 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import Date, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Date, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.cameras.models import Camera
@@ -14,6 +15,16 @@ class DeliveryMethod(StrEnum):
     GOOGLE_DRIVE = "google_drive"
     LOCAL_LINK = "local_link"
     MEDIA = "media"
+
+
+class Preservation(StrEnum):
+    """Will the NVR still hold an item's window when the SOP reaches the export step?"""
+
+    UNCHECKED = "unchecked"  # not asked yet
+    UNKNOWN = "unknown"  # the NVR could not be asked (the error is kept)
+    SAFE = "safe"
+    AT_RISK = "at_risk"  # within the margin of the NVR's oldest recording: preserve now
+    OVERWRITTEN = "overwritten"  # the NVR no longer holds any of it
 
 
 class RequestStatus(StrEnum):
@@ -84,6 +95,16 @@ class RequestItem(Base):
     camera_id: Mapped[int] = mapped_column(ForeignKey("cameras.id"))
     window_start_at: Mapped[datetime] = mapped_column(UtcDateTime)
     window_end_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    # What the NVR still held when asked at intake (true UTC): the footage it overwrites next.
+    oldest_recording_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
+    preservation_checked_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
+    preservation_error: Mapped[str | None] = mapped_column(Text, default=None)
+    # The NVR's own search of the window at intake: {"recorded": [...], "gaps": [...]}, true UTC.
+    coverage: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    preservation: Mapped[Preservation] = mapped_column(
+        str_enum(Preservation, 16), default=Preservation.UNCHECKED,
+        server_default=Preservation.UNCHECKED.value,
+    )  # fmt: skip
 
     request: Mapped[EvidenceRequest] = relationship(back_populates="items")
     camera: Mapped[Camera] = relationship()

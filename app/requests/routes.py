@@ -8,9 +8,9 @@ from fastapi.responses import FileResponse
 from pydantic import ValidationError
 
 from app import errors
-from app.deps import CurrentUser, RuntimeDep, SessionDep
+from app.deps import CurrentUser, RuntimeDep, SessionDep, StaffUser
 from app.http import ERROR_RESPONSES, field_errors
-from app.requests import letters, service
+from app.requests import letters, preservation, service
 from app.requests.models import EvidenceRequest, RequestStatus
 from app.requests.schemas import RequestCreate, RequestRead, RequestSummary
 
@@ -73,7 +73,17 @@ def create_request(
         request = service.register_request(session, runtime.sop, policy, payload, staged, user, now)
     finally:
         letters.discard(staged)
+    preservation.schedule_check(runtime, session, request)
     return service.describe(session, runtime.sop, request, now)
+
+
+@router.post("/{request_id}/preservation-check", status_code=202)
+def check_preservation(
+    request: RequestDep, _user: StaffUser, session: SessionDep, runtime: RuntimeDep
+) -> dict[str, str]:
+    """Ask the NVRs again what they hold of the request's windows (coverage, oldest footage)."""
+    preservation.schedule_check(runtime, session, request)
+    return {"status": "queued"}
 
 
 @router.get("", response_model=list[RequestSummary])

@@ -1,10 +1,11 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
-from app.requests.models import DeliveryMethod, RequestStatus
+from app.requests.models import DeliveryMethod, Preservation, RequestStatus
 from app.sop.schemas import CurrentStepRead, StepRecordRead
 
 Text = Field(min_length=1, max_length=4000)
@@ -53,6 +54,12 @@ class ItemRead(BaseModel):
     location: str
     window_start_at: datetime
     window_end_at: datetime
+    # Asked of the NVR at intake: will it still hold the window? (see app/requests/preservation)
+    preservation: Preservation
+    oldest_recording_at: datetime | None
+    preservation_checked_at: datetime | None
+    preservation_error: str | None
+    coverage: dict[str, Any] | None
 
 
 class RequestSummary(BaseModel):
@@ -65,6 +72,8 @@ class RequestSummary(BaseModel):
     status: RequestStatus
     current_step: CurrentStepRead | None
     created_at: datetime
+    # Some item's window is about to be overwritten on its NVR: take a preservation copy now.
+    at_risk: bool
 
 
 class RequestRead(RequestSummary):

@@ -17,7 +17,7 @@ from app.agencies.models import Agency
 from app.auth.models import Role, User
 from app.cameras.models import Camera
 from app.custody import service as custody
-from app.requests import letters
+from app.requests import letters, preservation
 from app.requests.models import EvidenceRequest, RequestItem, RequestStatus
 from app.requests.schemas import (
     ItemCreate,
@@ -235,6 +235,7 @@ def summarise(
         status=request.status,
         current_step=_current_step(session, sop, request, now),
         created_at=request.created_at,
+        at_risk=request.status is RequestStatus.IN_PROGRESS and preservation.at_risk(request),
     )
 
 
@@ -269,6 +270,11 @@ def _item(item: RequestItem) -> ItemRead:
         location=item.camera.location,
         window_start_at=item.window_start_at,
         window_end_at=item.window_end_at,
+        preservation=item.preservation,
+        oldest_recording_at=item.oldest_recording_at,
+        preservation_checked_at=item.preservation_checked_at,
+        preservation_error=item.preservation_error,
+        coverage=item.coverage,
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.orm import Session
@@ -17,6 +17,7 @@ from app.agencies.schemas import AgencyCreate, AgencyUpdate
 from app.auth import service as users
 from app.auth.models import Role, User
 from app.auth.schemas import UserCreate
+from app.cameras import probe
 from app.cameras import service as cameras
 from app.cameras.models import NvrVendor
 from app.cameras.schemas import CameraCreate, NvrCreate
@@ -146,6 +147,17 @@ async def add_nvr(
         request, runtime, session, user, "nvr", values, NvrCreate.model_validate,
         lambda data: cameras.create_nvr(session, data, runtime.secret_box, now),
     )  # fmt: skip
+
+
+@router.post("/nvr/{nvr_id}/uji", response_model=None)
+def test_nvr(
+    request: Request, nvr_id: int, user: AdminUser, runtime: RuntimeDep, session: SessionDep,
+    csrf: Annotated[str, Form()],
+) -> Response:  # fmt: skip
+    """Test the connection: the device's make, model and clock offset, shown in its row."""
+    check_csrf(runtime, request, csrf)
+    result = probe.probe_nvr(runtime, session, cameras.get_nvr(session, nvr_id), user)
+    return _page(request, runtime, session, user, section="nvr", probe=result)
 
 
 @router.post("/kamera", response_model=None)

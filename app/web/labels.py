@@ -85,6 +85,13 @@ def local_time(moment: datetime | None, zone: ZoneInfo) -> str:
     return f"{moment.astimezone(zone):%d/%m/%Y %H:%M} {zone_name(zone)}"
 
 
+def local_clock(moment: datetime | str, zone: ZoneInfo) -> str:
+    """A time of day in office time to the second (gaps are seconds long): 10:00:30."""
+    if isinstance(moment, str):
+        moment = datetime.fromisoformat(moment)
+    return f"{moment.astimezone(zone):%H:%M:%S}"
+
+
 def input_time(moment: datetime, zone: ZoneInfo) -> str:
     """Format a UTC time for a datetime-local input in office time."""
     return f"{moment.astimezone(zone):%Y-%m-%dT%H:%M:%S}"

@@ -22,7 +22,7 @@ from app.cameras.service import list_cameras
 from app.deps import RuntimeDep, SessionDep
 from app.exports import service as exports_service
 from app.handover.guard import check_completable
-from app.requests import letters
+from app.requests import letters, preservation
 from app.requests import service as requests_service
 from app.requests.models import EvidenceRequest
 from app.runtime import Runtime
@@ -72,6 +72,7 @@ def render(
         "zone": zone,
         "zone_name": labels.zone_name(zone),
         "local_time": lambda moment: labels.local_time(moment, zone),
+        "local_clock": lambda moment: labels.local_clock(moment, zone),
         "csrf": csrf_token(runtime, request),
     }
     return templates.TemplateResponse(request, name, context, status_code=status_code)
@@ -192,11 +193,13 @@ def _register(
             data_dir=settings.data_dir,
         )
         try:
-            return requests_service.register_request(
+            registered = requests_service.register_request(
                 session, runtime.sop, policy, payload, staged, user, runtime.clock.now()
             )
         finally:
             letters.discard(staged)
+        preservation.schedule_check(runtime, session, registered)
+        return registered
     except errors.SaksiError as exc:
         # Nothing of a refused request may stay: undo the transaction (and the stored letter).
         session.rollback()
@@ -246,10 +249,12 @@ def _render_request(
         step is not None and step.action is StepAction.EXPORT
         and user.role is Role.OPERATOR and evidence.assigned_operator_id == user.id
     )  # fmt: skip
+    can_check_nvr = step is not None and user.role in STAFF_ROLES
     return render(
         request, runtime, "request_detail.html", status_code, user=user, detail=detail,
         can_act=can_act, operators=[o for o in operators if o.active], users=users,
         sop=runtime.sop, error=error, exports=exports, can_export=can_export,
+        can_check_nvr=can_check_nvr, can_preserve=detail.at_risk and user.role is Role.OPERATOR,
         can_hand_over=_can_hand_over(step, user, evidence),
         **handover_context(runtime, session, user, evidence), **extra,
     )  # fmt: skip

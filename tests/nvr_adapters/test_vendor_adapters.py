@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import socket
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 import pytest
@@ -308,3 +308,25 @@ def test_a_long_search_pages_through_every_span(
     assert len(recorded) > 40
     assert coverage.spans == tuple(Span(s.start, s.end) for s in recorded)
     assert len(coverage.gaps) == 45
+
+
+@pytest.mark.parametrize("vendor", VENDORS)
+def test_oldest_recording_is_where_the_device_overwrites_next(
+    vendor_sim: NvrSimulator, vendor: Vendor
+) -> None:
+    """The simulator keeps an hour: its oldest footage is an hour back on the device clock."""
+    since = datetime.now(UTC) - timedelta(days=1)
+    later = datetime.now(UTC) - timedelta(minutes=5)
+
+    async def ask(adapter: NvrAdapter) -> tuple[datetime | None, datetime | None]:
+        ref = camera(vendor, CONTINUOUS)
+        first = await adapter.oldest_recording(ref, since)
+        return first, await adapter.oldest_recording(ref, later)
+
+    oldest, bounded = with_adapter(adapter_for(vendor_sim, vendor), ask)
+
+    assert oldest is not None
+    expected = vendor_sim.archive.oldest()
+    assert abs((oldest - expected).total_seconds()) <= vendor_sim.config.segment_seconds
+    assert oldest.tzinfo is not None
+    assert bounded == later  # never earlier than asked: what was before is not the question

@@ -92,7 +92,8 @@ def test_the_operator_exports_every_item_bit_exact_with_custody(world: dict[str,
             headers={"Authorization": f"Bearer {token}"},
         )
     assert started.status_code == 202, started.text
-    assert runtime.queue.pending_count() == 2  # enqueued after the commit
+    queued = [task.name for task in runtime.queue.huey.pending()]
+    assert queued.count("exports.fetch_item") == 2  # enqueued after the commit
 
     states = [pipeline.run(runtime, e["id"], "test-worker") for e in started.json()]
 

@@ -298,3 +298,34 @@ def test_public_verification_hashes_in_the_browser(
     expect(page.locator("#result")).to_contain_text(
         hashlib.sha256(b"bukan rekaman kantor").hexdigest()
     )
+
+
+def test_the_request_page_shows_what_the_nvr_holds_and_preserves_it(
+    page: Page, browser: Browser, live_server: LiveServer
+) -> None:
+    """The simulator keeps two days: yesterday is within three days of being overwritten."""
+    login(page, live_server, Role.PEMOHON)
+    page.goto(f"{live_server.url}/permintaan/baru")
+    fill_request(page, "B/777/XI/2026/Reskrim", start=_yesterday(9), end=_yesterday(9, 1))
+    page.get_by_role("button", name="Simpan permintaan").click()
+    page.wait_for_url(re.compile(r"/permintaan/\d+$"))
+    request_url = page.url
+    context = browser.new_context(viewport={"width": 1366, "height": 768})
+    operator = context.new_page()
+    login(operator, live_server, Role.OPERATOR)
+    row = operator.locator("tr[data-item]")
+    for _ in range(150):  # the NVR is asked by a job after the registration commits
+        operator.goto(request_url)
+        if row.get_attribute("data-preservation") != "unchecked":
+            break
+        operator.wait_for_timeout(200)
+    expect(row).to_have_attribute("data-preservation", "at_risk")
+    expect(row).to_contain_text("Lengkap")
+    expect(row).to_contain_text("Segera tertimpa")
+    expect(row).to_contain_text("Rekaman tertua di NVR")
+    expect(operator.get_by_role("alert")).to_contain_text("hampir tertimpa")
+    operator.get_by_role("button", name="Ambil salinan pengamanan").click()
+    operator.wait_for_url(request_url + "#ekspor")
+    expect(operator.locator("tr[data-export]")).to_contain_text("salinan pengamanan")
+    expect(page.get_by_role("button", name="Ambil salinan pengamanan")).to_have_count(0)
+    context.close()

@@ -1,0 +1,67 @@
+"""The auditor's page runs the ledger verification and names the first tampered record."""
+
+from __future__ import annotations
+
+import re
+
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session
+
+from app.auth.models import Role
+from app.custody import service as custody
+from custody import ledger
+from tests.app.factories import PASSWORD, Factory
+
+
+def _login(factory: Factory, client: TestClient, role: Role) -> str:
+    user = factory.user(role)
+    page = client.post("/masuk", data={"username": user.username, "password": PASSWORD})
+    assert page.status_code == 200
+    audit = client.get("/audit")
+    found = re.search(r'name="csrf" value="([^"]+)"', audit.text)
+    return found.group(1) if found else ""
+
+
+def _tamper(session: Session) -> None:
+    """What a superuser does behind the triggers: edit one record in place."""
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql(
+            "ALTER TABLE custody_events DISABLE TRIGGER custody_events_no_change"
+        )
+    else:
+        connection.exec_driver_sql("DROP TRIGGER custody_events_no_update")
+    connection.exec_driver_sql(
+        "UPDATE custody_events SET canonical = replace(canonical, 'NVR A', 'NVR B') WHERE seq = 2"
+    )
+
+
+def test_the_auditor_verifies_the_ledger_and_sees_the_first_bad_record(
+    factory: Factory, session: Session, client: TestClient
+) -> None:
+    for name in ("NVR A", "NVR A2", "NVR A3"):
+        custody.record(session, "nvr.probed", custody.SYSTEM, factory.now, object={"nvr": name})
+    session.commit()
+    csrf = _login(factory, client, Role.AUDITOR)
+
+    clean = client.post("/audit/periksa", data={"csrf": csrf})
+    _tamper(session)
+    tampered = client.post("/audit/periksa", data={"csrf": csrf})
+
+    assert clean.status_code == 200
+    assert "Utuh." in clean.text
+    assert tampered.status_code == 409
+    assert "Tidak utuh." in tampered.text
+    assert re.search(r"nomor urut <strong>2</strong>", tampered.text)
+    runs = [e for e in ledger.read(session.connection()) if e.action == "ledger.verified"]
+    assert len(runs) == 2  # each run is on record
+
+
+def test_the_audit_page_is_for_auditors_and_administrators(
+    factory: Factory, client: TestClient
+) -> None:
+    _login(factory, client, Role.OPERATOR)
+
+    refused = client.get("/audit")
+
+    assert refused.status_code == 403
