@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.agencies.models import Agency, AgencyKind
@@ -19,7 +20,11 @@ from app.auth.service import create_user
 from app.cameras.models import Camera, Nvr, NvrVendor
 from app.cameras.schemas import CameraCreate, NvrCreate
 from app.cameras.service import create_camera, create_nvr
+from app.db import unit_of_work
+from app.requests.models import EvidenceRequest
 from app.runtime import Runtime
+from app.sop import service as sop_service
+from app.sop.definition import StepAction
 
 PASSWORD = "correct-horse-battery"
 
@@ -191,3 +196,21 @@ def walk_to_export_step(
         json={"operator_id": people[Role.OPERATOR].id, "note": note},
     )
     return created, people
+
+
+def walk_runtime_to_export_step(runtime: Runtime, request_id: int) -> None:
+    """Dispose the request down the chain and assign the operator, through the SOP service."""
+    with unit_of_work(runtime.sessions) as session:
+        request = session.get(EvidenceRequest, request_id)
+        assert request is not None
+        users = {u.role: u for u in session.scalars(select(User))}
+        now = runtime.clock.now()
+        for role in (Role.KEPALA_DINAS, Role.SEKRETARIS, Role.KEPALA_BIDANG):
+            sop_service.perform(
+                session, runtime.sop, request, users[role], frozenset({StepAction.DISPOSE}), now
+            )
+        sop_service.perform(
+            session, runtime.sop, request, users[Role.SUBKOORDINATOR],
+            frozenset({StepAction.ASSIGN}), now, operator=users[Role.OPERATOR],
+        )  # fmt: skip
+        assert request.current_step == 6

@@ -27,11 +27,10 @@ from app.requests.models import EvidenceRequest
 from app.runtime import Runtime, build_runtime, set_current
 from app.security import issue_token
 from app.settings import Settings
-from app.sop import service as sop_service
-from app.sop.definition import StepAction
 from custody import ledger
 from nvr_adapters import NvrAuthFailed
 from nvr_sim import NvrSimulator
+from tests.app.factories import walk_runtime_to_export_step
 from tests.nvr_sim.conftest import PASSWORD, USER, anchor, sim_cache, simulator
 
 __all__ = ["anchor", "sim_cache", "simulator"]
@@ -55,27 +54,10 @@ def world(
     request_id = sample_request(
         runtime, demo, (anchor + timedelta(seconds=24), anchor + timedelta(seconds=44))
     )
-    _walk_to_export_step(runtime, request_id)
+    walk_runtime_to_export_step(runtime, request_id)
     yield {"runtime": runtime, "request_id": request_id}
     runtime.close()
     set_current(None)
-
-
-def _walk_to_export_step(runtime: Runtime, request_id: int) -> None:
-    with unit_of_work(runtime.sessions) as session:
-        request = session.get(EvidenceRequest, request_id)
-        assert request is not None
-        users = {u.role: u for u in session.scalars(select(User))}
-        now = datetime.now(UTC)
-        for role in (Role.KEPALA_DINAS, Role.SEKRETARIS, Role.KEPALA_BIDANG):
-            sop_service.perform(
-                session, runtime.sop, request, users[role], frozenset({StepAction.DISPOSE}), now
-            )
-        sop_service.perform(
-            session, runtime.sop, request, users[Role.SUBKOORDINATOR],
-            frozenset({StepAction.ASSIGN}), now, operator=users[Role.OPERATOR],
-        )  # fmt: skip
-        assert request.current_step == 6
 
 
 def test_the_operator_exports_every_item_bit_exact_with_custody(world: dict[str, Any]) -> None:

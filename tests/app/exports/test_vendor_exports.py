@@ -1,0 +1,117 @@
+"""Exports end to end for each vendor style, from an NVR whose clock runs 7 s ahead.
+
+The motion camera misses device time +30 s to +40 s after the anchor. Each export must: decode
+completely, start at the key frame at or before the window and reach its end, carry the
+simulator's access units byte for byte (raw hash), list the gap, and record the clock offset it
+corrected (windows asked in device time, stored in true UTC).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import av
+import pytest
+from sqlalchemy import select
+
+from app.auth.models import User
+from app.cameras.models import NvrVendor
+from app.db import unit_of_work
+from app.demo import NvrEndpoint, sample_request, seed
+from app.exports import pipeline
+from app.exports import service as export_service
+from app.exports.models import Export, ExportState
+from app.requests.models import EvidenceRequest
+from app.runtime import Runtime, build_runtime, set_current
+from app.settings import Settings
+from nvr_sim import NvrSimulator
+from tests.app.factories import walk_runtime_to_export_step
+from tests.nvr_adapters.conftest_vendors import (
+    CLOCK_OFFSET,
+    PASSWORD,
+    USER,
+    VENDORS,
+    device_anchor,
+    vendor_sim,
+)
+from tests.nvr_sim.conftest import sim_cache
+
+__all__ = ["device_anchor", "sim_cache", "vendor_sim"]
+
+
+@pytest.fixture
+def exported(
+    request: pytest.FixtureRequest, fresh_database_url: str, tmp_path: Path,
+    vendor_sim: NvrSimulator, device_anchor: datetime,
+) -> Iterator[tuple[Runtime, list[Export], datetime]]:  # fmt: skip
+    settings = Settings(
+        data_dir=tmp_path / "data", database_url=fresh_database_url, queue_url="memory://",
+        _env_file=None,
+    )  # fmt: skip
+    runtime = build_runtime(settings)
+    ends = vendor_sim.endpoints
+    world = seed(runtime, NvrEndpoint("127.0.0.1", ends.http_port, ends.rtsp_port, USER,
+                                      PASSWORD, vendor=NvrVendor(request.param)))  # fmt: skip
+    world.camera_ids = world.camera_ids[:2]  # 1 continuous, 2 motion-only
+    true_anchor = device_anchor - CLOCK_OFFSET
+    window = (true_anchor + timedelta(seconds=24), true_anchor + timedelta(seconds=44))
+    request_id = sample_request(runtime, world, window)
+    walk_runtime_to_export_step(runtime, request_id)
+    with unit_of_work(runtime.sessions) as session:
+        evidence = session.get(EvidenceRequest, request_id)
+        assert evidence is not None
+        operator = session.get(User, evidence.assigned_operator_id)
+        assert operator is not None
+        created = export_service.start_exports(
+            session, runtime.sop, evidence, operator, runtime.clock.now()
+        )
+        ids = [e.id for e in created]
+    for export_id in ids:
+        pipeline.run(runtime, export_id, "test")
+    with unit_of_work(runtime.sessions) as session:
+        exports = list(session.scalars(select(Export).order_by(Export.id)))
+        session.expunge_all()
+    yield runtime, exports, device_anchor
+    runtime.close()
+    set_current(None)
+
+
+def _decoded_frames(path: Path) -> int:
+    with av.open(str(path)) as container:
+        return sum(1 for _ in container.decode(video=0))
+
+
+@pytest.mark.parametrize("exported", VENDORS, indirect=True)
+def test_each_vendor_exports_bit_exact_with_gaps_and_clock_on_record(
+    exported: tuple[Runtime, list[Export], datetime], vendor_sim: NvrSimulator
+) -> None:
+    runtime, (continuous, motion), anchor = exported
+    true_start = anchor - CLOCK_OFFSET + timedelta(seconds=24)
+    true_end = true_start + timedelta(seconds=20)
+    assert continuous.trimming is not None
+    shift = timedelta(seconds=continuous.trimming["clock_shift_s"])  # as measured and applied
+    start, end = true_start + shift, true_end + shift  # what was asked of the device
+
+    assert (continuous.state, motion.state) == (ExportState.DONE, ExportState.PARTIAL)
+    source = vendor_sim.archive.replay(vendor_sim.config.camera(1), start, end)
+    units = [item.unit for item in source]
+    assert continuous.raw_sha256 == hashlib.sha256(b"".join(u.annexb() for u in units)).hexdigest()
+    assert continuous.frames == len(units)
+    path = runtime.settings.data_dir / str(continuous.file_path)
+    assert _decoded_frames(path) == continuous.frames
+    assert continuous.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert continuous.first_frame_at is not None
+    assert continuous.last_frame_at is not None
+    assert continuous.first_frame_at <= true_start  # the key frame at or before it
+    assert continuous.last_frame_at >= true_end - timedelta(seconds=1)
+    assert continuous.clock is not None
+    assert continuous.clock["applied"] is True
+    assert abs(float(continuous.clock["seconds"]) - CLOCK_OFFSET.total_seconds()) <= 1.0
+    gap_start = anchor + timedelta(seconds=30) - CLOCK_OFFSET  # true UTC
+    assert motion.gaps is not None
+    assert len(motion.gaps) == 1
+    assert abs(datetime.fromisoformat(motion.gaps[0]["start"]) - gap_start) <= timedelta(seconds=1)
+    assert continuous.gaps == []
