@@ -133,7 +133,7 @@ def perform(runtime: Runtime, delivery_id: int) -> None:
                 share = _open_local_link(runtime, delivery_id, recipient)
             else:
                 share = backend.share(container, recipient, runtime.clock.now())
-    except (DeliveryError, OSError, RuntimeError) as exc:
+    except Exception as exc:  # whatever failed (Drive, google-auth, the network), it is on record
         _record_failure(runtime, delivery_id, exc)
         raise
     _record_shared(runtime, delivery_id, container, upload, share)

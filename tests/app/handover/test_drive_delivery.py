@@ -30,7 +30,7 @@ from app.requests.models import DeliveryMethod, EvidenceRequest
 from app.runtime import build_runtime, set_current
 from app.settings import Settings
 from nvr_sim import NvrSimulator
-from tests.app.exports.test_pipeline import _walk_to_export_step
+from tests.app.factories import walk_runtime_to_export_step
 from tests.app.handover.test_handover_flow import _headers
 from tests.fakes.drive import FakeDrive
 from tests.nvr_sim.conftest import PASSWORD, USER, anchor, sim_cache, simulator
@@ -71,7 +71,7 @@ def world(
         request = session.get(EvidenceRequest, rid)
         assert request is not None
         request.delivery_method = DeliveryMethod.GOOGLE_DRIVE
-    _walk_to_export_step(runtime, rid)
+    walk_runtime_to_export_step(runtime, rid)
     with TestClient(create_app(runtime)) as client:
         headers = _headers(runtime, Role.OPERATOR)
         for export in client.post(f"/api/v1/requests/{rid}/exports", headers=headers).json():
@@ -128,3 +128,22 @@ def test_drive_delivery_is_verified_shared_named_in_the_bast_and_purged(
 
 def _year() -> int:
     return datetime.now(UTC).year
+
+
+def test_a_refused_credential_fails_the_delivery_on_record(
+    world: dict[str, Any], drive: FakeDrive
+) -> None:
+    """The key was revoked in Google Cloud: google-auth's RefreshError, not a Drive answer."""
+    runtime, client, rid, headers = world["runtime"], world["client"], world["id"], world["h"]
+    client.post(f"/api/v1/requests/{rid}/package", headers=headers)
+    started = client.post(f"/api/v1/requests/{rid}/deliveries", headers=headers).json()
+    drive.trusted_keys.clear()
+
+    with pytest.raises(Exception, match="invalid_grant"):
+        delivery_service.perform(runtime, started["id"])
+
+    delivery = client.get(f"/api/v1/deliveries/{started['id']}", headers=headers).json()
+    assert delivery["state"] == "failed"
+    assert "RefreshError" in delivery["last_error"]
+    events = client.get(f"/api/v1/requests/{rid}/custody", headers=headers).json()
+    assert [e["action"] for e in events][-1] == "delivery.failed"

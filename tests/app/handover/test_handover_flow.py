@@ -35,8 +35,7 @@ from app.settings import Settings
 from custody import ledger
 from custody.package_verify import verify_package
 from nvr_sim import NvrSimulator
-from tests.app.exports.test_pipeline import _walk_to_export_step
-from tests.app.factories import pdf_bytes
+from tests.app.factories import pdf_bytes, walk_runtime_to_export_step
 from tests.nvr_sim.conftest import PASSWORD, USER, anchor, sim_cache, simulator
 
 __all__ = ["anchor", "sim_cache", "simulator"]
@@ -60,7 +59,7 @@ def world(
     request_id = sample_request(
         runtime, demo, (anchor + timedelta(seconds=24), anchor + timedelta(seconds=44))
     )
-    _walk_to_export_step(runtime, request_id)
+    walk_runtime_to_export_step(runtime, request_id)
     with TestClient(create_app(runtime)) as client:
         headers = _headers(runtime, Role.OPERATOR)
         started = client.post(f"/api/v1/requests/{request_id}/exports", headers=headers)
