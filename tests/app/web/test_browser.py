@@ -329,3 +329,27 @@ def test_the_request_page_shows_what_the_nvr_holds_and_preserves_it(
     expect(operator.locator("tr[data-export]")).to_contain_text("salinan pengamanan")
     expect(page.get_by_role("button", name="Ambil salinan pengamanan")).to_have_count(0)
     context.close()
+
+
+def test_admin_tests_an_nvr_and_the_auditor_checks_the_ledger(
+    page: Page, browser: Browser, live_server: LiveServer
+) -> None:
+    login(page, live_server, Role.ADMIN)
+    page.goto(f"{live_server.url}/admin#nvr")
+    page.get_by_role("button", name="Uji koneksi NVR Simulator Diskominfo").focus()
+    page.keyboard.press("Enter")
+    result = page.locator("tr.probe")
+    expect(result).to_contain_text("Terhubung")
+    expect(result).to_contain_text("NVR Simulator")
+    expect(result).to_contain_text("Selisih jam NVR")
+    context = browser.new_context(viewport={"width": 1366, "height": 768})
+    auditor = context.new_page()
+    login(auditor, live_server, Role.AUDITOR)
+    auditor.get_by_role("link", name="Audit").click()
+    auditor.get_by_role("button", name="Jalankan pemeriksaan").click()
+    expect(auditor.locator("#hasil")).to_have_attribute("data-ok", "true")
+    expect(auditor.locator("#hasil")).to_contain_text("Utuh.")
+    for shown, path in ((page, "/admin"), (auditor, "/audit")):
+        width = shown.evaluate("document.documentElement.scrollWidth")
+        assert width <= 1366, f"{path} scrolls sideways ({width}px)"
+    context.close()
