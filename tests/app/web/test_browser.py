@@ -80,6 +80,11 @@ def start_exports(browser: Browser, server: LiveServer, request_url: str) -> Non
         page.wait_for_timeout(200)
     expect(page.locator("tr[data-export] [data-field=state]")).to_have_text("Selesai")
     expect(page.locator("figure.sheet img")).to_have_count(1)
+    if os.environ.get("SAKSI_SCREENSHOTS"):
+        page.locator("#titik").scroll_into_view_if_needed()
+        page.screenshot(path="docs/screenshot-request.png", full_page=False)
+        page.goto(server.url + "/")
+        page.screenshot(path="docs/screenshot-dashboard.png", full_page=False)
     context.close()
 
 
