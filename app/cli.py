@@ -187,10 +187,8 @@ def _prepare(runtime: Runtime) -> None:
 def _worker(args: argparse.Namespace) -> int:
     runtime = _runtime()
     threads = args.threads or runtime.settings.worker_threads or 1
-    consumer = runtime.queue.huey.create_consumer(
-        workers=threads, worker_type="thread", periodic=not args.no_periodic
-    )
-    consumer.run()
+    # The start-up work first (restarting what workers that died left), then the jobs.
+    runtime.queue.run_consumer(threads, periodic=not args.no_periodic)
     runtime.close()
     return 0
 

@@ -1,7 +1,14 @@
-"""The job registry, the Huey binding and transactional enqueueing."""
+"""The job registry, the Huey binding and transactional enqueueing.
+
+A job that must run again later raises `RetryLater(reason, delay)`: Huey re-schedules it after
+`delay` seconds whatever its retry count, so the job, not Huey, decides how often and when. Work
+registered with `on_worker_start` runs once whenever a consumer starts, before it takes any job
+(start-up reconciliation after a crash).
+"""
 
 from __future__ import annotations
 
+import functools
 import importlib
 import logging
 import threading
@@ -14,6 +21,7 @@ from urllib.parse import urlparse
 from huey import Huey, MemoryHuey, RedisHuey, SqliteHuey
 from huey.api import crontab
 from huey.consumer import Consumer
+from huey.exceptions import RetryTask
 from sqlalchemy.orm import Session
 
 from app.db import after_commit
@@ -30,6 +38,15 @@ TASK_MODULES: tuple[str, ...] = (
 )
 
 JobFunction = Callable[..., Any]
+StartHook = Callable[[], None]
+
+
+class RetryLater(Exception):
+    """Raised by a job to be run again after `delay` seconds (its own backoff, not Huey's)."""
+
+    def __init__(self, reason: str, delay: float) -> None:
+        super().__init__(reason)
+        self.delay = max(0.0, delay)
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +59,7 @@ class JobSpec:
 
 
 _registry: dict[str, JobSpec] = {}
+_start_hooks: dict[str, StartHook] = {}
 
 
 def job(
@@ -61,6 +79,16 @@ def periodic_job(name: str, **schedule: str) -> Callable[[JobFunction], JobFunct
 
     def register(func: JobFunction) -> JobFunction:
         _register(JobSpec(name=name, func=func, schedule=schedule))
+        return func
+
+    return register
+
+
+def on_worker_start(name: str) -> Callable[[StartHook], StartHook]:
+    """Register `name` to run once whenever job workers start, before they take a job."""
+
+    def register(func: StartHook) -> StartHook:
+        _start_hooks[name] = func
         return func
 
     return register
@@ -109,7 +137,7 @@ class JobQueue:
         if spec.schedule is not None:
             return self.huey.periodic_task(crontab(**spec.schedule), name=spec.name)(spec.func)
         return self.huey.task(name=spec.name, retries=spec.retries, retry_delay=spec.retry_delay)(
-            spec.func
+            _retrying(spec.func)
         )
 
     def enqueue(self, session: Session, name: str, *args: Any) -> None:
@@ -131,11 +159,28 @@ class JobQueue:
         """Return the number of jobs waiting in the queue (also a storage health check)."""
         return int(self.huey.pending_count())
 
+    def run_start_hooks(self) -> None:
+        """Run the `on_worker_start` work; a failure is logged and does not stop the workers."""
+        for name, hook in sorted(_start_hooks.items()):
+            try:
+                hook()
+            except Exception:
+                logger.exception("start-up work %s failed", name)
+
+    def run_consumer(self, workers: int, *, periodic: bool = True) -> None:
+        """Run a consumer in the foreground (`saksi worker`), with Huey's signal handlers."""
+        self.run_start_hooks()
+        consumer = self.huey.create_consumer(
+            workers=workers, worker_type="thread", periodic=periodic
+        )
+        consumer.run()
+
     def start_consumer(self, workers: int, *, periodic: bool = True) -> None:
         """Run worker threads and the scheduler in this process, without signal handlers."""
         with self._lock:
             if self._consumer is not None or workers <= 0:
                 return
+            self.run_start_hooks()
             consumer = self.huey.create_consumer(
                 workers=workers, worker_type="thread", periodic=periodic, check_worker_health=False
             )
@@ -152,3 +197,16 @@ class JobQueue:
             consumer, self._consumer = self._consumer, None
         if consumer is not None:
             consumer.stop(graceful=True)
+
+
+def _retrying(func: JobFunction) -> JobFunction:
+    """Turn the job's `RetryLater` into Huey's `RetryTask` with the job's own delay."""
+
+    @functools.wraps(func)
+    def run(*args: Any) -> Any:
+        try:
+            return func(*args)
+        except RetryLater as exc:
+            raise RetryTask(str(exc), delay=exc.delay) from exc
+
+    return run
