@@ -21,6 +21,7 @@ from app.settings import Environment, Settings
 from app.sop.definition import SopDefinition, load_sop
 from custody import OfficeKey, load_or_create
 from custody.keys import load as load_office_key
+from custody.tree_cache import LedgerTreeCache
 
 
 @dataclass
@@ -34,6 +35,8 @@ class Runtime:
     token_key: bytes
     secret_box: SecretBox
     office_key: OfficeKey
+    # The ledger's Merkle tree, caught up on each use: proofs without a full table read per call.
+    tree_cache: LedgerTreeCache
 
     @property
     def zone(self) -> ZoneInfo:
@@ -67,6 +70,7 @@ def build_runtime(
         token_key=settings.token_signing_key(),
         secret_box=SecretBox(settings.nvr_encryption_key()),
         office_key=_office_key(settings),
+        tree_cache=LedgerTreeCache(engine),
     )
     # Every session of this process signs a checkpoint each N ledger events (besides the timer).
     policy = CheckpointPolicy(

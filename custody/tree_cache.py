@@ -6,15 +6,17 @@ so it never sees a caller's uncommitted (and possibly rolled back) appends: comm
 always a prefix of the ledger, because appenders are serialised until they commit. If the stored
 chain does not continue the cached one (a database restored or rebuilt), the cache starts over.
 Proofs are served from stored leaf hashes; `verify_ledger`, not this cache, recomputes them.
-On SQLite with `BEGIN IMMEDIATE` engines, do not call it while holding a write transaction on
-the same database: its own connection would wait for yours.
+On SQLite with `BEGIN IMMEDIATE` engines, do not let it open its own connection while you hold a
+write transaction on the same database (it would wait for yours): pass your `connection`, which
+it then reads through. What it reads there may include your own uncommitted appends; if they are
+rolled back, the next catch-up finds the chain does not continue and starts over.
 """
 
 from __future__ import annotations
 
 import threading
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Connection, Engine, select
 
 from custody.ledger import events_table
 from custody.merkle import MerkleTree
@@ -29,39 +31,58 @@ class LedgerTreeCache:
         self._tree = MerkleTree()
         self._last = ""
 
-    def size(self) -> int:
+    def size(self, connection: Connection | None = None) -> int:
         """Catch up; return the number of committed events."""
         with self._lock:
-            self._catch_up()
+            self._catch_up(connection)
             return self._tree.size
 
-    def root(self, size: int | None = None) -> tuple[int, bytes]:
+    def root(
+        self, size: int | None = None, connection: Connection | None = None
+    ) -> tuple[int, bytes]:
         """Return (size, root) of the tree at `size` (the whole committed ledger by default)."""
         with self._lock:
-            self._catch_up()
+            self._catch_up(connection)
             size = self._tree.size if size is None else size
             return size, self._tree.root(size)
 
-    def inclusion_proof(self, index: int, size: int | None = None) -> tuple[int, list[bytes]]:
+    def leaf(self, index: int, connection: Connection | None = None) -> bytes:
+        """Return the stored leaf hash at `index` (0-based)."""
+        with self._lock:
+            self._catch_up(connection)
+            return self._tree.leaf(index)
+
+    def inclusion_proof(
+        self, index: int, size: int | None = None, connection: Connection | None = None
+    ) -> tuple[int, list[bytes]]:
         """Return (size, audit path) of leaf `index` (0-based) in the tree at `size`."""
         with self._lock:
-            self._catch_up()
+            self._catch_up(connection)
             size = self._tree.size if size is None else size
             return size, self._tree.inclusion_proof(index, size)
 
-    def consistency_proof(self, old: int, new: int | None = None) -> tuple[int, list[bytes]]:
+    def consistency_proof(
+        self, old: int, new: int | None = None, connection: Connection | None = None
+    ) -> tuple[int, list[bytes]]:
         """Return (new size, proof) that the tree at `old` is a prefix of the tree at `new`."""
         with self._lock:
-            self._catch_up()
+            self._catch_up(connection)
             new = self._tree.size if new is None else new
             return new, self._tree.consistency_proof(old, new)
 
-    def _catch_up(self) -> None:
-        if not self._extend(check_chain=True):
-            self._tree, self._last = MerkleTree(), ""
-            self._extend(check_chain=False)
+    def _catch_up(self, connection: Connection | None) -> None:
+        if connection is not None:
+            self._catch_up_with(connection)
+            return
+        with self._engine.connect() as own:
+            self._catch_up_with(own)
 
-    def _extend(self, *, check_chain: bool) -> bool:
+    def _catch_up_with(self, connection: Connection) -> None:
+        if not self._extend(connection, check_chain=True):
+            self._tree, self._last = MerkleTree(), ""
+            self._extend(connection, check_chain=False)
+
+    def _extend(self, connection: Connection, *, check_chain: bool) -> bool:
         columns = events_table.c
         cached = self._tree.size
         # Re-read the last cached event too: a ledger that shrank or changed is not continued.
@@ -70,8 +91,8 @@ class LedgerTreeCache:
             .where(columns.seq >= max(cached, 1))
             .order_by(columns.seq)
         )
-        with self._engine.connect() as connection:
-            rows = iter(connection.execute(query))
+        with connection.execute(query) as result:
+            rows = iter(result)
             if cached:
                 anchor = next(rows, None)
                 if anchor is None or (anchor.seq, anchor.leaf_hash) != (cached, self._last):

@@ -85,17 +85,20 @@ def request_custody_case(
 
 
 @router.get("/custody/proof", response_model=InclusionRead)
-def inclusion_proof(sha256: Sha256, session: SessionDep) -> InclusionRead:
+def inclusion_proof(sha256: Sha256, session: SessionDep, runtime: RuntimeDep) -> InclusionRead:
     """Prove that a file's custody event is in the ledger, against the latest checkpoint."""
-    return service.inclusion_for(session, sha256.lower())
+    return service.inclusion_for(session, runtime.tree_cache, sha256.lower())
 
 
 @router.get("/custody/consistency", response_model=ConsistencyRead)
 def consistency_proof(
-    first: Annotated[int, Query(ge=1)], second: Annotated[int, Query(ge=1)], session: SessionDep
+    first: Annotated[int, Query(ge=1)],
+    second: Annotated[int, Query(ge=1)],
+    session: SessionDep,
+    runtime: RuntimeDep,
 ) -> ConsistencyRead:
     """Prove that the ledger at size `first` is a prefix of the ledger at size `second`."""
-    return service.consistency_for(session, first, second)
+    return service.consistency_for(session, runtime.tree_cache, first, second)
 
 
 @router.get("/verify/{sha256}", response_model=VerificationRead)

@@ -31,6 +31,7 @@ from custody import (
     sign,
 )
 from custody.events import JsonValue
+from custody.tree_cache import LedgerTreeCache
 
 
 def saksi_version() -> str:
@@ -129,7 +130,7 @@ def find_by_sha256(session: Session, sha256: str) -> list[int]:
 PUBLIC_ACTIONS = frozenset({"export.file_written", "package.built", "handover.issued"})
 
 
-def inclusion_for(session: Session, sha256: str) -> InclusionRead:
+def inclusion_for(session: Session, cache: LedgerTreeCache, sha256: str) -> InclusionRead:
     """Build the inclusion proof of the first issuing event of a file, or refuse."""
     seqs = [s for s in _issued(session, sha256)]
     if not seqs:
@@ -139,24 +140,26 @@ def inclusion_for(session: Session, sha256: str) -> InclusionRead:
         raise errors.Conflict(
             "the event is newer than the latest checkpoint; ask again after the next checkpoint"
         )
-    tree = current_tree(session)
-    index = seqs[0] - 1
+    index, connection = seqs[0] - 1, session.connection()
+    _size, path = cache.inclusion_proof(index, latest.tree_size, connection)
     return InclusionRead(
         sha256=sha256,
         seq=seqs[0],
         leaf_index=index,
-        leaf_hash=tree.leaf(index).hex(),
+        leaf_hash=cache.leaf(index, connection).hex(),
         tree_size=latest.tree_size,
-        proof=[base64.b64encode(h).decode() for h in tree.inclusion_proof(index, latest.tree_size)],
+        proof=[base64.b64encode(h).decode() for h in path],
         checkpoint=latest.note,
     )
 
 
-def consistency_for(session: Session, first: int, second: int) -> ConsistencyRead:
-    tree = current_tree(session)
-    if not first <= second <= tree.size:
-        raise errors.ValidationFailed(f"sizes must satisfy 1 ≤ first ≤ second ≤ {tree.size}")
-    proof = tree.consistency_proof(first, second)
+def consistency_for(
+    session: Session, cache: LedgerTreeCache, first: int, second: int
+) -> ConsistencyRead:
+    size = cache.size(session.connection())
+    if not first <= second <= size:
+        raise errors.ValidationFailed(f"sizes must satisfy 1 ≤ first ≤ second ≤ {size}")
+    _size, proof = cache.consistency_proof(first, second, session.connection())
     return ConsistencyRead(
         first=first, second=second, proof=[base64.b64encode(h).decode() for h in proof]
     )

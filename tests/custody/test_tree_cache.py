@@ -60,3 +60,18 @@ def test_a_changed_ledger_is_rebuilt_not_continued(engine: Engine) -> None:
     assert cache.root() == (4, fresh(engine).root())
     with pytest.raises(ValueError, match="not 6"):
         cache.inclusion_proof(0, 6)
+
+
+def test_a_callers_rolled_back_appends_are_dropped_on_the_next_use(engine: Engine) -> None:
+    """Through the caller's connection (a web request's, under SQLite's write lock) the cache
+    may see that transaction's own appends; once they roll back, it starts over."""
+    fill(engine, 3)
+    cache = LedgerTreeCache(engine)
+    with engine.connect() as connection:
+        transaction = connection.begin()
+        append_event(connection, event(99), T0 + timedelta(seconds=99))
+        assert cache.size(connection) == 4  # read in the caller's transaction: no deadlock
+        transaction.rollback()
+    fill(engine, 2)  # two other events take seq 4 and 5
+    assert cache.root() == (5, fresh(engine).root())
+    assert cache.leaf(3) == fresh(engine).leaf(3)
