@@ -5,17 +5,31 @@ event; the clip's hash is taken while it is written. A failed attempt keeps its 
 partial file. The NVR is reached through its vendor's adapter (`nvr_adapters`): probed for make,
 model and clock offset, searched for what it holds of the window, then replayed (ONVIF
 GetReplayUri and `Range: clock=`, or the Hikvision/Dahua playback conventions).
+
+Faults: a transient error (the NVR busy or unreachable, or anything unforeseen) ends the attempt
+`interrupted`, puts the export back in `queued` and asks the queue to run it again after an
+exponential backoff with jitter (`RetryLater`); after MAX_ATTEMPTS tries the export fails with
+the last reason. Refused credentials, a missing recording and protocol errors fail at once.
+While an attempt runs, its heartbeat (and its playback slot's lease) is renewed every few
+seconds, so `recovery` can tell a dead worker's attempt from a slow one; an attempt that
+recovery closed meanwhile stops without recording anything more (`AttemptLost`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import random
 import re
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any, NoReturn, TypeVar
+from zoneinfo import ZoneInfo
 
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from app.cameras.models import Camera, NvrVendor
@@ -24,23 +38,46 @@ from app.custody import service as custody
 from app.db import unit_of_work
 from app.exports import service
 from app.exports.device import DeviceFacts, DeviceTarget, fetch_from_device
-from app.exports.limiter import NvrSlots
-from app.exports.models import AttemptOutcome, Export, ExportState
+from app.exports.limiter import Lease, NvrSlots
+from app.exports.models import AttemptOutcome, Export, ExportAttempt, ExportState
+from app.jobs.queue import RetryLater
 from app.requests.models import EvidenceRequest, RequestItem
 from app.runtime import Runtime
 from custody.events import JsonValue
-from nvr_adapters import CameraRef, ClipFacts, ClipWriter, NvrError, TimeWindow
+from nvr_adapters import CameraRef, ClipFacts, ClipWriter, NvrAuthFailed, NvrError, TimeWindow
 from nvr_adapters.factory import Vendor
 from nvr_adapters.verify import ClipCheck, check_clip, contact_sheet
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
+
+MAX_ATTEMPTS = 5  # tries that reached the NVR; waits for a free playback slot do not count
+HEARTBEAT_SECONDS = 5.0
+SLOT_LEASE = timedelta(minutes=10)
+NO_SLOT = "NoPlaybackSlot"
 
 
-MAX_ATTEMPTS = 5
+@dataclass(frozen=True)
+class Backoff:
+    """Exponential backoff with jitter, capped: try n waits between half and all of base·2^(n-1)."""
+
+    base_s: float = 15.0
+    cap_s: float = 600.0
+
+    def delay(self, tries: int) -> float:
+        ceiling = min(self.cap_s, self.base_s * 2.0 ** max(0, tries - 1))
+        return ceiling / 2 + random.random() * ceiling / 2  # jitter spreads retries of one NVR
 
 
-class NoPlaybackSlot(Exception):
+RETRY = Backoff()
+
+
+class NoPlaybackSlot(RetryLater):
     """Every playback session of the NVR is taken; the job retries later."""
+
+
+class AttemptLost(Exception):
+    """Recovery closed this attempt (its worker looked dead): the run stops, recording nothing."""
 
 
 @dataclass(frozen=True)
@@ -48,7 +85,10 @@ class Plan:
     export_id: int
     attempt_id: int
     attempt_number: int
+    tries: int  # this attempt included, if it reaches the NVR
+    waits: int  # this attempt included, if it finds no free playback slot
     nvr_id: int
+    nvr_name: str
     target: DeviceTarget
     output: Path
     relative: str
@@ -57,27 +97,80 @@ class Plan:
     exhibit: str
 
 
-def run(runtime: Runtime, export_id: int, worker: str) -> ExportState:
-    """Run one attempt of an export to its end; return the state it ended in."""
-    slots = NvrSlots(runtime.sessions, runtime.clock, runtime.settings.nvr_playback_limit,
-                     timedelta(minutes=10))  # fmt: skip
+@dataclass(frozen=True)
+class Beat:
+    slots: NvrSlots
+    lease: Lease
+    every_s: float
+
+
+def run(
+    runtime: Runtime,
+    export_id: int,
+    worker: str,
+    *,
+    backoff: Backoff = RETRY,
+    heartbeat_s: float = HEARTBEAT_SECONDS,
+) -> ExportState:
+    """Run one attempt of an export to its end; return the state it ended in.
+
+    Raises `RetryLater` when the export should run again later, the `NvrError` when it failed
+    for good and `AttemptLost` when recovery closed the attempt; every outcome is on record.
+    """
     plan = _begin(runtime, export_id, worker)
     if isinstance(plan, ExportState):
-        return plan  # finished before (or failed before fetching): nothing to fetch
-    lease = slots.acquire(plan.nvr_id, f"{worker}:{plan.attempt_id}")
+        return plan  # finished, or running elsewhere: nothing to fetch
+    slots = NvrSlots(runtime.sessions, runtime.clock, runtime.settings.nvr_playback_limit,
+                     SLOT_LEASE)  # fmt: skip
+    lease = slots.acquire(plan.nvr_id, lease_holder(worker, plan.attempt_id))
     if lease is None:
-        _end(
-            runtime,
-            plan,
-            AttemptOutcome.INTERRUPTED,
-            ExportState.QUEUED,
-            ("NoPlaybackSlot", "NVR busy"),
-        )
-        raise NoPlaybackSlot(f"no free playback session on NVR {plan.nvr_id}")
+        error = (NO_SLOT, f"every playback session of NVR {plan.nvr_name} is taken")
+        _end(runtime, plan, AttemptOutcome.INTERRUPTED, ExportState.QUEUED, error)
+        raise NoPlaybackSlot(error[1], backoff.delay(plan.waits))
     try:
-        return _fetch_and_verify(runtime, plan)
+        return _fetch_and_verify(runtime, plan, Beat(slots, lease, heartbeat_s))
+    except AttemptLost:
+        raise
+    except Exception as exc:
+        _failed(runtime, plan, exc, backoff)
     finally:
         slots.release(lease)
+
+
+def lease_holder(worker: str, attempt_id: int) -> str:
+    """Who holds a playback slot: the worker and its attempt."""
+    return f"{worker}:{attempt_id}"
+
+
+def tries(attempts: list[ExportAttempt]) -> int:
+    """How many attempts reached (or tried to reach) the NVR."""
+    return sum(1 for a in attempts if a.error_code != NO_SLOT)
+
+
+def _failed(runtime: Runtime, plan: Plan, exc: Exception, backoff: Backoff) -> NoReturn:
+    """Record how the attempt ended; retry a transient error while tries remain."""
+    transient = not isinstance(exc, NvrError) or exc.transient
+    if not isinstance(exc, NvrError):
+        logger.exception("export %d attempt %d failed", plan.export_id, plan.attempt_number)
+    error = _reason(plan, exc)
+    if transient and plan.tries < MAX_ATTEMPTS:
+        _end(runtime, plan, AttemptOutcome.INTERRUPTED, ExportState.QUEUED, error)
+        delay = backoff.delay(plan.tries)
+        raise RetryLater(f"export {plan.export_id}: {error[0]}, again in {delay:.1f} s", delay)
+    if transient:
+        error = (error[0], f"{error[1]} (gave up after {plan.tries} attempts)")
+    _end(runtime, plan, AttemptOutcome.FAILED, ExportState.FAILED, error)
+    raise exc
+
+
+def _reason(plan: Plan, exc: Exception) -> tuple[str, str]:
+    """The error code and a detail an operator can act on."""
+    code, detail = type(exc).__name__, str(exc) or repr(exc)
+    if isinstance(exc, NvrAuthFailed):
+        user = plan.target.username
+        detail = (f"NVR {plan.nvr_name!r} ({plan.target.host}) refused the credentials of user "
+                  f"{user!r}: correct the NVR's user name or password ({detail})")  # fmt: skip
+    return code, detail
 
 
 def _begin(runtime: Runtime, export_id: int, worker: str) -> Plan | ExportState:
@@ -86,7 +179,10 @@ def _begin(runtime: Runtime, export_id: int, worker: str) -> Plan | ExportState:
         export = service.get_export(session, export_id)
         if export.state in (ExportState.DONE, ExportState.PARTIAL, ExportState.FAILED):
             return export.state  # idempotent: a finished export is not fetched again
+        if any(a.outcome is AttemptOutcome.RUNNING for a in export.attempts):
+            return export.state  # a second job for it: recovery restarts it if its worker died
         export.state = ExportState.QUEUED  # an interrupted run starts its attempt over
+        before = list(export.attempts)
         attempt = service.begin_attempt(session, export, worker, now)
         item = session.get(RequestItem, export.item_id)
         assert item is not None
@@ -104,9 +200,11 @@ def _begin(runtime: Runtime, export_id: int, worker: str) -> Plan | ExportState:
                     "window_start": window.start.isoformat(), "window_end": window.end.isoformat()},
             authorization=request.letter_number, request_id=request.id,
         )  # fmt: skip
-        return Plan(export.id, attempt.id, attempt.number, camera.nvr.id, target,
-                    runtime.settings.data_dir / relative, relative, request.id,
-                    request.letter_number, exhibit_number(request, item))  # fmt: skip
+        waits = len(before) - tries(before)
+        return Plan(export.id, attempt.id, attempt.number, tries(before) + 1, waits + 1,
+                    camera.nvr.id, camera.nvr.name, target, runtime.settings.data_dir / relative,
+                    relative, request.id, request.letter_number,
+                    exhibit_number(request, item))  # fmt: skip
 
 
 def exhibit_number(request: EvidenceRequest, item: RequestItem) -> str:
@@ -134,28 +232,85 @@ def export_letter(session: Session, export: Export) -> str:
     return request.letter_number if request else ""
 
 
-def _fetch_and_verify(runtime: Runtime, plan: Plan) -> ExportState:
+def _fetch_and_verify(runtime: Runtime, plan: Plan, beat: Beat) -> ExportState:
     plan.output.parent.mkdir(parents=True, exist_ok=True)
     writer = ClipWriter(plan.output)
 
     def stage(state: str, facts: DeviceFacts) -> None:
         _stage(runtime, plan, ExportState(state), facts)
 
+    work = _fetch(plan, writer, stage, runtime.zone)
     try:
-        device = asyncio.run(fetch_from_device(plan.target, writer, stage))
-        clip = writer.close()
-    except NvrError as exc:
-        _end(
-            runtime, plan, AttemptOutcome.FAILED, ExportState.FAILED, (type(exc).__name__, str(exc))
-        )
+        device, clip, check = asyncio.run(_beating(runtime, plan, beat, work))
+    except BaseException:
+        _keep_partial(writer)
         raise
-    window = device.device_window(plan.target.window)
-    check = check_clip(plan.output, window)
-    sheet = plan.output.with_suffix(".jpg")
-    contact_sheet(plan.output, sheet, _sheet_interval(window), runtime.zone)
     final = ExportState.DONE if not check.gaps and check.starts_late_s <= 0 else ExportState.PARTIAL
     _finish(runtime, plan, (clip, device), check, final)
     return final
+
+
+async def _fetch(
+    plan: Plan, writer: ClipWriter, stage: Callable[[str, DeviceFacts], None], zone: ZoneInfo
+) -> tuple[DeviceFacts, ClipFacts, ClipCheck]:
+    device = await fetch_from_device(plan.target, writer, stage)
+    clip = writer.close()
+    window = device.device_window(plan.target.window)
+    # Decoding a long clip takes a while: off the loop, so the heartbeat keeps beating.
+    check = await asyncio.to_thread(_verify, plan.output, window, zone)
+    return device, clip, check
+
+
+def _verify(path: Path, window: TimeWindow, zone: ZoneInfo) -> ClipCheck:
+    check = check_clip(path, window)
+    contact_sheet(path, path.with_suffix(".jpg"), _sheet_interval(window), zone)
+    return check
+
+
+def _keep_partial(writer: ClipWriter) -> None:
+    """Finish what was written of a failed attempt's file, which stays on disk."""
+    with contextlib.suppress(Exception):  # nothing written, or already closed
+        writer.close()
+
+
+async def _beating(runtime: Runtime, plan: Plan, beat: Beat, work: Coroutine[Any, Any, T]) -> T:
+    """Run `work` while beating the attempt's heartbeat; stop it if the attempt was closed."""
+    task = asyncio.ensure_future(work)
+    heart = asyncio.create_task(_heartbeat(runtime, plan, beat, task))
+    try:
+        return await task
+    except asyncio.CancelledError:
+        if heart.done() and not heart.cancelled():
+            raise AttemptLost(f"attempt {plan.attempt_number} of export {plan.export_id} "
+                              "was closed by recovery") from None  # fmt: skip
+        raise
+    finally:
+        heart.cancel()
+
+
+async def _heartbeat(runtime: Runtime, plan: Plan, beat: Beat, work: asyncio.Future[Any]) -> None:
+    while True:
+        await asyncio.sleep(beat.every_s)
+        try:
+            alive = _beat(runtime, plan.attempt_id)
+            beat.slots.renew(beat.lease)
+        except Exception:  # the database is away: the fetch goes on, the next beat may land
+            logger.warning("export %d: heartbeat failed", plan.export_id, exc_info=True)
+            continue
+        if not alive:
+            work.cancel()
+            return
+
+
+def _beat(runtime: Runtime, attempt_id: int) -> bool:
+    """Renew a running attempt's heartbeat; False if it is no longer running."""
+    with unit_of_work(runtime.sessions) as session:
+        beaten = session.execute(
+            update(ExportAttempt)
+            .where(ExportAttempt.id == attempt_id, ExportAttempt.outcome == AttemptOutcome.RUNNING)
+            .values(heartbeat_at=runtime.clock.now())
+        )
+        return bool(beaten.rowcount)  # type: ignore[attr-defined]
 
 
 def _stage(runtime: Runtime, plan: Plan, state: ExportState, facts: DeviceFacts) -> None:
@@ -163,6 +318,7 @@ def _stage(runtime: Runtime, plan: Plan, state: ExportState, facts: DeviceFacts)
     now = runtime.clock.now()
     with unit_of_work(runtime.sessions) as session:
         export = service.get_export(session, plan.export_id)
+        _running_attempt(export, plan)
         service.move(session, export, state, now)
         export.device, export.clock = facts.device, facts.clock
         export.coverage = facts.coverage or None
@@ -208,7 +364,7 @@ def _finish(
         export.trimming = {"device_first_frame": facts.first_frame_utc.isoformat(),
                            "device_last_frame": facts.last_frame_utc.isoformat(),
                            "clock_shift_s": shift.total_seconds()}  # fmt: skip
-        [attempt] = [a for a in export.attempts if a.id == plan.attempt_id]
+        attempt = _running_attempt(export, plan)
         service.end_attempt(attempt, AttemptOutcome(final.value), now)
         service.move(session, export, final, now)
         custody.record(
@@ -231,16 +387,39 @@ def _end(
     now = runtime.clock.now()
     with unit_of_work(runtime.sessions) as session:
         export = service.get_export(session, plan.export_id)
-        [attempt] = [a for a in export.attempts if a.id == plan.attempt_id]
+        attempt = _running_attempt(export, plan)
         service.end_attempt(attempt, outcome, now, error)
-        export.error_code, export.error_detail = error
-        if state is ExportState.FAILED:
-            service.move(session, export, state, now)
-        else:
-            export.state = state
-        custody.record(
-            session, "export.attempt_ended", custody.SYSTEM, now,
-            object={"export": export.id, "attempt": attempt.number, "outcome": outcome.value,
-                    "error": error[0], "detail": error[1]},
-            authorization=plan.authorization, request_id=plan.request_id,
-        )  # fmt: skip
+        settle(session, export, state, error, now)
+        record_attempt_end(session, export, attempt, plan.authorization, now)
+
+
+def settle(
+    session: Session, export: Export, state: ExportState, error: tuple[str, str], now: datetime
+) -> None:
+    """Put an export whose attempt ended badly back in the queue, or fail it, with the reason."""
+    export.error_code, export.error_detail = error
+    if state is ExportState.FAILED:
+        service.move(session, export, state, now)
+    else:
+        export.state, export.updated_at = state, now
+
+
+def record_attempt_end(
+    session: Session, export: Export, attempt: ExportAttempt, authorization: str, now: datetime
+) -> None:
+    """Put an attempt that ended badly on record (the custody event `export.attempt_ended`)."""
+    custody.record(
+        session, "export.attempt_ended", custody.SYSTEM, now,
+        object={"export": export.id, "attempt": attempt.number, "outcome": attempt.outcome.value,
+                "error": attempt.error_code, "detail": attempt.error_detail,
+                "worker": attempt.worker, "file": attempt.file_path},
+        authorization=authorization, request_id=export.request_id,
+    )  # fmt: skip
+
+
+def _running_attempt(export: Export, plan: Plan) -> ExportAttempt:
+    [attempt] = [a for a in export.attempts if a.id == plan.attempt_id]
+    if attempt.outcome is not AttemptOutcome.RUNNING:
+        raise AttemptLost(f"attempt {attempt.number} of export {export.id} was closed as "
+                          f"{attempt.outcome.value} meanwhile")  # fmt: skip
+    return attempt
