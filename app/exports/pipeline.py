@@ -32,20 +32,18 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from app.cameras.models import Camera, NvrVendor
 from app.cameras.service import nvr_password
 from app.custody import service as custody
 from app.db import unit_of_work
 from app.exports import service
-from app.exports.device import DeviceFacts, DeviceTarget, fetch_from_device
+from app.exports.device import DeviceFacts, DeviceTarget, fetch_from_device, target_for
 from app.exports.limiter import Lease, NvrSlots
 from app.exports.models import AttemptOutcome, Export, ExportAttempt, ExportState
 from app.jobs.queue import RetryLater
 from app.requests.models import EvidenceRequest, RequestItem
 from app.runtime import Runtime
 from custody.events import JsonValue
-from nvr_adapters import CameraRef, ClipFacts, ClipWriter, NvrAuthFailed, NvrError, TimeWindow
-from nvr_adapters.factory import Vendor
+from nvr_adapters import ClipFacts, ClipWriter, NvrAuthFailed, NvrError, TimeWindow
 from nvr_adapters.verify import ClipCheck, check_clip, contact_sheet
 
 logger = logging.getLogger(__name__)
@@ -191,7 +189,7 @@ def _begin(runtime: Runtime, export_id: int, worker: str) -> Plan | ExportState:
         name = re.sub(r"[^A-Za-z0-9]+", "-", camera.name).strip("-").lower()
         relative = f"exports/{request.number}/{export.id:05d}-a{attempt.number}-{name}.mp4"
         attempt.file_path = relative
-        target = _device_target(runtime, camera, window)
+        target = target_for(camera, window, nvr_password(camera.nvr, runtime.secret_box))
         service.move(session, export, ExportState.PROBING, now)
         custody.record(
             session, "export.started", custody.SYSTEM, now,
@@ -210,21 +208,6 @@ def _begin(runtime: Runtime, export_id: int, worker: str) -> Plan | ExportState:
 def exhibit_number(request: EvidenceRequest, item: RequestItem) -> str:
     """Request number and the item's place in the letter: SKS-2026-00012/3."""
     return f"{request.number}/{item.position + 1}"
-
-
-def _device_target(runtime: Runtime, camera: Camera, window: TimeWindow) -> DeviceTarget:
-    nvr = camera.nvr
-    vendor: Vendor = nvr.vendor.value
-    if nvr.vendor is NvrVendor.ONVIF:
-        reference = camera.source_token or f"Recording_{camera.channel}"
-    else:
-        reference = str(camera.channel)
-    return DeviceTarget(
-        vendor=vendor, host=nvr.host, http_port=nvr.http_port, rtsp_port=nvr.rtsp_port,
-        username=nvr.username, password=nvr_password(nvr, runtime.secret_box),
-        timezone=nvr.timezone, camera=CameraRef(str(nvr.id), reference, camera.name),
-        window=window,
-    )  # fmt: skip
 
 
 def export_letter(session: Session, export: Export) -> str:

@@ -35,11 +35,10 @@ from app.requests.models import EvidenceRequest
 from app.runtime import Runtime, build_runtime, set_current
 from app.security import issue_token
 from app.settings import Settings
-from app.sop import service as sop_service
-from app.sop.definition import StepAction
 from custody import ledger
 from nvr_adapters import TimeWindow
 from nvr_sim import NvrSimulator, SimConfig, SimulatorThread, default_cameras
+from tests.app.factories import walk_runtime_to_export_step
 from tests.nvr_sim.conftest import PASSWORD, USER, anchor, sim_cache
 
 __all__ = ["anchor", "sim_cache"]
@@ -77,19 +76,7 @@ def build_world(settings: Settings, simulator: NvrSimulator, window: TimeWindow)
     demo = seed(runtime, endpoint)
     demo.camera_ids = demo.camera_ids[:1]  # camera 1 records continuously
     request_id = sample_request(runtime, demo, (window.start, window.end))
-    with unit_of_work(runtime.sessions) as session:
-        request = session.get(EvidenceRequest, request_id)
-        assert request is not None
-        users = {u.role: u for u in session.scalars(select(User))}
-        now = datetime.now(UTC)
-        for role in (Role.KEPALA_DINAS, Role.SEKRETARIS, Role.KEPALA_BIDANG):
-            sop_service.perform(
-                session, runtime.sop, request, users[role], frozenset({StepAction.DISPOSE}), now
-            )
-        sop_service.perform(
-            session, runtime.sop, request, users[Role.SUBKOORDINATOR],
-            frozenset({StepAction.ASSIGN}), now, operator=users[Role.OPERATOR],
-        )  # fmt: skip
+    walk_runtime_to_export_step(runtime, request_id)
     return World(runtime, request_id, simulator, window)
 
 
