@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
-from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
+from fastapi.responses import RedirectResponse, Response, StreamingResponse
 from sqlalchemy.orm import Session
 
 from app import errors
@@ -20,9 +20,8 @@ from app.handover import issuing, packaging
 from app.requests import letters
 from app.requests.models import EvidenceRequest
 from app.runtime import Runtime
-from app.web import labels
 from app.web.handover_view import downloadable
-from app.web.routes import WebUser, _readable, _render_request
+from app.web.routes import WebUser, _readable, _render_request, refused
 from app.web.session import check_csrf
 from drive_sync import serve_file
 
@@ -54,7 +53,7 @@ def deliver(
             runtime, session, evidence, user, runtime.clock.now()
         )
     except errors.SaksiError as exc:
-        return _refused(request, runtime, session, user, request_id, exc)
+        return refused(request, runtime, session, user, request_id, exc)
     session.flush()
     return _render_request(request, runtime, session, user, evidence, None, new_link=started.url)
 
@@ -85,12 +84,12 @@ def signed_scan(
             settings.letter_max_bytes,
         )  # fmt: skip
     except errors.SaksiError as exc:
-        return _refused(request, runtime, session, user, request_id, exc)
+        return refused(request, runtime, session, user, request_id, exc)
     try:
         issuing.attach_signed_scan(runtime, session, evidence, user, staged, runtime.clock.now())
     except errors.SaksiError as exc:
         letters.discard(staged)
-        return _refused(request, runtime, session, user, request_id, exc)
+        return refused(request, runtime, session, user, request_id, exc)
     return RedirectResponse(f"/permintaan/{request_id}#serah-terima", status_code=303)
 
 
@@ -126,15 +125,5 @@ def _attempt(
     try:
         action()
     except errors.SaksiError as exc:
-        return _refused(request, runtime, session, user, evidence.id, exc)
+        return refused(request, runtime, session, user, evidence.id, exc)
     return RedirectResponse(f"/permintaan/{evidence.id}#serah-terima", status_code=303)
-
-
-def _refused(
-    request: Request, runtime: Runtime, session: Session, user: User, request_id: int,
-    exc: errors.SaksiError,
-) -> HTMLResponse:  # fmt: skip
-    session.rollback()
-    evidence = _readable(session, user, request_id)
-    message = labels.message(exc.code, exc.detail)
-    return _render_request(request, runtime, session, user, evidence, message, exc.status_code)

@@ -14,8 +14,7 @@ from app.auth.models import STAFF_ROLES
 from app.deps import RuntimeDep, SessionDep
 from app.exports import service as exports_service
 from app.requests import preservation
-from app.web import labels
-from app.web.routes import WebUser, _readable, _render_request
+from app.web.routes import WebUser, _readable, refused
 from app.web.session import check_csrf
 
 router = APIRouter(include_in_schema=False)
@@ -33,10 +32,7 @@ def preserve(
     try:
         created = exports_service.start_preservation(session, evidence, user, runtime.clock.now())
     except errors.SaksiError as exc:
-        session.rollback()
-        evidence = _readable(session, user, request_id)
-        message = labels.message(exc.code, exc.detail)
-        return _render_request(request, runtime, session, user, evidence, message, exc.status_code)
+        return refused(request, runtime, session, user, request_id, exc)
     for export in created:
         runtime.queue.enqueue(session, "exports.fetch_item", export.id)
     return RedirectResponse(f"/permintaan/{request_id}#ekspor", status_code=303)

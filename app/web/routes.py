@@ -285,10 +285,7 @@ def act(
     try:
         _perform(session, runtime, evidence, user, action, step, note.strip(), operator_id)
     except errors.SaksiError as exc:
-        session.rollback()
-        evidence = _readable(session, user, request_id)
-        message = labels.message(exc.code, exc.detail)
-        return _render_request(request, runtime, session, user, evidence, message, exc.status_code)
+        return refused(request, runtime, session, user, request_id, exc)
     return RedirectResponse(f"/permintaan/{request_id}", status_code=303)
 
 
@@ -332,6 +329,17 @@ async def login_required(request: Request, exc: Exception) -> RedirectResponse:
     return RedirectResponse("/masuk", status_code=303)
 
 
+def refused(
+    request: Request, runtime: Runtime, session: Session, user: User, request_id: int,
+    exc: errors.SaksiError,
+) -> HTMLResponse:  # fmt: skip
+    """Undo the refused action and show the request page with the reason, in Indonesian."""
+    session.rollback()
+    evidence = _readable(session, user, request_id)
+    message = labels.message(exc.code, exc.detail)
+    return _render_request(request, runtime, session, user, evidence, message, exc.status_code)
+
+
 @router.post("/permintaan/{request_id}/ekspor", response_model=None)
 def start_exports(
     request: Request,
@@ -349,10 +357,7 @@ def start_exports(
             session, runtime.sop, evidence, user, runtime.clock.now()
         )
     except errors.SaksiError as exc:
-        session.rollback()
-        evidence = _readable(session, user, request_id)
-        message = labels.message(exc.code, exc.detail)
-        return _render_request(request, runtime, session, user, evidence, message, exc.status_code)
+        return refused(request, runtime, session, user, request_id, exc)
     for export in created:
         runtime.queue.enqueue(session, "exports.fetch_item", export.id)
     return RedirectResponse(f"/permintaan/{request_id}#ekspor", status_code=303)

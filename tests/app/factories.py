@@ -23,6 +23,7 @@ from app.cameras.service import create_camera, create_nvr
 from app.db import unit_of_work
 from app.requests.models import EvidenceRequest
 from app.runtime import Runtime
+from app.security import issue_token
 from app.sop import service as sop_service
 from app.sop.definition import StepAction
 
@@ -214,3 +215,15 @@ def walk_runtime_to_export_step(runtime: Runtime, request_id: int) -> None:
             frozenset({StepAction.ASSIGN}), now, operator=users[Role.OPERATOR],
         )  # fmt: skip
         assert request.current_step == 6
+
+
+def bearer(runtime: Runtime, role: Role) -> dict[str, str]:
+    """A bearer header for the first user of `role`, minted with the service key (no login).
+
+    Valid 60 days from the runtime's clock, so a test may move a frozen clock to day 14."""
+    with unit_of_work(runtime.sessions) as session:
+        user = session.scalars(select(User).where(User.role == role)).first()
+        assert user is not None
+        token = issue_token(runtime.token_key, user.id, role.value, runtime.clock.now(),
+                            timedelta(days=60))  # fmt: skip
+    return {"Authorization": f"Bearer {token}"}

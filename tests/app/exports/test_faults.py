@@ -33,12 +33,11 @@ from app.exports.models import Export, ExportState
 from app.main import create_app
 from app.requests.models import EvidenceRequest
 from app.runtime import Runtime, build_runtime, set_current
-from app.security import issue_token
 from app.settings import Settings
 from custody import ledger
 from nvr_adapters import TimeWindow
 from nvr_sim import NvrSimulator, SimConfig, SimulatorThread, default_cameras
-from tests.app.factories import walk_runtime_to_export_step
+from tests.app.factories import bearer, walk_runtime_to_export_step
 from tests.nvr_sim.conftest import PASSWORD, USER, anchor, sim_cache
 
 __all__ = ["anchor", "sim_cache"]
@@ -285,16 +284,8 @@ def test_backoff_doubles_with_jitter_up_to_its_cap() -> None:
 
 def _get_export(runtime: Runtime, export_id: int) -> dict[str, Any]:
     """GET /api/v1/exports/{id} as the operator."""
-    with unit_of_work(runtime.sessions) as session:
-        operator = session.scalar(select(User).where(User.role == Role.OPERATOR))
-        assert operator is not None
-        token = issue_token(
-            runtime.token_key, operator.id, "operator", datetime.now(UTC), timedelta(hours=1)
-        )
     with TestClient(create_app(runtime)) as client:
-        reply = client.get(
-            f"/api/v1/exports/{export_id}", headers={"Authorization": f"Bearer {token}"}
-        )
+        reply = client.get(f"/api/v1/exports/{export_id}", headers=bearer(runtime, Role.OPERATOR))
     assert reply.status_code == 200, reply.text
     body: dict[str, Any] = reply.json()
     return body

@@ -25,12 +25,11 @@ from app.exports.models import Export, ExportState
 from app.main import create_app
 from app.requests.models import EvidenceRequest
 from app.runtime import Runtime, build_runtime, set_current
-from app.security import issue_token
 from app.settings import Settings
 from custody import ledger
 from nvr_adapters import NvrAuthFailed
 from nvr_sim import NvrSimulator
-from tests.app.factories import walk_runtime_to_export_step
+from tests.app.factories import bearer, walk_runtime_to_export_step
 from tests.nvr_sim.conftest import PASSWORD, USER, anchor, sim_cache, simulator
 
 __all__ = ["anchor", "sim_cache", "simulator"]
@@ -62,16 +61,10 @@ def world(
 
 def test_the_operator_exports_every_item_bit_exact_with_custody(world: dict[str, Any]) -> None:
     runtime: Runtime = world["runtime"]
-    with unit_of_work(runtime.sessions) as session:
-        operator = session.scalar(select(User).where(User.role == Role.OPERATOR))
-        assert operator is not None
-        token = issue_token(
-            runtime.token_key, operator.id, "operator", datetime.now(UTC), timedelta(hours=1)
-        )
     with TestClient(create_app(runtime)) as client:
         started = client.post(
             f"/api/v1/requests/{world['request_id']}/exports",
-            headers={"Authorization": f"Bearer {token}"},
+            headers=bearer(runtime, Role.OPERATOR),
         )
     assert started.status_code == 202, started.text
     queued = [task.name for task in runtime.queue.huey.pending()]

@@ -30,8 +30,7 @@ from app.requests.models import DeliveryMethod, EvidenceRequest
 from app.runtime import build_runtime, set_current
 from app.settings import Settings
 from nvr_sim import NvrSimulator
-from tests.app.factories import walk_runtime_to_export_step
-from tests.app.handover.test_handover_flow import _headers
+from tests.app.factories import bearer, walk_runtime_to_export_step
 from tests.fakes.drive import FakeDrive
 from tests.nvr_sim.conftest import PASSWORD, USER, anchor, sim_cache, simulator
 
@@ -73,7 +72,7 @@ def world(
         request.delivery_method = DeliveryMethod.GOOGLE_DRIVE
     walk_runtime_to_export_step(runtime, rid)
     with TestClient(create_app(runtime)) as client:
-        headers = _headers(runtime, Role.OPERATOR)
+        headers = bearer(runtime, Role.OPERATOR)
         for export in client.post(f"/api/v1/requests/{rid}/exports", headers=headers).json():
             pipeline.run(runtime, export["id"], "test-worker")
         assert client.post(f"/api/v1/requests/{rid}/complete", json={}, headers=headers).is_success

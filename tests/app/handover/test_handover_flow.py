@@ -19,10 +19,9 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from app.auth.models import Role, User
+from app.auth.models import Role
 from app.cameras.models import NvrVendor
 from app.clock import FrozenClock
-from app.db import unit_of_work
 from app.delivery import purge
 from app.delivery import service as delivery_service
 from app.delivery.models import Delivery, DeliveryLink, DeliveryState
@@ -30,12 +29,11 @@ from app.demo import NvrEndpoint, sample_request, seed
 from app.exports import pipeline
 from app.main import create_app
 from app.runtime import Runtime, build_runtime, set_current
-from app.security import issue_token
 from app.settings import Settings
 from custody import ledger
 from custody.package_verify import verify_package
 from nvr_sim import NvrSimulator
-from tests.app.factories import pdf_bytes, walk_runtime_to_export_step
+from tests.app.factories import bearer, pdf_bytes, walk_runtime_to_export_step
 from tests.nvr_sim.conftest import PASSWORD, USER, anchor, sim_cache, simulator
 
 __all__ = ["anchor", "sim_cache", "simulator"]
@@ -61,7 +59,7 @@ def world(
     )
     walk_runtime_to_export_step(runtime, request_id)
     with TestClient(create_app(runtime)) as client:
-        headers = _headers(runtime, Role.OPERATOR)
+        headers = bearer(runtime, Role.OPERATOR)
         started = client.post(f"/api/v1/requests/{request_id}/exports", headers=headers)
         for export in started.json():
             pipeline.run(runtime, export["id"], "test-worker")
@@ -70,15 +68,6 @@ def world(
         yield {"runtime": runtime, "client": client, "id": request_id, "clock": clock, "h": headers}
     runtime.close()
     set_current(None)
-
-
-def _headers(runtime: Runtime, role: Role) -> dict[str, str]:
-    with unit_of_work(runtime.sessions) as session:
-        user = session.scalars(select(User).where(User.role == role)).first()
-        assert user is not None
-        token = issue_token(runtime.token_key, user.id, role.value, runtime.clock.now(),
-                            timedelta(days=60))  # fmt: skip
-    return {"Authorization": f"Bearer {token}"}
 
 
 def _deliver(world: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -240,7 +229,7 @@ def test_saksi_purge_dry_run_lists_without_deleting(world: dict[str, Any]) -> No
 
 def test_handover_refused_before_the_handover_step_and_to_others(world: dict[str, Any]) -> None:
     client, rid = world["client"], world["id"]
-    auditor = _headers(world["runtime"], Role.AUDITOR)
+    auditor = bearer(world["runtime"], Role.AUDITOR)
     refused = client.post(f"/api/v1/requests/{rid}/package", headers=auditor)
     bast_first = client.post(f"/api/v1/requests/{rid}/bast", headers=world["h"])
     deliver_first = client.post(f"/api/v1/requests/{rid}/deliveries", headers=world["h"])

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -26,10 +26,10 @@ from app.main import create_app
 from app.requests import preservation
 from app.requests.models import EvidenceRequest, Preservation, RequestItem
 from app.runtime import Runtime, build_runtime, set_current
-from app.security import issue_token
 from app.settings import Settings
 from custody import ledger
 from nvr_sim import NvrSimulator
+from tests.app.factories import bearer
 from tests.nvr_sim.conftest import PASSWORD, USER, anchor, sim_cache, simulator
 
 __all__ = ["anchor", "sim_cache", "simulator"]
@@ -42,12 +42,7 @@ class World:
     client: TestClient
 
     def token(self, role: Role) -> dict[str, str]:
-        with unit_of_work(self.runtime.sessions) as session:
-            user = session.scalar(select(User).where(User.role == role))
-            assert user is not None
-            token = issue_token(self.runtime.token_key, user.id, role.value, datetime.now(UTC),
-                                timedelta(hours=1))  # fmt: skip
-        return {"Authorization": f"Bearer {token}"}
+        return bearer(self.runtime, role)
 
 
 def _world(url: str, data_dir: Path, sim: NvrSimulator, window: tuple[datetime, datetime]) -> World:
