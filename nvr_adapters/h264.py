@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
+from nvr_adapters._nal import NalCollector
 from nvr_adapters.errors import ReplayError
 
 STAP_A, FU_A = 24, 28
@@ -14,19 +13,11 @@ def nal_type(nal: bytes) -> int:
     return nal[0] & 0x1F
 
 
-@dataclass
-class Depacketizer:
+class Depacketizer(NalCollector):
     """Collects the NAL units of RTP payloads; a lost FU-A fragment drops that NAL unit."""
 
-    nals: list[bytes] = field(default_factory=list)
-    _fragment: bytearray | None = None
-    _seq: int | None = None
-
     def push(self, payload: bytes, seq: int | None = None) -> None:
-        if seq is not None:
-            if self._seq is not None and seq != (self._seq + 1) & 0xFFFF:
-                self._fragment = None  # a packet went missing: a half-built NAL unit is garbage
-            self._seq = seq
+        self._sequence(seq)
         if not payload:
             return
         kind = nal_type(payload)
@@ -48,16 +39,5 @@ class Depacketizer:
 
     def _fu_a(self, payload: bytes) -> None:
         header = payload[1]
-        if header & 0x80:
-            self._fragment = bytearray([(payload[0] & 0xE0) | (header & 0x1F)])
-        if self._fragment is None:
-            return  # the start was lost: this NAL unit cannot be rebuilt
-        self._fragment += payload[2:]
-        if header & 0x40:
-            self.nals.append(bytes(self._fragment))
-            self._fragment = None
-
-    def take(self) -> tuple[bytes, ...]:
-        """Return and clear the NAL units of the access unit just completed."""
-        nals, self.nals, self._fragment = tuple(self.nals), [], None
-        return nals
+        start = bytes([(payload[0] & 0xE0) | (header & 0x1F)]) if header & 0x80 else None
+        self._fragment_part(start, payload[2:], end=bool(header & 0x40))

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 
+from nvr_adapters._nal import NalCollector
 from nvr_adapters.errors import ReplayError
 
 AP, FU, PACI = 48, 49, 50
@@ -46,19 +46,11 @@ def sdp_parameter_sets(fmtp: Mapping[str, str]) -> tuple[bytes, ...]:
     return tuple(sets)
 
 
-@dataclass
-class Depacketizer:
+class Depacketizer(NalCollector):
     """Collects the NAL units of RTP payloads; a lost FU fragment drops that NAL unit."""
 
-    nals: list[bytes] = field(default_factory=list)
-    _fragment: bytearray | None = None
-    _seq: int | None = None
-
     def push(self, payload: bytes, seq: int | None = None) -> None:
-        if seq is not None:
-            if self._seq is not None and seq != (self._seq + 1) & 0xFFFF:
-                self._fragment = None  # a packet went missing: a half-built NAL unit is garbage
-            self._seq = seq
+        self._sequence(seq)
         if not payload:
             return
         if len(payload) < 3:
@@ -85,18 +77,8 @@ class Depacketizer:
 
     def _fragmentation(self, payload: bytes) -> None:
         header = payload[2]
+        start = None
         if header & 0x80:
             # The NAL header is the payload header with the fragment's own type put back.
-            first = (payload[0] & 0x81) | ((header & 0x3F) << 1)
-            self._fragment = bytearray([first, payload[1]])
-        if self._fragment is None:
-            return  # the start was lost: this NAL unit cannot be rebuilt
-        self._fragment += payload[3:]
-        if header & 0x40:
-            self.nals.append(bytes(self._fragment))
-            self._fragment = None
-
-    def take(self) -> tuple[bytes, ...]:
-        """Return and clear the NAL units of the access unit just completed."""
-        nals, self.nals, self._fragment = tuple(self.nals), [], None
-        return nals
+            start = bytes([(payload[0] & 0x81) | ((header & 0x3F) << 1), payload[1]])
+        self._fragment_part(start, payload[3:], end=bool(header & 0x40))
