@@ -14,9 +14,10 @@ from aiohttp import web
 
 from nvr_adapters import AccessUnit, NvrAdapter, StreamInfo, open_adapter
 from nvr_adapters.factory import Vendor
-from nvr_sim import NvrSimulator, SimulatorThread
+from nvr_sim import NvrSimulator
 from nvr_sim._onvif import SoapFault
-from nvr_sim.config import CameraConfig, SimConfig, segment_start
+from nvr_sim.config import CameraConfig, segment_start
+from tests.nvr_sim.conftest import running, small_config
 
 USER, PASSWORD = "operator", "rahasia-vendor"
 CLOCK_OFFSET = timedelta(seconds=7)
@@ -31,17 +32,12 @@ def vendor_sim(sim_cache: Path) -> Iterator[NvrSimulator]:
         CameraConfig(2, "Kamera 2", schedule="motion"),
         CameraConfig(3, "Kamera 3", hikvision_z_is_local=True),
     )
-    config = SimConfig(
-        cameras=cameras, cache_dir=sim_cache, width=320, height=240, fps=5, gop_seconds=2,
-        segment_seconds=10, retention=timedelta(hours=1), username=USER, password=PASSWORD,
-        clock_offset=CLOCK_OFFSET, make="Saksi Test", model="NVR-3", firmware="4.2.1",
-        serial="SN-VENDOR-7",
+    config = small_config(
+        sim_cache, cameras, username=USER, password=PASSWORD, clock_offset=CLOCK_OFFSET,
+        make="Saksi Test", model="NVR-3", firmware="4.2.1", serial="SN-VENDOR-7",
     )  # fmt: skip
-    simulator = NvrSimulator(config)
-    thread = SimulatorThread(simulator)
-    thread.start()
-    yield simulator
-    thread.stop()
+    with running(config) as simulator:
+        yield simulator
 
 
 @pytest.fixture

@@ -28,10 +28,10 @@ from nvr_adapters import (
     h265,
 )
 from nvr_adapters.verify import check_clip, frame_times
-from nvr_sim import NvrSimulator, SimulatorThread
-from nvr_sim.config import CameraConfig, SimConfig
+from nvr_sim import NvrSimulator
+from nvr_sim.config import CameraConfig
 from nvr_sim.footage import AccessUnit as RecordedUnit
-from tests.nvr_sim.conftest import PASSWORD, USER
+from tests.nvr_sim.conftest import PASSWORD, USER, running, small_config
 
 pytestmark = pytest.mark.skipif(
     "libx265" not in av.codecs_available, reason="this PyAV build has no libx265 to make footage"
@@ -42,16 +42,9 @@ HEVC, AVC = 1, 2  # channels
 @pytest.fixture(scope="module")
 def hevc_simulator(sim_cache: Path) -> Iterator[NvrSimulator]:
     """320×240 at 5 fps like the module simulator; channel 1 records H.265, channel 2 H.264."""
-    config = SimConfig(
-        cameras=(CameraConfig(HEVC, "Kamera 1 H.265", codec="h265"), CameraConfig(AVC, "Kamera 2")),
-        cache_dir=sim_cache, width=320, height=240, fps=5, gop_seconds=2, segment_seconds=10,
-        retention=timedelta(hours=1), username=USER, password=PASSWORD,
-    )  # fmt: skip
-    simulator = NvrSimulator(config)
-    thread = SimulatorThread(simulator)
-    thread.start()
-    yield simulator
-    thread.stop()
+    cameras = (CameraConfig(HEVC, "Kamera 1 H.265", codec="h265"), CameraConfig(AVC, "Kamera 2"))
+    with running(small_config(sim_cache, cameras)) as simulator:
+        yield simulator
 
 
 def truth(

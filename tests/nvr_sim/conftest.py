@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from nvr_sim.config import SimConfig, default_cameras, segment_start
+from nvr_sim.config import CameraConfig, SimConfig, default_cameras, segment_start
 from nvr_sim.simulator import NvrSimulator, SimulatorThread
 
 USER, PASSWORD = "admin", "rahasia-nvr"
@@ -19,18 +21,32 @@ def sim_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("footage")
 
 
-@pytest.fixture(scope="module")
-def simulator(sim_cache: Path) -> Iterator[NvrSimulator]:
-    config = SimConfig(
-        cameras=default_cameras(2), cache_dir=sim_cache, width=320, height=240, fps=5,
-        gop_seconds=2, segment_seconds=10, retention=timedelta(hours=1),
-        username=USER, password=PASSWORD,
-    )  # fmt: skip
+def small_config(cache: Path, cameras: tuple[CameraConfig, ...], **overrides: Any) -> SimConfig:
+    """Footage a test can afford: 320×240 at 5 fps, 10-second segments, an hour kept."""
+    fields: dict[str, Any] = {
+        "cameras": cameras, "cache_dir": cache, "width": 320, "height": 240, "fps": 5,
+        "gop_seconds": 2, "segment_seconds": 10, "retention": timedelta(hours=1),
+        "username": USER, "password": PASSWORD,
+    }  # fmt: skip
+    return SimConfig(**(fields | overrides))
+
+
+@contextmanager
+def running(config: SimConfig) -> Iterator[NvrSimulator]:
+    """A simulator serving on loopback for the duration of the block."""
     simulator = NvrSimulator(config)
     thread = SimulatorThread(simulator)
     thread.start()
-    yield simulator
-    thread.stop()
+    try:
+        yield simulator
+    finally:
+        thread.stop()
+
+
+@pytest.fixture(scope="module")
+def simulator(sim_cache: Path) -> Iterator[NvrSimulator]:
+    with running(small_config(sim_cache, default_cameras(2))) as simulator:
+        yield simulator
 
 
 @pytest.fixture

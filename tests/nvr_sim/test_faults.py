@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from nvr_sim import CameraConfig, NvrSimulator, SimConfig, SimulatorThread, default_cameras
-from tests.nvr_sim.conftest import PASSWORD, USER
+from nvr_sim import CameraConfig, NvrSimulator, default_cameras
+from tests.nvr_sim.conftest import PASSWORD, USER, running, small_config
 from tests.nvr_sim.replay_client import ReplayClient, Reply, clock
 
 FAULTS: dict[int, dict[str, float]] = {
@@ -23,16 +23,8 @@ FAULTS: dict[int, dict[str, float]] = {
 
 @pytest.fixture(scope="module")
 def faulty(sim_cache: Path) -> Iterator[NvrSimulator]:
-    config = SimConfig(
-        cameras=default_cameras(4), cache_dir=sim_cache, width=320, height=240, fps=5,
-        gop_seconds=2, segment_seconds=10, retention=timedelta(hours=1),
-        username=USER, password=PASSWORD, faults=FAULTS,
-    )  # fmt: skip
-    simulator = NvrSimulator(config)
-    thread = SimulatorThread(simulator)
-    thread.start()
-    yield simulator
-    thread.stop()
+    with running(small_config(sim_cache, default_cameras(4), faults=FAULTS)) as simulator:
+        yield simulator
 
 
 @pytest.fixture
@@ -122,16 +114,9 @@ LIMITED: dict[int, dict[str, float]] = {
 
 @pytest.fixture(scope="module")
 def limited(sim_cache: Path) -> Iterator[NvrSimulator]:
-    config = SimConfig(
-        cameras=(CameraConfig(1, "Kamera 1"), CameraConfig(2, "Kamera 2")), cache_dir=sim_cache,
-        width=320, height=240, fps=5, gop_seconds=2, segment_seconds=10,
-        retention=timedelta(hours=1), username=USER, password=PASSWORD, faults=LIMITED,
-    )  # fmt: skip
-    simulator = NvrSimulator(config)
-    thread = SimulatorThread(simulator)
-    thread.start()
-    yield simulator
-    thread.stop()
+    cameras = (CameraConfig(1, "Kamera 1"), CameraConfig(2, "Kamera 2"))
+    with running(small_config(sim_cache, cameras, faults=LIMITED)) as simulator:
+        yield simulator
 
 
 def _play_once(sim: NvrSimulator, channel: int, anchor: datetime, seconds: float) -> Reply:
