@@ -20,12 +20,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.cameras.service import nvr_password
 from app.custody import service as custody
 from app.db import unit_of_work
 from app.exports.device import DeviceTarget, open_target, target_for
+from app.exports.models import Export, ExportState
 from app.requests.models import EvidenceRequest, Preservation, RequestItem
 from app.runtime import Runtime
 from custody.events import JsonValue
@@ -152,6 +154,12 @@ def _record(session: Session, request: EvidenceRequest, runtime: Runtime) -> Non
     )  # fmt: skip
 
 
-def at_risk(request: EvidenceRequest) -> bool:
-    """Whether any item of the request needs a preservation copy now."""
-    return any(item.preservation is Preservation.AT_RISK for item in request.items)
+def at_risk(session: Session, request: EvidenceRequest) -> bool:
+    """Whether any at-risk item of the request still has no clip (nothing else protects it)."""
+    risky = {item.id for item in request.items if item.preservation is Preservation.AT_RISK}
+    if not risky:
+        return False
+    clipped = select(Export.item_id).where(
+        Export.request_id == request.id, Export.state.in_((ExportState.DONE, ExportState.PARTIAL))
+    )
+    return bool(risky - set(session.scalars(clipped)))

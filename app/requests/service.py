@@ -235,8 +235,14 @@ def summarise(
         status=request.status,
         current_step=_current_step(session, sop, request, now),
         created_at=request.created_at,
-        at_risk=request.status is RequestStatus.IN_PROGRESS and preservation.at_risk(request),
+        at_risk=request.status is RequestStatus.IN_PROGRESS
+        and preservation.at_risk(session, request),
     )
+
+
+def _at_risk(session: Session, request: EvidenceRequest) -> bool:
+    in_progress = request.status is RequestStatus.IN_PROGRESS
+    return in_progress and preservation.at_risk(session, request)
 
 
 def describe(

@@ -121,6 +121,8 @@ def test_an_operator_preserves_at_risk_items_before_the_dispositions(world: Worl
     states = [pipeline.run(world.runtime, e["id"], "test") for e in started.json()]
     assert states == [ExportState.DONE, ExportState.PARTIAL]  # camera 2 records on motion only
     again = world.client.post(url, headers=world.token(Role.OPERATOR))
+    listed = world.client.get("/api/v1/requests", headers=world.token(Role.OPERATOR)).json()
+    assert [r["at_risk"] for r in listed] == [False]  # every item has its clip now
     assert again.status_code == 202
     assert again.json() == []
     with unit_of_work(world.runtime.sessions) as session:

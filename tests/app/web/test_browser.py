@@ -80,9 +80,8 @@ def start_exports(browser: Browser, server: LiveServer, request_url: str) -> Non
         page.wait_for_timeout(200)
     expect(page.locator("tr[data-export] [data-field=state]")).to_have_text("Selesai")
     expect(page.locator("figure.sheet img")).to_have_count(1)
-    if os.environ.get("SAKSI_SCREENSHOTS"):
-        page.locator("#titik").scroll_into_view_if_needed()
-        page.screenshot(path="docs/screenshot-request.png", full_page=False)
+    if os.environ.get("SAKSI_SCREENSHOTS"):  # the request's own card: cameras, coverage, exports
+        page.locator("main section.card").first.screenshot(path="docs/screenshot-request.png")
         page.goto(server.url + "/")
         page.screenshot(path="docs/screenshot-dashboard.png", full_page=False)
     context.close()
@@ -329,6 +328,11 @@ def test_the_request_page_shows_what_the_nvr_holds_and_preserves_it(
     expect(row).to_contain_text("Segera tertimpa")
     expect(row).to_contain_text("Rekaman tertua di NVR")
     expect(operator.get_by_role("alert")).to_contain_text("hampir tertimpa")
+    operator.goto(live_server.url + "/")
+    expect(operator.locator("tr", has_text="B/777/XI/2026/Reskrim")).to_contain_text(
+        "Segera tertimpa"
+    )  # flagged in the list of requests too
+    operator.goto(request_url)
     operator.get_by_role("button", name="Ambil salinan pengamanan").click()
     operator.wait_for_url(request_url + "#ekspor")
     expect(operator.locator("tr[data-export]")).to_contain_text("salinan pengamanan")
