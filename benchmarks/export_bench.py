@@ -1,0 +1,658 @@
+"""Export benchmarks on the simulator: `saksi replay` against ffmpeg, hashing, memory, parallelism.
+
+    .venv/bin/python benchmarks/export_bench.py [--repeats 3]
+
+The simulator (`python -m nvr_sim`, 4 continuous cameras, 1280×720 25 fps) runs in its own
+process, so every client's wall time, CPU time and peak RSS (`os.wait4`) are measured apart from
+the server's; the server's CPU time is read from /proc per run. In one run, with repeats
+interleaved and medians taken:
+
+(a) 10 minutes of camera 1: `saksi replay` (ONVIF, `Rate-Control: no`) against
+    `ffmpeg -rtsp_transport tcp -i <Hikvision playback URL> -c copy`, every output frame-counted
+    with ffprobe; as diagnostics, the CLI's start-up (`saksi --help`), its own transfer time, and
+    the same replay run with only the imports it needs (LEAN_REPLAY);
+(b) the same 10 minutes fetched in this process through `ClipWriter` and through the same writer
+    with both SHA-256 digests made no-ops (3× the repeats, in adjacent pairs: the effect is small
+    against the noise), and, as a cross-check load moves less, the time hashed runs spend inside
+    the two digests against the rest of the run;
+(c) peak RSS of `saksi replay` (and of ffmpeg) over 10 and over 60 minutes;
+(d) 10 minutes from each of 4 cameras: 4 `saksi replay` at once against one after another, and
+    the same with the lean-import replay; with the client and server CPU time summed over the
+    cores, the most speed-up the machine would allow even when idle.
+
+The footage lies at a fixed hour (ANCHOR) so its cache serves every later run. The first run
+encodes 90 camera-minutes of 720p (about 15 s of one core per minute, spread over all cores:
+roughly 12 minutes on 2 idle cores, 18 on a busy machine) into saksi-data/bench-export-cache;
+later runs take about 5 minutes. Writes benchmarks/results/export.json; progress goes to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import json
+import math
+import os
+import platform
+import re
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from nvr_adapters import ClipWriter, ReplayTarget, TimeWindow, fetch  # noqa: E402
+from nvr_adapters.types import AccessUnit  # noqa: E402
+from nvr_sim import CameraConfig, Footage, SimConfig  # noqa: E402
+from nvr_sim.config import segment_start  # noqa: E402
+
+ANCHOR = datetime(2026, 11, 30, 0, 0, tzinfo=UTC)
+CACHE = ROOT / "saksi-data" / "bench-export-cache"
+CAMERAS = 4
+USER, PASSWORD = "admin", "saksi-sim"
+SHORT, LONG = timedelta(minutes=10), timedelta(minutes=60)
+# How long after start-up the simulator's moving "oldest segment" stays pre-seeded (see seed_sdp).
+SEEDED_FOR = timedelta(hours=3)
+SAKSI = str(Path(sys.executable).with_name("saksi"))
+
+
+def progress(message: str) -> None:
+    print(f"[{datetime.now():%H:%M:%S}] {message}", file=sys.stderr, flush=True)
+
+
+def median(values: list[float]) -> float:
+    return round(statistics.median(values), 3)
+
+
+# --- footage ------------------------------------------------------------------------------
+
+
+def sim_config(retention: timedelta) -> SimConfig:
+    cameras = tuple(CameraConfig(n, f"Kamera {n}") for n in range(1, CAMERAS + 1))
+    return SimConfig(cameras=cameras, cache_dir=CACHE, retention=retention)
+
+
+def wanted_segments() -> list[tuple[int, datetime]]:
+    """Camera 1: the 60-minute window (the 10-minute one is inside it); cameras 2-4: 10 minutes."""
+    long = [(1, ANCHOR + timedelta(minutes=m)) for m in range(int(LONG.total_seconds()) // 60)]
+    short = [
+        (channel, ANCHOR + timedelta(minutes=m))
+        for channel in range(2, CAMERAS + 1)
+        for m in range(int(SHORT.total_seconds()) // 60)
+    ]
+    return long + short
+
+
+def _encode(job: tuple[SimConfig, int, datetime]) -> None:
+    config, channel, start = job
+    Footage(config).segment(config.camera(channel), start)
+
+
+def encode_missing(config: SimConfig) -> tuple[int, float]:
+    """Encode the segments not cached yet, one process per core; return (count, seconds)."""
+    footage = Footage(config)
+    missing = [
+        (config, channel, start)
+        for channel, start in wanted_segments()
+        if not segment_files(footage, channel, start)[1].exists()
+    ]
+    started = time.perf_counter()
+    if missing:
+        progress(f"encoding {len(missing)} minutes of 720p footage (cached for later runs)")
+        with ProcessPoolExecutor(os.cpu_count()) as pool:
+            list(pool.map(_encode, missing))
+    return len(missing), time.perf_counter() - started
+
+
+def segment_files(footage: Footage, channel: int, start: datetime) -> tuple[Path, Path]:
+    # The cache layout is the simulator's own (a private method, read-only use).
+    path = footage._path(footage.config.camera(channel), start)  # noqa: SLF001
+    return path, path.with_suffix(".json")
+
+
+def seed_sdp(config: SimConfig) -> list[Path]:
+    """Link a cached segment under the names of the "oldest" segments the simulator will read.
+
+    The simulator takes the SDP's SPS/PPS from the oldest segment in retention, which moves every
+    minute; uncached, it encodes that whole minute (~15 s at 720p) inside DESCRIBE, and whichever
+    client connects first in a new minute would pay for it. The parameter sets of every segment
+    are the same, and these segments are never replayed, so a hard link of one will do. Returns
+    the links made, to be removed after the run.
+    """
+    footage, linked = Footage(config), []
+    step = timedelta(seconds=config.segment_seconds)
+    first = segment_start(datetime.now(UTC) - config.retention, config.segment_seconds) - step
+    for channel in range(1, CAMERAS + 1):
+        source = segment_files(footage, channel, ANCHOR)
+        for number in range(SEEDED_FOR // step):
+            target = segment_files(footage, channel, first + number * step)
+            if not target[1].exists():
+                for src, dst in zip(source, target, strict=True):
+                    dst.parent.mkdir(parents=True, exist_ok=True)
+                    os.link(src, dst)
+                    linked.append(dst)
+    return linked
+
+
+# --- the simulator in its own process -----------------------------------------------------
+
+
+class Simulator:
+    """`python -m nvr_sim` serving the cached footage; its CPU time is read from /proc."""
+
+    def __init__(self, retention: timedelta, scratch: Path) -> None:
+        cameras = [{"channel": n, "name": f"Kamera {n}"} for n in range(1, CAMERAS + 1)]
+        settings = scratch / "sim.json"
+        body = {"cameras": cameras, "username": USER, "password": PASSWORD}
+        settings.write_text(json.dumps(body))
+        self._log = (scratch / "sim.log").open("wb")
+        hours = str(int(retention.total_seconds() // 3600))
+        self.process = subprocess.Popen(
+            [sys.executable, "-u", "-m", "nvr_sim", "--config", str(settings), "--cache-dir",
+             str(CACHE), "--retention-hours", hours, "--rtsp-port", "0", "--http-port", "0"],
+            cwd=ROOT, stdout=subprocess.PIPE, stderr=self._log, text=True,
+        )  # fmt: skip
+        self.rtsp_port = self._read_port()
+
+    def _read_port(self) -> int:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            if match := re.search(r"rtsp://127\.0\.0\.1:(\d+)/onvif/replay/", line):
+                return int(match[1])
+        raise RuntimeError("the simulator exited before serving")
+
+    def cpu_seconds(self) -> float:
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def onvif_url(self, channel: int) -> str:
+        return f"rtsp://127.0.0.1:{self.rtsp_port}/onvif/replay/Recording_{channel}"
+
+    def hikvision_url(self, channel: int, window: TimeWindow) -> str:
+        s, e = window.start, window.end
+        query = f"starttime={s:%Y%m%dT%H%M%SZ}&endtime={e:%Y%m%dT%H%M%SZ}"
+        path = f"/Streaming/tracks/{channel}01?{query}"
+        return f"rtsp://{USER}:{PASSWORD}@127.0.0.1:{self.rtsp_port}{path}"
+
+    def stop(self) -> None:
+        self.process.send_signal(signal.SIGINT)
+        try:
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self._log.close()
+
+
+# --- measuring children -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Run:
+    wall_s: float
+    cpu_s: float
+    max_rss_mb: float
+    stdout: str
+    server_cpu_s: float = 0.0
+
+
+def run_child(argv: list[str], stdin: str = "") -> Run:
+    """Run a program to its end; its own rusage comes from wait4, not from all children."""
+    started = time.perf_counter()
+    with tempfile.TemporaryFile() as errors, subprocess.Popen(
+        argv, cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errors
+    ) as process:  # fmt: skip
+        assert process.stdin is not None
+        assert process.stdout is not None
+        process.stdin.write(stdin.encode())
+        process.stdin.close()
+        out = process.stdout.read().decode()
+        _pid, status, usage = os.wait4(process.pid, 0)
+        wall = time.perf_counter() - started
+        process.returncode = os.waitstatus_to_exitcode(status)
+        if process.returncode != 0:
+            errors.seek(0)
+            raise RuntimeError(f"{argv[:2]} failed: {errors.read().decode()[-2000:]}")
+    return Run(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, out)
+
+
+Client = Callable[[Simulator, int, TimeWindow, Path], Run]
+
+
+def with_server(
+    simulator: Simulator, client: Client, channel: int, window: TimeWindow, out: Path
+) -> Run:
+    """Run a client; add the simulator's CPU time spent meanwhile."""
+    before = simulator.cpu_seconds()
+    run = client(simulator, channel, window, out)
+    return dataclasses.replace(run, server_cpu_s=simulator.cpu_seconds() - before)
+
+
+def saksi_replay(simulator: Simulator, channel: int, window: TimeWindow, out: Path) -> Run:
+    argv = [
+        SAKSI, "replay", simulator.onvif_url(channel), "--start", window.start.isoformat(),
+        "--end", window.end.isoformat(), "-o", str(out), "--username", USER, "--password-stdin",
+    ]  # fmt: skip
+    return run_child(argv, PASSWORD + "\n")
+
+
+# What `saksi replay` does (app/cli.py `_replay`), with only the imports it needs: the CLI as it
+# would cost if app/cli.py imported each command's dependencies inside the command.
+LEAN_REPLAY = """
+import asyncio, json, sys, time
+from datetime import datetime
+from pathlib import Path
+from app.settings import Settings
+from nvr_adapters import ClipWriter, ReplayTarget, TimeWindow, fetch
+url, start, end, out, user = sys.argv[1:6]
+Settings()
+window = TimeWindow(datetime.fromisoformat(start), datetime.fromisoformat(end))
+writer, started = ClipWriter(Path(out)), time.perf_counter()
+asyncio.run(fetch(ReplayTarget(url, user, sys.stdin.readline().rstrip(), window), writer))
+facts = writer.close()
+print(json.dumps({"frames": facts.frames, "elapsed_s": time.perf_counter() - started}))
+"""
+
+
+def lean_replay(simulator: Simulator, channel: int, window: TimeWindow, out: Path) -> Run:
+    argv = [
+        sys.executable, "-c", LEAN_REPLAY, simulator.onvif_url(channel),
+        window.start.isoformat(), window.end.isoformat(), str(out), USER,
+    ]  # fmt: skip
+    return run_child(argv, PASSWORD + "\n")
+
+
+def ffmpeg_copy(simulator: Simulator, channel: int, window: TimeWindow, out: Path) -> Run:
+    url = simulator.hikvision_url(channel, window)
+    return run_child(
+        ["ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-rtsp_transport", "tcp",
+         "-i", url, "-c", "copy", "-f", "mp4", str(out)]
+    )  # fmt: skip
+
+
+def frames(path: Path) -> int:
+    """The number of video packets in a file, counted by ffprobe."""
+    result = subprocess.run(
+        ["ffprobe", "-v", "error", "-select_streams", "v:0", "-count_packets", "-show_entries",
+         "stream=nb_read_packets", "-of", "csv=p=0", str(path)],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    return int(result.stdout.strip())
+
+
+def summary(runs: list[Run]) -> dict[str, Any]:
+    return {
+        "wall_s": [round(r.wall_s, 3) for r in runs],
+        "cpu_s": [round(r.cpu_s, 3) for r in runs],
+        "max_rss_mb": [round(r.max_rss_mb, 1) for r in runs],
+        "server_cpu_s": [round(r.server_cpu_s, 3) for r in runs],
+        "wall_s_median": median([r.wall_s for r in runs]),
+        "cpu_s_median": median([r.cpu_s for r in runs]),
+        "max_rss_mb_median": median([r.max_rss_mb for r in runs]),
+        "server_cpu_s_median": median([r.server_cpu_s for r in runs]),
+    }
+
+
+# --- (a) saksi replay against ffmpeg ------------------------------------------------------
+
+
+CLIENTS: dict[str, Client] = {
+    "saksi_replay": saksi_replay,
+    "ffmpeg_copy": ffmpeg_copy,
+    "saksi_replay_lean_imports": lean_replay,
+}
+
+
+def against_ffmpeg(simulator: Simulator, scratch: Path, repeats: int) -> dict[str, Any]:
+    window = TimeWindow(ANCHOR, ANCHOR + SHORT)
+    runs: dict[str, list[Run]] = {name: [] for name in CLIENTS}
+    counts: dict[str, set[int]] = {name: set() for name in CLIENTS}
+    names = list(CLIENTS)
+    for number in range(repeats):
+        first = number % len(names)  # each client goes first in turn
+        for name in names[first:] + names[:first]:
+            out = scratch / f"a-{name}-{number}.mp4"
+            run = with_server(simulator, CLIENTS[name], 1, window, out)
+            runs[name].append(run)
+            counts[name].add(frames(out))
+            out.unlink()
+            progress(f"(a) {name} run {number + 1}: {run.wall_s:.2f} s")
+    transfer = [json.loads(r.stdout.strip().splitlines()[-1])["elapsed_s"] for r in runs[names[0]]]
+    wall = {name: median([r.wall_s for r in found]) for name, found in runs.items()}
+    return {
+        "window_minutes": SHORT.total_seconds() / 60,
+        "frames": {name: sorted(found) for name, found in counts.items()},
+        "frames_equal": len(set().union(*counts.values())) == 1,
+        **{name: summary(found) for name, found in runs.items()},
+        "startup": startup_costs(repeats),
+        "saksi_transfer_s": transfer,
+        "saksi_transfer_s_median": median(transfer),
+        "saksi_vs_ffmpeg_time_ratio": round(wall["saksi_replay"] / wall["ffmpeg_copy"], 3),
+        "saksi_transfer_only_vs_ffmpeg_time_ratio": round(
+            median(transfer) / wall["ffmpeg_copy"], 3
+        ),
+        "saksi_lean_imports_vs_ffmpeg_time_ratio": round(
+            wall["saksi_replay_lean_imports"] / wall["ffmpeg_copy"], 3
+        ),
+    }
+
+
+def startup_costs(repeats: int) -> dict[str, Any]:
+    """`saksi --help` (every import of the CLI) against importing only what `replay` uses."""
+    lean = [sys.executable, "-c", "import app.settings, nvr_adapters"]
+    cli: list[Run] = []
+    imports: list[Run] = []
+    for _ in range(repeats):
+        cli.append(run_child([SAKSI, "--help"]))
+        imports.append(run_child(lean))
+    return {
+        "saksi_help_wall_s": [round(r.wall_s, 3) for r in cli],
+        "saksi_help_wall_s_median": median([r.wall_s for r in cli]),
+        "saksi_help_cpu_s_median": median([r.cpu_s for r in cli]),
+        "saksi_help_max_rss_mb_median": median([r.max_rss_mb for r in cli]),
+        "replay_imports_only_wall_s_median": median([r.wall_s for r in imports]),
+        "replay_imports_only_cpu_s_median": median([r.cpu_s for r in imports]),
+        "replay_imports_only_max_rss_mb_median": median([r.max_rss_mb for r in imports]),
+    }
+
+
+# --- (b) hashing --------------------------------------------------------------------------
+
+
+class _NoDigest:
+    def update(self, data: bytes) -> None:
+        pass
+
+    def hexdigest(self) -> str:
+        return ""
+
+
+class _TimedDigest:
+    def __init__(self, digest: Any, writer: TimedClipWriter) -> None:
+        self._digest, self._writer = digest, writer
+
+    def update(self, data: bytes) -> None:
+        started = time.perf_counter()
+        self._digest.update(data)
+        self._writer.hashing_s += time.perf_counter() - started
+
+    def hexdigest(self) -> str:
+        return str(self._digest.hexdigest())
+
+
+class _SwappedDigests(ClipWriter):
+    """`ClipWriter` with its two SHA-256 objects (file, raw bitstream) passed through `_swap`."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self._raw = self._swap(self._raw)
+
+    def _open(self, unit: AccessUnit) -> None:
+        super()._open(unit)
+        assert self._hashing is not None
+        self._hashing.sha256 = self._swap(self._hashing.sha256)
+
+    def _swap(self, digest: Any) -> Any:
+        raise NotImplementedError
+
+
+class UnhashedClipWriter(_SwappedDigests):
+    """The peer: both digests made no-ops."""
+
+    def _swap(self, digest: Any) -> Any:
+        return _NoDigest()
+
+
+class TimedClipWriter(_SwappedDigests):
+    """Both digests kept, and the time spent inside them added up in `hashing_s`."""
+
+    def __init__(self, path: Path) -> None:
+        self.hashing_s = 0.0
+        super().__init__(path)
+
+    def _swap(self, digest: Any) -> Any:
+        return _TimedDigest(digest, self)
+
+
+def fetch_in_process(simulator: Simulator, writer: ClipWriter) -> tuple[float, float, int]:
+    window = TimeWindow(ANCHOR, ANCHOR + SHORT)
+    target = ReplayTarget(simulator.onvif_url(1), USER, PASSWORD, window)
+    cpu0, wall0 = time.process_time(), time.perf_counter()
+    asyncio.run(fetch(target, writer))
+    facts = writer.close()
+    return time.perf_counter() - wall0, time.process_time() - cpu0, facts.frames
+
+
+def hashing_cost(simulator: Simulator, scratch: Path, repeats: int) -> dict[str, Any]:
+    """A/B pairs, adjacent in time (their ratio cancels the load drifting between pairs)."""
+    times: dict[str, list[tuple[float, float, int]]] = {"hashed": [], "unhashed": []}
+    for number in range(3 * repeats):  # the effect is small against the noise: more pairs
+        order = ["hashed", "unhashed"] if number % 2 == 0 else ["unhashed", "hashed"]
+        for name in order:
+            out = scratch / f"b-{name}-{number}.mp4"
+            writer = ClipWriter(out) if name == "hashed" else UnhashedClipWriter(out)
+            times[name].append(fetch_in_process(simulator, writer))
+            out.unlink()
+            progress(f"(b) {name} run {number + 1}: {times[name][-1][0]:.2f} s")
+    pairs = [h[0] / u[0] for h, u in zip(times["hashed"], times["unhashed"], strict=True)]
+    cpu_pairs = [h[1] / u[1] for h, u in zip(times["hashed"], times["unhashed"], strict=True)]
+    return {
+        "window_minutes": SHORT.total_seconds() / 60,
+        "frames": sorted({t[2] for runs in times.values() for t in runs}),
+        **{f"{name}_wall_s": [round(t[0], 3) for t in runs] for name, runs in times.items()},
+        **{f"{name}_cpu_s": [round(t[1], 3) for t in runs] for name, runs in times.items()},
+        **{f"{name}_wall_s_median": median([t[0] for t in runs]) for name, runs in times.items()},
+        "hashing_overhead_wall_pct": round(100 * (statistics.median(pairs) - 1), 2),
+        "hashing_overhead_cpu_pct": round(100 * (statistics.median(cpu_pairs) - 1), 2),
+        **time_inside_digests(simulator, scratch, repeats),
+    }
+
+
+def time_inside_digests(simulator: Simulator, scratch: Path, repeats: int) -> dict[str, Any]:
+    """The time a hashed run spends inside SHA-256 against the rest of it (both slowed alike)."""
+    shares, seconds = [], []
+    for number in range(repeats):
+        out = scratch / f"b-timed-{number}.mp4"
+        writer = TimedClipWriter(out)
+        wall, _cpu, _frames = fetch_in_process(simulator, writer)
+        out.unlink()
+        seconds.append(round(writer.hashing_s, 4))
+        shares.append(100 * writer.hashing_s / (wall - writer.hashing_s))
+    return {
+        "inside_sha256_s": seconds,
+        "inside_sha256_vs_rest_of_run_pct_median": round(statistics.median(shares), 2),
+    }
+
+
+# --- (c) memory against window length -----------------------------------------------------
+
+
+def memory_flatness(simulator: Simulator, scratch: Path, short: dict[str, Any]) -> dict[str, Any]:
+    """Peak RSS over 60 minutes against the 10-minute runs of (a); ffmpeg alongside."""
+    window, result = TimeWindow(ANCHOR, ANCHOR + LONG), {}
+    for name in ("saksi_replay", "ffmpeg_copy"):
+        out = scratch / f"c-{name}.mp4"
+        run = with_server(simulator, CLIENTS[name], 1, window, out)
+        count = frames(out)
+        out.unlink()
+        progress(f"(c) {name} 60 min: {run.wall_s:.2f} s, {run.max_rss_mb:.0f} MB")
+        rss_10 = short[name]["max_rss_mb_median"]
+        result[name] = {
+            "max_rss_mb_10_min_median": rss_10,
+            "max_rss_mb_60_min": round(run.max_rss_mb, 1),
+            "rss_60_vs_10_min_ratio": round(run.max_rss_mb / rss_10, 3),
+            "wall_s_60_min": round(run.wall_s, 3),
+            "cpu_s_60_min": round(run.cpu_s, 3),
+            "server_cpu_s_60_min": round(run.server_cpu_s, 3),
+            "frames_60_min": count,
+        }
+    saksi, ffmpeg = result["saksi_replay"], result["ffmpeg_copy"]
+    # The start-up cost is fixed; over a longer window it weighs less.
+    ratio = round(saksi["wall_s_60_min"] / ffmpeg["wall_s_60_min"], 3)
+    return {**result, "saksi_vs_ffmpeg_time_ratio_60_min": ratio}
+
+
+# --- (d) four cameras ---------------------------------------------------------------------
+
+
+def four_cameras(
+    simulator: Simulator, scratch: Path, client: Client, parallel: bool
+) -> tuple[float, list[Run]]:
+    window = TimeWindow(ANCHOR, ANCHOR + SHORT)
+    channels = range(1, CAMERAS + 1)
+
+    def one(channel: int) -> Run:
+        return client(simulator, channel, window, scratch / f"d-{channel}.mp4")
+
+    started = time.perf_counter()
+    if parallel:
+        with ThreadPoolExecutor(CAMERAS) as pool:
+            runs = list(pool.map(one, channels))
+    else:
+        runs = [one(channel) for channel in channels]
+    wall = time.perf_counter() - started
+    for channel in channels:
+        (scratch / f"d-{channel}.mp4").unlink()
+    return wall, runs
+
+
+def parallelism(
+    simulator: Simulator, scratch: Path, repeats: int, client: Client
+) -> dict[str, Any]:
+    walls: dict[str, list[float]] = {"sequential": [], "parallel": []}
+    server: dict[str, list[float]] = {"sequential": [], "parallel": []}
+    clients: dict[str, list[float]] = {"sequential": [], "parallel": []}
+    for number in range(repeats):
+        order = ["sequential", "parallel"] if number % 2 == 0 else ["parallel", "sequential"]
+        for name in order:
+            before = simulator.cpu_seconds()
+            wall, runs = four_cameras(simulator, scratch, client, parallel=name == "parallel")
+            walls[name].append(round(wall, 3))
+            server[name].append(round(simulator.cpu_seconds() - before, 3))
+            clients[name].append(round(sum(r.cpu_s for r in runs), 3))
+            progress(f"(d) {client.__name__} {name} run {number + 1}: {wall:.2f} s")
+    sequential, parallel = median(walls["sequential"]), median(walls["parallel"])
+    cpu = statistics.median(clients["parallel"]) + statistics.median(server["parallel"])
+    bound = cpu / (os.cpu_count() or 1)
+    return {
+        **{f"{name}_wall_s": values for name, values in walls.items()},
+        **{f"{name}_server_cpu_s": values for name, values in server.items()},
+        **{f"{name}_clients_cpu_s": values for name, values in clients.items()},
+        "sequential_wall_s_median": sequential,
+        "parallel_wall_s_median": parallel,
+        # Near 1.0 means the simulator's one event loop was busy all the time: it was the limit.
+        "parallel_server_busy_fraction": round(statistics.median(server["parallel"]) / parallel, 3),
+        # Client and server CPU over the cores: the least wall time the machine allows, and so
+        # the most speed-up it allows even when idle.
+        "parallel_cpu_bound_s": round(bound, 3),
+        "speedup_cpu_bound": round(sequential / bound, 3),
+        "parallel_speedup": round(sequential / parallel, 3),
+    }
+
+
+# --- the run ------------------------------------------------------------------------------
+
+
+def targets(results: dict[str, Any]) -> dict[str, Any]:
+    a, b, c, d = (results[k] for k in ("saksi_vs_ffmpeg", "hashing", "memory", "four_cameras"))
+    checks = {
+        "saksi_vs_ffmpeg_time_ratio": (a["saksi_vs_ffmpeg_time_ratio"], "<=", 1.0),
+        # The A/B pairs swing by ±30 % on a shared machine, more than the effect: judged by the
+        # time inside SHA-256, which the run's client spends on top of the rest of its work.
+        "hashing_overhead_pct": (b["inside_sha256_vs_rest_of_run_pct_median"], "<=", 10.0),
+        # "Flat": the 60-minute peak within 10 % of the 10-minute one.
+        "rss_60_vs_10_min_ratio": (c["saksi_replay"]["rss_60_vs_10_min_ratio"], "<=", 1.1),
+        "parallel_speedup_4_cameras": (d["saksi_replay"]["parallel_speedup"], ">=", 1.6),
+    }
+    result: dict[str, Any] = {
+        name: {
+            "value": value,
+            "target": f"{op} {bound}",
+            "met": value <= bound if op == "<=" else value >= bound,
+        }
+        for name, (value, op, bound) in checks.items()
+    }
+    result["hashing_overhead_pct"]["ab_pairs_median_pct"] = b["hashing_overhead_wall_pct"]
+    # What the machine would allow when idle, given the CPU the run took.
+    result["parallel_speedup_4_cameras"]["cpu_bound"] = d["saksi_replay"]["speedup_cpu_bound"]
+    return result
+
+
+@contextmanager
+def serving(retention: timedelta, scratch: Path) -> Iterator[Simulator]:
+    simulator = Simulator(retention, scratch)
+    try:
+        yield simulator
+    finally:
+        simulator.stop()
+
+
+def measure(repeats: int) -> dict[str, Any]:
+    # Whole hours of retention reaching back past ANCHOR, so `recorded()` covers the windows.
+    retention = timedelta(hours=math.ceil((datetime.now(UTC) - ANCHOR) / timedelta(hours=1)) + 24)
+    config = sim_config(retention)
+    encoded, encode_s = encode_missing(config)
+    links = seed_sdp(config)
+    load_before = os.getloadavg()
+    try:
+        sections = measure_sections(retention, repeats)
+    finally:
+        for link in links:
+            link.unlink(missing_ok=True)
+    return {
+        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": f"{platform.machine()} {platform.python_version()}",
+        "cpu_count": os.cpu_count(),
+        "load_average_1_5_15_before": [round(x, 2) for x in load_before],
+        "load_average_1_5_15_after": [round(x, 2) for x in os.getloadavg()],
+        "footage": "1280x720 25 fps H.264 (x264 ultrafast, 2 s GOP); simulator in its own process",
+        "repeats": repeats,
+        "minutes_encoded_this_run": encoded,
+        "encode_s_this_run": round(encode_s, 1),
+        **sections,
+    }
+
+
+def measure_sections(retention: timedelta, repeats: int) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as scratch_dir, serving(retention, Path(scratch_dir)) as sim:
+        scratch = Path(scratch_dir)
+        a = against_ffmpeg(sim, scratch, repeats)
+        return {
+            "saksi_vs_ffmpeg": a,
+            "hashing": hashing_cost(sim, scratch, repeats),
+            "memory": memory_flatness(sim, scratch, a),
+            "four_cameras": {
+                "cameras": CAMERAS,
+                "window_minutes_each": SHORT.total_seconds() / 60,
+                "saksi_replay": parallelism(sim, scratch, repeats, saksi_replay),
+                "saksi_replay_lean_imports": parallelism(sim, scratch, repeats, lean_replay),
+            },
+        }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    results = measure(args.repeats)
+    results["targets"] = targets(results)
+    out = ROOT / "benchmarks" / "results" / "export.json"
+    out.write_text(json.dumps(results, indent=2) + "\n")
+    print(json.dumps(results, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
