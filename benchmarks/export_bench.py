@@ -35,17 +35,12 @@ import json
 import math
 import os
 import platform
-import re
-import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
-from contextlib import contextmanager
-from dataclasses import dataclass
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -53,27 +48,30 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks._measure import (  # noqa: E402
+    Run,
+    Simulator,
+    encode_missing,
+    frames,
+    median,
+    progress,
+    run_child,
+    seed_sdp,
+    serving,
+    summary,
+)
 from nvr_adapters import ClipWriter, ReplayTarget, TimeWindow, fetch  # noqa: E402
 from nvr_adapters.types import AccessUnit  # noqa: E402
-from nvr_sim import CameraConfig, Footage, SimConfig  # noqa: E402
-from nvr_sim.config import segment_start  # noqa: E402
+from nvr_sim import CameraConfig, SimConfig  # noqa: E402
 
 ANCHOR = datetime(2026, 11, 30, 0, 0, tzinfo=UTC)
 CACHE = ROOT / "saksi-data" / "bench-export-cache"
 CAMERAS = 4
 USER, PASSWORD = "admin", "saksi-sim"
 SHORT, LONG = timedelta(minutes=10), timedelta(minutes=60)
-# How long after start-up the simulator's moving "oldest segment" stays pre-seeded (see seed_sdp).
+# How long after start-up the simulator's moving "oldest segment" stays seeded (see seed_sdp).
 SEEDED_FOR = timedelta(hours=3)
 SAKSI = str(Path(sys.executable).with_name("saksi"))
-
-
-def progress(message: str) -> None:
-    print(f"[{datetime.now():%H:%M:%S}] {message}", file=sys.stderr, flush=True)
-
-
-def median(values: list[float]) -> float:
-    return round(statistics.median(values), 3)
 
 
 # --- footage ------------------------------------------------------------------------------
@@ -81,7 +79,9 @@ def median(values: list[float]) -> float:
 
 def sim_config(retention: timedelta) -> SimConfig:
     cameras = tuple(CameraConfig(n, f"Kamera {n}") for n in range(1, CAMERAS + 1))
-    return SimConfig(cameras=cameras, cache_dir=CACHE, retention=retention)
+    return SimConfig(
+        cameras=cameras, cache_dir=CACHE, retention=retention, username=USER, password=PASSWORD
+    )
 
 
 def wanted_segments() -> list[tuple[int, datetime]]:
@@ -95,137 +95,7 @@ def wanted_segments() -> list[tuple[int, datetime]]:
     return long + short
 
 
-def _encode(job: tuple[SimConfig, int, datetime]) -> None:
-    config, channel, start = job
-    Footage(config).segment(config.camera(channel), start)
-
-
-def encode_missing(config: SimConfig) -> tuple[int, float]:
-    """Encode the segments not cached yet, one process per core; return (count, seconds)."""
-    footage = Footage(config)
-    missing = [
-        (config, channel, start)
-        for channel, start in wanted_segments()
-        if not segment_files(footage, channel, start)[1].exists()
-    ]
-    started = time.perf_counter()
-    if missing:
-        progress(f"encoding {len(missing)} minutes of 720p footage (cached for later runs)")
-        with ProcessPoolExecutor(os.cpu_count()) as pool:
-            list(pool.map(_encode, missing))
-    return len(missing), time.perf_counter() - started
-
-
-def segment_files(footage: Footage, channel: int, start: datetime) -> tuple[Path, Path]:
-    # The cache layout is the simulator's own (a private method, read-only use).
-    path = footage._path(footage.config.camera(channel), start)  # noqa: SLF001
-    return path, path.with_suffix(".json")
-
-
-def seed_sdp(config: SimConfig) -> list[Path]:
-    """Link a cached segment under the names of the "oldest" segments the simulator will read.
-
-    The simulator takes the SDP's SPS/PPS from the oldest segment in retention, which moves every
-    minute; uncached, it encodes that whole minute (~15 s at 720p) inside DESCRIBE, and whichever
-    client connects first in a new minute would pay for it. The parameter sets of every segment
-    are the same, and these segments are never replayed, so a hard link of one will do. Returns
-    the links made, to be removed after the run.
-    """
-    footage, linked = Footage(config), []
-    step = timedelta(seconds=config.segment_seconds)
-    first = segment_start(datetime.now(UTC) - config.retention, config.segment_seconds) - step
-    for channel in range(1, CAMERAS + 1):
-        source = segment_files(footage, channel, ANCHOR)
-        for number in range(SEEDED_FOR // step):
-            target = segment_files(footage, channel, first + number * step)
-            if not target[1].exists():
-                for src, dst in zip(source, target, strict=True):
-                    dst.parent.mkdir(parents=True, exist_ok=True)
-                    os.link(src, dst)
-                    linked.append(dst)
-    return linked
-
-
-# --- the simulator in its own process -----------------------------------------------------
-
-
-class Simulator:
-    """`python -m nvr_sim` serving the cached footage; its CPU time is read from /proc."""
-
-    def __init__(self, retention: timedelta, scratch: Path) -> None:
-        cameras = [{"channel": n, "name": f"Kamera {n}"} for n in range(1, CAMERAS + 1)]
-        settings = scratch / "sim.json"
-        body = {"cameras": cameras, "username": USER, "password": PASSWORD}
-        settings.write_text(json.dumps(body))
-        self._log = (scratch / "sim.log").open("wb")
-        hours = str(int(retention.total_seconds() // 3600))
-        self.process = subprocess.Popen(
-            [sys.executable, "-u", "-m", "nvr_sim", "--config", str(settings), "--cache-dir",
-             str(CACHE), "--retention-hours", hours, "--rtsp-port", "0", "--http-port", "0"],
-            cwd=ROOT, stdout=subprocess.PIPE, stderr=self._log, text=True,
-        )  # fmt: skip
-        self.rtsp_port = self._read_port()
-
-    def _read_port(self) -> int:
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            if match := re.search(r"rtsp://127\.0\.0\.1:(\d+)/onvif/replay/", line):
-                return int(match[1])
-        raise RuntimeError("the simulator exited before serving")
-
-    def cpu_seconds(self) -> float:
-        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-    def onvif_url(self, channel: int) -> str:
-        return f"rtsp://127.0.0.1:{self.rtsp_port}/onvif/replay/Recording_{channel}"
-
-    def hikvision_url(self, channel: int, window: TimeWindow) -> str:
-        s, e = window.start, window.end
-        query = f"starttime={s:%Y%m%dT%H%M%SZ}&endtime={e:%Y%m%dT%H%M%SZ}"
-        path = f"/Streaming/tracks/{channel}01?{query}"
-        return f"rtsp://{USER}:{PASSWORD}@127.0.0.1:{self.rtsp_port}{path}"
-
-    def stop(self) -> None:
-        self.process.send_signal(signal.SIGINT)
-        try:
-            self.process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        self._log.close()
-
-
-# --- measuring children -------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Run:
-    wall_s: float
-    cpu_s: float
-    max_rss_mb: float
-    stdout: str
-    server_cpu_s: float = 0.0
-
-
-def run_child(argv: list[str], stdin: str = "") -> Run:
-    """Run a program to its end; its own rusage comes from wait4, not from all children."""
-    started = time.perf_counter()
-    with tempfile.TemporaryFile() as errors, subprocess.Popen(
-        argv, cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errors
-    ) as process:  # fmt: skip
-        assert process.stdin is not None
-        assert process.stdout is not None
-        process.stdin.write(stdin.encode())
-        process.stdin.close()
-        out = process.stdout.read().decode()
-        _pid, status, usage = os.wait4(process.pid, 0)
-        wall = time.perf_counter() - started
-        process.returncode = os.waitstatus_to_exitcode(status)
-        if process.returncode != 0:
-            errors.seek(0)
-            raise RuntimeError(f"{argv[:2]} failed: {errors.read().decode()[-2000:]}")
-    return Run(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, out)
+# --- the clients -------------------------------------------------------------------------
 
 
 Client = Callable[[Simulator, int, TimeWindow, Path], Run]
@@ -280,29 +150,6 @@ def ffmpeg_copy(simulator: Simulator, channel: int, window: TimeWindow, out: Pat
         ["ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-rtsp_transport", "tcp",
          "-i", url, "-c", "copy", "-f", "mp4", str(out)]
     )  # fmt: skip
-
-
-def frames(path: Path) -> int:
-    """The number of video packets in a file, counted by ffprobe."""
-    result = subprocess.run(
-        ["ffprobe", "-v", "error", "-select_streams", "v:0", "-count_packets", "-show_entries",
-         "stream=nb_read_packets", "-of", "csv=p=0", str(path)],
-        capture_output=True, text=True, check=True,
-    )  # fmt: skip
-    return int(result.stdout.strip())
-
-
-def summary(runs: list[Run]) -> dict[str, Any]:
-    return {
-        "wall_s": [round(r.wall_s, 3) for r in runs],
-        "cpu_s": [round(r.cpu_s, 3) for r in runs],
-        "max_rss_mb": [round(r.max_rss_mb, 1) for r in runs],
-        "server_cpu_s": [round(r.server_cpu_s, 3) for r in runs],
-        "wall_s_median": median([r.wall_s for r in runs]),
-        "cpu_s_median": median([r.cpu_s for r in runs]),
-        "max_rss_mb_median": median([r.max_rss_mb for r in runs]),
-        "server_cpu_s_median": median([r.server_cpu_s for r in runs]),
-    }
 
 
 # --- (a) saksi replay against ffmpeg ------------------------------------------------------
@@ -590,24 +437,15 @@ def targets(results: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
-@contextmanager
-def serving(retention: timedelta, scratch: Path) -> Iterator[Simulator]:
-    simulator = Simulator(retention, scratch)
-    try:
-        yield simulator
-    finally:
-        simulator.stop()
-
-
 def measure(repeats: int) -> dict[str, Any]:
     # Whole hours of retention reaching back past ANCHOR, so `recorded()` covers the windows.
     retention = timedelta(hours=math.ceil((datetime.now(UTC) - ANCHOR) / timedelta(hours=1)) + 24)
     config = sim_config(retention)
-    encoded, encode_s = encode_missing(config)
-    links = seed_sdp(config)
+    encoded, encode_s = encode_missing(config, wanted_segments())
+    links = seed_sdp(config, ANCHOR, SEEDED_FOR)
     load_before = os.getloadavg()
     try:
-        sections = measure_sections(retention, repeats)
+        sections = measure_sections(config, repeats)
     finally:
         for link in links:
             link.unlink(missing_ok=True)
@@ -625,8 +463,8 @@ def measure(repeats: int) -> dict[str, Any]:
     }
 
 
-def measure_sections(retention: timedelta, repeats: int) -> dict[str, Any]:
-    with tempfile.TemporaryDirectory() as scratch_dir, serving(retention, Path(scratch_dir)) as sim:
+def measure_sections(config: SimConfig, repeats: int) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as scratch_dir, serving(config, Path(scratch_dir)) as sim:
         scratch = Path(scratch_dir)
         a = against_ffmpeg(sim, scratch, repeats)
         return {
