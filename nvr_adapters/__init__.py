@@ -1,7 +1,15 @@
-"""Talking to NVRs: the RTSP/ONVIF replay client, H.264 depacketisation, and the stream-copy
-writer that hashes clips while writing them."""
+"""Talking to NVRs: the RTSP/ONVIF replay client, H.264 and H.265 depacketisation, the
+stream-copy writer that hashes clips while writing them, and the vendor adapters.
 
-from nvr_adapters.dahua import DahuaAdapter
+The vendor adapters (and `open_adapter`) are imported on first use: they bring the SOAP and HTTP
+stacks, which a plain replay (`saksi replay`) does not need.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from nvr_adapters.errors import (
     NvrAuthFailed,
     NvrBusy,
@@ -10,9 +18,6 @@ from nvr_adapters.errors import (
     RecordingNotFound,
     ReplayError,
 )
-from nvr_adapters.factory import Vendor, open_adapter
-from nvr_adapters.hikvision import HikvisionAdapter
-from nvr_adapters.onvif import OnvifAdapter
 from nvr_adapters.replay import FetchStats, ReplayTarget, fetch
 from nvr_adapters.types import (
     AccessUnit,
@@ -27,6 +32,28 @@ from nvr_adapters.types import (
     TimeWindow,
 )
 from nvr_adapters.writer import ClipFacts, ClipWriter
+
+if TYPE_CHECKING:
+    from nvr_adapters.dahua import DahuaAdapter
+    from nvr_adapters.factory import Vendor, open_adapter
+    from nvr_adapters.hikvision import HikvisionAdapter
+    from nvr_adapters.onvif import OnvifAdapter
+
+_LAZY = {
+    "DahuaAdapter": "nvr_adapters.dahua",
+    "HikvisionAdapter": "nvr_adapters.hikvision",
+    "OnvifAdapter": "nvr_adapters.onvif",
+    "Vendor": "nvr_adapters.factory",
+    "open_adapter": "nvr_adapters.factory",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'nvr_adapters' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)
+
 
 __all__ = [
     "AccessUnit",

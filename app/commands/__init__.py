@@ -1,0 +1,1 @@
+"""The handlers of the `saksi` commands, imported only when their command runs."""

@@ -1,0 +1,61 @@
+"""`saksi verify ledger`, `verify package` and `purge`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from app.commands.service import runtime_from_settings
+from app.delivery import purge
+from custody import verify_ledger
+from custody.package_verify import verify_package
+
+
+def purge_deliveries(args: argparse.Namespace) -> int:
+    runtime = runtime_from_settings()
+    try:
+        now = args.now or runtime.clock.now()
+        report = purge.purge_due(runtime, now, dry_run=args.dry_run)
+    finally:
+        runtime.close()
+    print(json.dumps({"now": now.isoformat(), "dry_run": args.dry_run, "due": report.due,
+                      "purged": report.purged, "failed": report.failed}))  # fmt: skip
+    return 1 if report.failed else 0
+
+
+def check_ledger(args: argparse.Namespace) -> int:
+    runtime = runtime_from_settings()
+    notes = [path.read_text(encoding="utf-8") for path in args.checkpoint]
+    try:
+        with runtime.engine.connect() as connection:
+            report = verify_ledger(
+                connection, runtime.settings.custody_origin, runtime.office_key.public_bytes, notes
+            )
+    finally:
+        runtime.close()
+    print(
+        f"ledger: {report.events} events, {report.checkpoints} checkpoints, "
+        f"root {report.root.hex()}"
+    )
+    for finding in report.findings:
+        print(f"FAIL {finding}")
+    if report.ok:
+        print("OK: every event and checkpoint verifies")
+        return 0
+    print(f"the first failing sequence number is {report.first_failing_seq}")
+    return 1
+
+
+def check_package(args: argparse.Namespace) -> int:
+    # Offline: no settings, no database; only the package and the office's published key.
+    key = args.key.read_text(encoding="utf-8") if args.key else None
+    report = verify_package(args.path, office_public_key=key)
+    if not report.key_pinned:
+        print("WARNING: checked against the saksi.pub inside the package; pass --key with the")
+        print("         office's published key, or a forged package could carry its own key")
+    for finding in report.findings:
+        print(f"FAIL {finding}")
+    if report.ok:
+        print(f"OK: {report.clips} clips, their hashes, the signed manifest and every receipt")
+        return 0
+    return 1

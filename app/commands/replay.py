@@ -1,0 +1,49 @@
+"""`saksi replay`: the operator's diagnostic pull of one replay range; it imports only what it
+needs (the replay client and the writer), so it starts fast."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import time
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from app.settings import Settings
+from nvr_adapters.replay import ReplayTarget, fetch
+from nvr_adapters.types import TimeWindow
+from nvr_adapters.writer import ClipWriter
+
+
+def replay(args: argparse.Namespace) -> int:
+    """Print one JSON object describing the clip written (the operator's diagnostic tool)."""
+    password = sys.stdin.readline().rstrip("\n") if args.password_stdin else ""
+    zone = Settings().zone
+    window = TimeWindow(_aware(args.start, zone), _aware(args.end, zone))
+    # A vendor playback URL carries its own times; anything else is asked by ONVIF Range.
+    onvif = "starttime=" not in args.url
+    target = ReplayTarget(args.url, args.username, password, window, onvif=onvif)
+    writer = ClipWriter(args.output)
+    started = time.perf_counter()
+    stats = asyncio.run(fetch(target, writer))
+    facts = writer.close()
+    result = {
+        "frames": facts.frames,
+        "first_frame_utc": facts.first_frame_utc.isoformat(),
+        "last_frame_utc": facts.last_frame_utc.isoformat(),
+        "duration_s": round((facts.last_frame_utc - facts.first_frame_utc).total_seconds(), 3),
+        "bytes": facts.size,
+        "sha256": facts.sha256,
+        "raw_sha256": facts.raw_sha256,
+        "resumes": stats.resumes,
+        "time_source": stats.time_source,
+        "elapsed_s": round(time.perf_counter() - started, 3),
+    }
+    print(json.dumps(result))
+    return 0
+
+
+def _aware(moment: datetime, zone: ZoneInfo) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=zone)
