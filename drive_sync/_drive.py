@@ -39,6 +39,7 @@ EXPIRY_REFUSALS = frozenset(
     {
         "cannotSetExpiration",
         "cannotSetExpirationOnAnyoneOrDomain",
+        "cannotSetExpirationOnInsert",  # then the expiry is set by an update
         "expirationDatesMustBeInTheFuture",
         "expirationDateTooFarInFuture",
         "invalidSharingRequest",

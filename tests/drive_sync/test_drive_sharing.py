@@ -74,6 +74,21 @@ def test_domain_refusing_expiry_falls_back_to_plain_reader(
     assert perm["id"] == share.permission_ids[0]
 
 
+def test_an_expiry_refused_on_insert_is_set_by_an_update(
+    backend: DriveBackend, fake: FakeDrive
+) -> None:
+    """Drive has answered cannotSetExpirationOnInsert: the grant is made, then given its expiry."""
+    fake.now = lambda: NOW
+    fake.faults.expiry_only_on_update = True
+    folder = backend.create_container("R-23")
+
+    share = backend.share(folder, "a@example.go.id", NOW)
+
+    assert share.expires_at == NOW + timedelta(days=14)
+    [perm] = fake.permissions[folder.id]
+    assert perm["expirationTime"].startswith((NOW + timedelta(days=14)).strftime("%Y-%m-%dT"))
+
+
 def test_anyone_with_link_has_no_expiry_and_only_purge_ends_it(
     fake: FakeDrive, sa_key: Path, config: DriveConfig, tmp_path: Path
 ) -> None:

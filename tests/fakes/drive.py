@@ -36,6 +36,7 @@ class Faults:
     corrupt_checksums: int = 0  # next N finished uploads get wrong checksums
     quota_exceeded: bool = False  # opening a session answers storageQuotaExceeded
     expiry_refused: bool = False  # the domain forbids expirations (cannotSetExpiration)
+    expiry_only_on_update: bool = False  # create refuses an expiry (cannotSetExpirationOnInsert)
     no_sha256: bool = False  # answer like older items: md5Checksum only
     hang_at_chunk: int | None = None  # data PUT index: read it, then wait for release
     hang_reached: threading.Event = field(default_factory=threading.Event)

@@ -317,6 +317,10 @@ class DriveHandler(BaseHTTPRequestHandler):
         if kind == "anyone":
             perm["id"] = "anyoneWithLink"
         if "expirationTime" in body:
+            if self.drive.faults.expiry_only_on_update:
+                raise DriveApiError(
+                    400, "cannotSetExpirationOnInsert", "Expiration cannot be set on insert."
+                )
             self._check_expiry(kind, body["expirationTime"])
             perm["expirationTime"] = body["expirationTime"]
         perm["notified"] = self.query.get("sendNotificationEmail", "true") == "true"
