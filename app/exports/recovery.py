@@ -10,6 +10,11 @@ queues the export again, or fails it once its tries are used up.
 It runs when job workers start and every minute. Closing is a conditional UPDATE on the heartbeat
 recovery saw, so an attempt that beats meanwhile is left alone, two workers recovering at once
 close an attempt once, and running recovery again changes nothing.
+
+A worker can also die after taking an export's job from the queue but before opening its
+attempt: the export then sits `queued` with no job to run it. Such an orphan (queued for longer
+than `STALE_AFTER`, no running attempt, no job waiting or scheduled for it) is queued again, on
+record (`export.requeued`).
 """
 
 from __future__ import annotations
@@ -22,11 +27,13 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
+from app.custody import service as custody
 from app.db import unit_of_work
 from app.exports import pipeline
 from app.exports.models import (
     TERMINAL_STATES,
     AttemptOutcome,
+    Export,
     ExportAttempt,
     ExportState,
     NvrSlot,
@@ -56,9 +63,36 @@ def recover(runtime: Runtime, stale_after: timedelta = STALE_AFTER) -> list[int]
             why = _gone(attempt, now - stale_after)
             if why is not None and _close(session, attempt, why, now):
                 restarted.append(_restart(runtime, session, attempt, now))
+    restarted += requeue_orphans(runtime, stale_after)
     if restarted:
         logger.warning("recovered the exports %s of workers that died", restarted)
     return restarted
+
+
+def requeue_orphans(runtime: Runtime, stale_after: timedelta = STALE_AFTER) -> list[int]:
+    """Queue again the queued exports no job will run; return them."""
+    now = runtime.clock.now()
+    waiting = {args[0] for args in runtime.queue.waiting("exports.fetch_item") if args}
+    with unit_of_work(runtime.sessions) as session:
+        queued = session.scalars(
+            select(Export).where(
+                Export.state == ExportState.QUEUED, Export.updated_at < now - stale_after
+            )
+        )
+        orphans = [e for e in queued if e.id not in waiting and not _has_running(e)]
+        for export in orphans:
+            export.updated_at = now
+            custody.record(
+                session, "export.requeued", custody.SYSTEM, now,
+                object={"export": export.id, "reason": "queued with no job to run it"},
+                authorization=pipeline.export_letter(session, export), request_id=export.request_id,
+            )  # fmt: skip
+            runtime.queue.enqueue(session, "exports.fetch_item", export.id)
+        return [export.id for export in orphans]
+
+
+def _has_running(export: Export) -> bool:
+    return any(a.outcome is AttemptOutcome.RUNNING for a in export.attempts)
 
 
 def _gone(attempt: ExportAttempt, stale_before: datetime) -> str | None:

@@ -155,6 +155,11 @@ class JobQueue:
         except KeyError:
             raise ValueError(f"unknown job {name!r}") from None
 
+    def waiting(self, name: str) -> list[tuple[Any, ...]]:
+        """The arguments of the `name` jobs waiting in the queue or scheduled to run later."""
+        tasks = [*self.huey.pending(), *self.huey.scheduled()]
+        return [tuple(task.args) for task in tasks if task.name == name]
+
     def pending_count(self) -> int:
         """Return the number of jobs waiting in the queue (also a storage health check)."""
         return int(self.huey.pending_count())

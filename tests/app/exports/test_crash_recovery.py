@@ -221,6 +221,49 @@ def _running_exports(
     return ids
 
 
+def test_a_queued_export_whose_job_was_lost_is_queued_again(
+    world_with: Callable[[Faults], World],
+) -> None:
+    """A worker took the job and died before opening an attempt: nothing would ever run it."""
+    world = world_with({})
+    runtime = world.runtime
+    long_ago = datetime.now(UTC) - timedelta(minutes=5)
+    with unit_of_work(runtime.sessions) as session:
+        request = session.get(EvidenceRequest, world.request_id)
+        operator = session.scalar(select(User).where(User.role == Role.OPERATOR))
+        assert request is not None
+        assert operator is not None
+        lost, waiting = (
+            Export(
+                request_id=request.id,
+                item_id=request.items[0].id,
+                purpose=ExportPurpose.EVIDENCE,
+                state=ExportState.QUEUED,
+                created_by_id=operator.id,
+                created_at=long_ago,
+                updated_at=long_ago,
+                bytes_written=0,
+                media_seconds=0.0,
+                percent=0.0,
+            )  # fmt: skip
+            for _ in range(2)
+        )
+        session.add_all([lost, waiting])
+        session.flush()
+        ids = lost.id, waiting.id
+        runtime.queue.enqueue(session, "exports.fetch_item", waiting.id)
+
+    requeued = recovery.recover(runtime)
+    again = recovery.recover(runtime)
+
+    assert requeued == [ids[0]]
+    assert again == []  # its job now waits in the queue
+    queued = sorted(args for args in runtime.queue.waiting("exports.fetch_item"))
+    assert queued == sorted([(ids[0],), (ids[1],)])
+    actions = [action for action, _ in events(runtime, world.request_id)]
+    assert actions.count("export.requeued") == 1
+
+
 def test_the_heartbeat_beats_while_the_nvr_is_silent(world_with: Callable[[Faults], World]) -> None:
     world = world_with({1: {"stall_seconds": 1.5}})
     runtime = world.runtime
