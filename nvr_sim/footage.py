@@ -25,6 +25,7 @@ import cv2
 import numpy as np
 
 from nvr_sim.config import CameraConfig, SimConfig
+from nvr_sim.rtp import PARAMETER_SET_TYPES, nal_type
 
 START_CODE = b"\x00\x00\x00\x01"
 
@@ -48,6 +49,7 @@ class Footage:
         self.config = config
         self._locks: dict[Path, threading.Lock] = {}
         self._guard = threading.Lock()
+        self._parameter_sets: dict[Path, tuple[bytes, ...]] = {}
 
     def segment(self, camera: CameraConfig, start: datetime) -> list[AccessUnit]:
         """Return the access units of the segment starting at `start`, encoding it if needed."""
@@ -57,12 +59,35 @@ class Footage:
                 self._encode(camera, start, path)
         return _load(path)
 
+    def parameter_sets(self, camera: CameraConfig) -> tuple[bytes, ...]:
+        """The camera's parameter sets (SPS, PPS; H.265: VPS, SPS, PPS), which open every GOP.
+
+        They depend only on the encoder settings, so they are worked out once per camera: from
+        any segment already cached, else from a one-frame encode, never a whole segment's.
+        """
+        folder = self._folder(camera)
+        with self._lock(folder):
+            if folder not in self._parameter_sets:
+                cached = next(folder.glob("*.json"), None) if folder.is_dir() else None
+                nals = (
+                    _first_nals(cached.with_suffix(f".{camera.codec}"))
+                    if cached
+                    else self._encode_one_frame(camera)
+                )
+                found = {nal_type(camera.codec, nal): nal for nal in nals}
+                sets = tuple(found[kind] for kind in PARAMETER_SET_TYPES[camera.codec])
+                self._parameter_sets[folder] = sets
+            return self._parameter_sets[folder]
+
     def _path(self, camera: CameraConfig, start: datetime) -> Path:
+        return self._folder(camera) / f"{int(start.timestamp())}.{camera.codec}"
+
+    def _folder(self, camera: CameraConfig) -> Path:
         c = self.config
         shape = f"{c.width}x{c.height}@{c.fps}-g{c.gop_seconds}-s{c.segment_seconds}"
         # H.264 keeps the folder it always had, so existing caches stay valid.
         folder = f"ch{camera.channel}" + ("" if camera.codec == "h264" else f"-{camera.codec}")
-        return c.cache_dir / shape / folder / f"{int(start.timestamp())}.{camera.codec}"
+        return c.cache_dir / shape / folder
 
     def _lock(self, path: Path) -> threading.Lock:
         with self._guard:
@@ -71,10 +96,7 @@ class Footage:
     def _encode(self, camera: CameraConfig, start: datetime, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         c = self.config
-        codec = _encoder(camera.codec, c.gop_seconds * c.fps)
-        codec.width, codec.height, codec.pix_fmt = c.width, c.height, "yuv420p"
-        codec.time_base = Fraction(1, c.fps)
-        codec.framerate = Fraction(c.fps, 1)
+        codec = self._encoder(camera)
         units: list[dict[str, object]] = []
         with path.with_suffix(".part").open("wb") as out:
             for index in range(c.segment_seconds * c.fps):
@@ -89,6 +111,24 @@ class Footage:
                 _append(out, packet, start, c.fps, units)
         path.with_suffix(".part").replace(path)
         path.with_suffix(".json").write_text(json.dumps(units))
+
+    def _encoder(self, camera: CameraConfig) -> av.VideoCodecContext:
+        c = self.config
+        codec = _encoder(camera.codec, c.gop_seconds * c.fps)
+        codec.width, codec.height, codec.pix_fmt = c.width, c.height, "yuv420p"
+        codec.time_base = Fraction(1, c.fps)
+        codec.framerate = Fraction(c.fps, 1)
+        return codec
+
+    def _encode_one_frame(self, camera: CameraConfig) -> list[bytes]:
+        """The NAL units of a one-frame encode with the camera's settings: an IDR picture with
+        the same parameter sets as every segment's (the encoder writes them from its settings)."""
+        codec = self._encoder(camera)
+        picture = np.zeros((self.config.height, self.config.width, 3), dtype=np.uint8)
+        frame = av.VideoFrame.from_ndarray(picture, format="bgr24")
+        frame.pts = 0
+        packets = [*codec.encode(frame), *codec.encode(None)]
+        return list(split_annexb(bytes(packets[0])))
 
     def _draw(self, camera: CameraConfig, moment: datetime, index: int) -> np.ndarray:
         c = self.config
@@ -153,6 +193,14 @@ def _load(path: Path) -> list[AccessUnit]:
             )
         )
     return units
+
+
+def _first_nals(path: Path) -> list[bytes]:
+    """The NAL units of a cached segment's first access unit, read without the rest."""
+    first = json.loads(path.with_suffix(".json").read_text())[0]
+    with path.open("rb") as data:
+        data.seek(first["offset"])
+        return list(split_annexb(data.read(first["size"])))
 
 
 def split_annexb(data: bytes) -> Iterator[bytes]:

@@ -25,10 +25,8 @@ from nvr_sim.rtp import (
     FLAG_DISCONTINUITY,
     FLAG_END,
     FLAG_TERMINATION,
-    PARAMETER_SET_TYPES,
     Packetizer,
     interleaved,
-    nal_type,
     onvif_extension,
     rtcp_bye,
     rtcp_sender_report,
@@ -175,12 +173,11 @@ class Connection:
 
     def _format(self, camera: CameraConfig) -> tuple[str, str]:
         """The rtpmap encoding name and the fmtp, with the parameter sets of the camera's stream."""
-        units = self.archive.footage.segment(camera, self.archive.oldest())
-        found = {nal_type(camera.codec, n): n for n in units[0].nals}
-        sprop = [base64.b64encode(found[k]).decode() for k in PARAMETER_SET_TYPES[camera.codec]]
+        sets = self.archive.footage.parameter_sets(camera)
+        sprop = [base64.b64encode(nal).decode() for nal in sets]
         if camera.codec == "h265":
             return "H265", "sprop-vps={};sprop-sps={};sprop-pps={}".format(*sprop)
-        level = found[7][1:4].hex()
+        level = sets[0][1:4].hex()
         fmtp = f"packetization-mode=1;profile-level-id={level};sprop-parameter-sets="
         return "H264", fmtp + ",".join(sprop)
 

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import base64
+import re
 from collections.abc import Iterator
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import pytest
 
+from nvr_sim.config import CameraConfig
+from nvr_sim.rtp import PARAMETER_SET_TYPES, nal_type
 from nvr_sim.simulator import NvrSimulator
-from tests.nvr_sim.conftest import PASSWORD, USER
+from tests.nvr_sim.conftest import PASSWORD, USER, running, small_config
 from tests.nvr_sim.replay_client import ReplayClient, clock
 
 C, E, D, T = 0x80, 0x40, 0x20, 0x10
@@ -118,3 +123,27 @@ def test_authentication_and_unknown_options(simulator: NvrSimulator, anchor: dat
     assert unsupported.status == 551
     assert unsupported.headers["unsupported"] == "onvif-replay, funky-feature"
     assert missing.status == 404
+
+
+def test_describe_gives_the_parameter_sets_without_encoding_a_segment(
+    tmp_path: Path, anchor: datetime
+) -> None:
+    """Guards a start-up stall: DESCRIBE took SPS/PPS from the oldest segment kept, which moves
+    every minute, so the first DESCRIBE of each minute encoded a whole segment (at 720p longer
+    than a client's 15 s timeout). They depend only on the encoder settings."""
+    cameras = (CameraConfig(1, "Kamera 1"), CameraConfig(2, "Kamera 2", codec="h265"))
+    with running(small_config(tmp_path, cameras)) as simulator:
+        client = ReplayClient(simulator.endpoints.rtsp_port, USER, PASSWORD)
+        try:
+            sdps = [client.request("DESCRIBE", replay_url(simulator, c.channel)) for c in cameras]
+        finally:
+            client.close()
+        assert not list(tmp_path.rglob("*.json"))  # no segment encoded
+
+        for camera, sdp in zip(cameras, sdps, strict=True):
+            announced = re.findall(r"sprop-[a-z-]+=([^;\r]+)", sdp.body.decode())
+            nals = ",".join(announced).split(",")
+            first = simulator.archive.footage.segment(camera, anchor)[0]
+            in_stream = {nal_type(camera.codec, n): n for n in first.nals}
+            kinds = PARAMETER_SET_TYPES[camera.codec]
+            assert [base64.b64decode(n) for n in nals] == [in_stream[k] for k in kinds]
