@@ -205,17 +205,10 @@ def _first_nals(path: Path) -> list[bytes]:
 
 def split_annexb(data: bytes) -> Iterator[bytes]:
     """Split an Annex-B byte stream into NAL units (3- or 4-byte start codes)."""
-    positions = []
-    i = 0
-    while (i := data.find(b"\x00\x00\x01", i)) != -1:
-        positions.append(i)
-        i += 3
-    for number, position in enumerate(positions):
-        begin = position + 3
-        end = positions[number + 1] if number + 1 < len(positions) else len(data)
-        nal = data[begin:end]
+    pieces = data.split(b"\x00\x00\x01")[1:]  # what comes before the first start code is none
+    last = len(pieces) - 1
+    for number, piece in enumerate(pieces):
         # A 4-byte start code leaves its leading zero on the previous NAL: drop trailing zeros.
-        if number + 1 < len(positions):
-            nal = nal.rstrip(b"\x00") if nal.endswith(b"\x00") else nal
+        nal = piece if number == last else piece.rstrip(b"\x00")
         if nal:
             yield nal

@@ -29,6 +29,14 @@ H265_AP, H265_FU = 48, 49
 # NAL unit types of the parameter sets the SDP announces, in the order it lists them.
 PARAMETER_SET_TYPES = {"h264": (7, 8), "h265": (32, 33, 34)}
 
+_RTP_HEADER = struct.Struct("!BBHII")
+# An RTP header behind its interleaved framing (`$`, channel, length: RFC 2326 §10.12).
+_FRAMED_RTP_HEADER = struct.Struct("!cBHBBHII")
+_FRAMING = struct.Struct("!cBH")
+# The 0xABAC extension: profile, length in 32-bit words, NTP time, flags, CSeq, padding.
+_EXTENSION = struct.Struct("!HHQBBH")
+_EXTENSION_WORDS = (_EXTENSION.size - 4) // 4
+
 
 def nal_type(codec: str, nal: bytes) -> int:
     return (nal[0] >> 1) & 0x3F if codec == "h265" else nal[0] & 0x1F
@@ -43,8 +51,9 @@ def ntp_timestamp(moment: datetime) -> int:
 
 
 def onvif_extension(moment: datetime, flags: int, cseq: int) -> bytes:
-    body = struct.pack("!QBBH", ntp_timestamp(moment), flags, cseq & 0xFF, 0)
-    return struct.pack("!HH", ONVIF_EXTENSION, len(body) // 4) + body
+    return _EXTENSION.pack(
+        ONVIF_EXTENSION, _EXTENSION_WORDS, ntp_timestamp(moment), flags, cseq & 0xFF, 0
+    )
 
 
 @dataclass
@@ -58,25 +67,46 @@ class Packetizer:
     ) -> Iterator[bytes]:
         """Packetize one access unit: single NAL packets, fragments for large NAL units, and
         (H.265) small NAL units aggregated."""
+        timestamp &= 0xFFFFFFFF
+        for first, second, ext, payload in self._packets(nals, extension):
+            header = _RTP_HEADER.pack(first, second, self._next(), timestamp, self.ssrc)
+            yield header + ext + payload
+
+    def framed(
+        self, nals: tuple[bytes, ...], timestamp: int, extension: bytes | None, channel: int = 0
+    ) -> bytes:
+        """The packets of one access unit framed for the RTSP connection, in one string of bytes
+        (one write for a whole frame instead of one per packet)."""
+        timestamp &= 0xFFFFFFFF
+        parts: list[bytes] = []
+        for first, second, ext, payload in self._packets(nals, extension):
+            size = _RTP_HEADER.size + len(ext) + len(payload)
+            header = _FRAMED_RTP_HEADER.pack(
+                b"$", channel, size, first, second, self._next(), timestamp, self.ssrc
+            )
+            parts += (header, ext, payload)
+        return b"".join(parts)
+
+    def _packets(
+        self, nals: tuple[bytes, ...], extension: bytes | None
+    ) -> Iterator[tuple[int, int, bytes, bytes]]:
+        """The first two header bytes, the extension and the payload of each packet: the
+        extension on the first packet, the marker on the last."""
         if self.codec == "h265":
             payloads = list(_h265_payloads(nals))
         else:
             payloads = [p for nal in nals for p in _h264_payloads(nal)]
+        last = len(payloads) - 1
         for number, payload in enumerate(payloads):
-            last = number == len(payloads) - 1
-            ext = extension if number == 0 else None
-            yield self._packet(payload, timestamp, marker=last, extension=ext)
+            ext = extension if number == 0 and extension else b""
+            first = 0x80 | (0x10 if ext else 0)  # version 2; X: a header extension follows
+            second = (0x80 if number == last else 0) | PAYLOAD_TYPE
+            yield first, second, ext, payload
 
-    def _packet(
-        self, payload: bytes, timestamp: int, *, marker: bool, extension: bytes | None
-    ) -> bytes:
-        first = 0x80 | (0x10 if extension else 0)
-        second = (0x80 if marker else 0) | PAYLOAD_TYPE
-        header = struct.pack(
-            "!BBHII", first, second, self.sequence & 0xFFFF, timestamp & 0xFFFFFFFF, self.ssrc
-        )
+    def _next(self) -> int:
+        sequence = self.sequence & 0xFFFF
         self.sequence += 1
-        return header + (extension or b"") + payload
+        return sequence
 
 
 def _h264_payloads(nal: bytes) -> Iterator[bytes]:
@@ -147,4 +177,4 @@ def rtcp_bye(ssrc: int) -> bytes:
 
 def interleaved(channel: int, packet: bytes) -> bytes:
     """Frame an RTP/RTCP packet on the RTSP connection (RFC 2326 §10.12)."""
-    return struct.pack("!cBH", b"$", channel, len(packet)) + packet
+    return _FRAMING.pack(b"$", channel, len(packet)) + packet

@@ -11,10 +11,12 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import itertools
 import logging
 import secrets
 from collections import Counter
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
@@ -44,6 +46,27 @@ from nvr_sim.rtsp_protocol import (
 
 logger = logging.getLogger(__name__)
 METHODS = "OPTIONS, DESCRIBE, SETUP, PLAY, PAUSE, GET_PARAMETER, TEARDOWN"
+# Access units fetched from the archive per trip to the thread pool, and gathered per write when
+# not pacing in real time: a round trip per unit, or a write per packet, costs more CPU than
+# packetizing does.
+FETCH_UNITS = 250
+WRITE_UNITS = 50
+
+
+@dataclass(frozen=True, slots=True)
+class Play:
+    """How one PLAY's units go on the wire."""
+
+    origin: datetime  # the requested start, at RTP time `base`
+    base: int
+    first_at: datetime  # the recording time of the first unit, sent as the stream starts
+    cseq: int
+    onvif: bool
+    realtime: bool
+    faults: dict[str, float]
+
+    def timestamp(self, moment: datetime) -> int:
+        return self.base + round((moment - self.origin).total_seconds() * 90000)
 
 
 class RtspServer:
@@ -103,6 +126,7 @@ class Connection:
         self.end: datetime | None = None
         self.sent = 0
         self.faults: dict[str, float] = {}  # those of the latest PLAY
+        self._wall0 = 0.0  # the loop time the stream started at, moved on by pauses
 
     async def run(self) -> None:
         while (request := await read_request(self.reader)) is not None:
@@ -252,73 +276,96 @@ class Connection:
             else self.server.realtime_vendor
         )
         base = secrets.randbits(32)
+        play = Play(start, base, first.unit.time, request.cseq, onvif, realtime, self.faults)
         self.running.set()
-        self.stream = asyncio.create_task(
-            self._send(units, first, start, base, request.cseq, onvif=onvif, realtime=realtime)
-        )
+        self.stream = asyncio.create_task(self._send(units, first, play))
+        sequence = self.packetizer.sequence & 0xFFFF
         headers = {
             "Session": self.session,
-            "RTP-Info": f"url={request.url};seq={self.packetizer.sequence & 0xFFFF};rtptime={base}",
+            "RTP-Info": f"url={request.url};seq={sequence};rtptime={play.base}",
         }
         if onvif and not self._fault().get("missing_range"):
             headers["Range"] = f"clock={format_clock(first.unit.time)}-{format_clock(end)}"
             headers["Rate-Control"] = "yes" if realtime else "no"
         return Response(200, "OK", headers)
 
-    async def _send(
-        self, units: Iterator[ReplayUnit], first: ReplayUnit, origin: datetime, base: int,
-        cseq: int, *, onvif: bool, realtime: bool,
-    ) -> None:  # fmt: skip
+    async def _send(self, units: Iterator[ReplayUnit], first: ReplayUnit, play: Play) -> None:
         loop = asyncio.get_running_loop()
-        fault = self.faults
-        if "stall_seconds" in fault:
-            await asyncio.sleep(fault["stall_seconds"])
-        wall0, media0 = loop.time(), first.unit.time
-        first_timestamp = base + round((media0 - origin).total_seconds() * 90000)
-        self.writer.write(interleaved(1, rtcp_sender_report(self.ssrc, media0, first_timestamp)))
-        current: ReplayUnit | None = first
-        while current is not None:
-            upcoming = await loop.run_in_executor(None, next, units, None)
-            if realtime:
-                delay = wall0 + (current.unit.time - media0).total_seconds() - loop.time()
-                if delay > 0:
-                    await asyncio.sleep(delay)
-            if not self.running.is_set():
-                paused_at = loop.time()
-                await self.running.wait()
-                wall0 += loop.time() - paused_at  # real-time pacing resumes where it stopped
-            self._write_unit(current, upcoming is None, origin, base, cseq, onvif)
-            await self.writer.drain()
-            self.position = current.unit.time
-            if self.sent > fault.get("drop_after_bytes", float("inf")) or (
-                loop.time() - wall0 > fault.get("drop_after_seconds", float("inf"))
-            ):
+        if "stall_seconds" in play.faults:
+            await asyncio.sleep(play.faults["stall_seconds"])
+        self._wall0 = loop.time()
+        report = rtcp_sender_report(self.ssrc, play.first_at, play.timestamp(play.first_at))
+        self.writer.write(interleaved(1, report))
+        batch = [first]
+        while batch:
+            # The next batch is fetched first: the last unit of the range carries the T flag.
+            upcoming = await loop.run_in_executor(None, _take, units, FETCH_UNITS)
+            if not await self._send_batch(batch, play, ends=not upcoming):
                 self.writer.transport.abort()
                 return
-            current = upcoming
+            batch = upcoming
         self.writer.write(interleaved(1, rtcp_bye(self.ssrc)))
         await self.writer.drain()
-        if not onvif:
+        if not play.onvif:
             # Vendor playback ends the way those devices end it: BYE, then the connection
             # closes. (A client that read the BYE while still probing would otherwise wait.)
             self.writer.close()
 
-    def _write_unit(
-        self, item: ReplayUnit, last: bool, origin: datetime, base: int, cseq: int, onvif: bool
-    ) -> None:
+    async def _send_batch(self, batch: list[ReplayUnit], play: Play, *, ends: bool) -> bool:
+        """Send the units, gathered into few writes; False once a drop fault cuts the stream."""
+        pending: list[bytes] = []
+        for number, item in enumerate(batch):
+            if play.realtime or not self.running.is_set():
+                await self._flush(pending)
+                await self._wait_turn(item, play)
+            pending.append(self._framed(item, play, last=ends and number == len(batch) - 1))
+            self.sent += len(pending[-1])
+            self.position = item.unit.time
+            if self._dropping(play):
+                await self._flush(pending)
+                return False
+            if play.realtime or len(pending) >= WRITE_UNITS:
+                await self._flush(pending)
+        await self._flush(pending)
+        return True
+
+    async def _wait_turn(self, item: ReplayUnit, play: Play) -> None:
+        """Wait for the unit's time in a real-time replay, and while the replay is paused."""
+        loop = asyncio.get_running_loop()
+        if play.realtime:
+            delay = self._wall0 + (item.unit.time - play.first_at).total_seconds() - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+        if not self.running.is_set():
+            paused_at = loop.time()
+            await self.running.wait()
+            self._wall0 += loop.time() - paused_at  # real-time pacing resumes where it stopped
+
+    async def _flush(self, pending: list[bytes]) -> None:
+        if pending:
+            self.writer.writelines(pending)
+            pending.clear()
+            await self.writer.drain()
+
+    def _dropping(self, play: Play) -> bool:
+        """Whether the `drop_after_bytes`/`drop_after_seconds` fault cuts the connection now."""
+        fault = play.faults
+        elapsed = asyncio.get_running_loop().time() - self._wall0
+        return self.sent > fault.get("drop_after_bytes", float("inf")) or (
+            elapsed > fault.get("drop_after_seconds", float("inf"))
+        )
+
+    def _framed(self, item: ReplayUnit, play: Play, *, last: bool) -> bytes:
+        """The unit's packets, interleaved on channel 0, with the 0xABAC extension in replay."""
         unit = item.unit
         extension = None
-        if onvif:
+        if play.onvif:
             flags = (FLAG_CLEAN if unit.key else 0) | (
                 FLAG_DISCONTINUITY if item.discontinuity else 0
             )
             flags |= FLAG_TERMINATION if last else (FLAG_END if item.end_of_section else 0)
-            extension = onvif_extension(unit.time, flags, cseq)
-        timestamp = base + round((unit.time - origin).total_seconds() * 90000)
-        for packet in self.packetizer.packets(unit.nals, timestamp, extension):
-            framed = interleaved(0, packet)
-            self.sent += len(framed)
-            self.writer.write(framed)
+            extension = onvif_extension(unit.time, flags, play.cseq)
+        return self.packetizer.framed(unit.nals, play.timestamp(unit.time), extension)
 
     async def _pause(self, request: Request) -> Response:
         if not self._session_ok(request):
@@ -340,3 +387,7 @@ class Connection:
             with contextlib.suppress(asyncio.CancelledError):
                 await self.stream
             self.stream = None
+
+
+def _take(units: Iterator[ReplayUnit], count: int) -> list[ReplayUnit]:
+    return list(itertools.islice(units, count))

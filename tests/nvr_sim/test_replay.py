@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from nvr_sim import rtsp_server
 from nvr_sim.config import CameraConfig
 from nvr_sim.rtp import PARAMETER_SET_TYPES, nal_type
 from nvr_sim.simulator import NvrSimulator
@@ -123,6 +124,32 @@ def test_authentication_and_unknown_options(simulator: NvrSimulator, anchor: dat
     assert unsupported.status == 551
     assert unsupported.headers["unsupported"] == "onvif-replay, funky-feature"
     assert missing.status == 404
+
+
+@pytest.mark.parametrize("units_in_range", [29, 31])
+def test_units_fetched_and_written_in_batches_lose_nothing(
+    simulator: NvrSimulator,
+    client: ReplayClient,
+    anchor: datetime,
+    monkeypatch: pytest.MonkeyPatch,
+    units_in_range: int,
+) -> None:
+    """Batches of 7 after the first unit: 29 units end on a full batch, 31 on a partial one; the
+    T flag still marks only the last unit, whichever batch it is in."""
+    monkeypatch.setattr(rtsp_server, "FETCH_UNITS", 7)
+    monkeypatch.setattr(rtsp_server, "WRITE_UNITS", 3)
+    start, end = anchor, anchor + timedelta(seconds=units_in_range / 5)
+    url = replay_url(simulator, 1)
+    client.setup(url)
+
+    client.request("PLAY", url, Range=f"clock={clock(start)}-{clock(end)}", Rate_Control="no")
+    units, ended = client.units()
+
+    expected = truth(simulator, 1, start, end)
+    assert ended
+    assert len(units) == units_in_range
+    assert [list(x.nals) for x in expected] == [u.nals for u in units]  # type: ignore[attr-defined]
+    assert [bool(u.flags & T) for u in units] == [False] * (units_in_range - 1) + [True]
 
 
 def test_describe_gives_the_parameter_sets_without_encoding_a_segment(
