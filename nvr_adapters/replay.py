@@ -23,6 +23,11 @@ from nvr_adapters.types import AccessUnit, AccessUnitSink, StreamInfo, TimeWindo
 
 NTP_EPOCH_OFFSET = 2_208_988_800
 FLAG_CLEAN, FLAG_END, FLAG_DISCONTINUITY, FLAG_TERMINATION = 0x80, 0x40, 0x20, 0x10
+# Read in place from the packet (no slices): V/P/X/CC, M/PT, sequence number, timestamp; an
+# extension's profile and length in words; the 0xABAC extension's NTP time and flags.
+RTP_HEADER = struct.Struct("!BBHI")
+EXTENSION_HEADER = struct.Struct("!HH")
+ONVIF_EXTENSION = struct.Struct("!QB")
 
 
 @dataclass(frozen=True)
@@ -206,22 +211,22 @@ async def _receive(
     begin: datetime, codec: _Codec,
 ) -> bool:  # fmt: skip
     clock, pending = _Clock(fallback=begin), _Pending(codec=codec)
-    while (item := await session.packets.get()) is not None:
-        channel, packet = item
-        if channel == 1:
-            if _rtcp(packet, clock):
+    while (batch := await session.batches.get()) is not None:
+        for channel, packet in batch:
+            if channel == 1:
+                if _rtcp(packet, clock):
+                    return True
+                continue
+            assembled = _rtp(packet, pending, clock)
+            if assembled is None:
+                continue
+            pending = _Pending(codec=codec)
+            unit, source, terminated = assembled
+            if unit.time >= target.window.end:
                 return True
-            continue
-        assembled = _rtp(packet, pending, clock)
-        if assembled is None:
-            continue
-        pending = _Pending(codec=codec)
-        unit, source, terminated = assembled
-        if unit.time >= target.window.end:
-            return True
-        _deliver(unit, source, sink, stats)
-        if terminated:
-            return True
+            _deliver(unit, source, sink, stats)
+            if terminated:
+                return True
     raise NvrUnreachable("the connection to the NVR dropped during the replay")
 
 
@@ -261,23 +266,33 @@ def _rtp(packet: bytes, pending: _Pending, clock: _Clock) -> tuple[AccessUnit, s
     """Add an RTP packet to the unit being assembled; return the unit once its marker arrives."""
     if len(packet) < 12 or packet[0] >> 6 != 2:
         raise ReplayError("not an RTP packet")
-    offset = 12 + 4 * (packet[0] & 0x0F)
-    marker, rtp = packet[1] & 0x80, struct.unpack("!I", packet[4:8])[0]
-    if packet[0] & 0x10:
-        profile, words = struct.unpack("!HH", packet[offset : offset + 4])
-        extension = packet[offset + 4 : offset + 4 + 4 * words]
-        offset += 4 + 4 * words
-        if profile == 0xABAC and len(extension) >= 10:
-            ntp, flags = struct.unpack("!QB", extension[:9])
-            # The flags belong to the whole unit, but a server may mark only one of its packets
-            # (GStreamer: D on the first, E and T on the last), so they add up.
-            pending.time, pending.flags = _ntp_time(ntp), pending.flags | flags
+    first, second, seq, rtp = RTP_HEADER.unpack_from(packet)
+    offset = 12 + 4 * (first & 0x0F)
+    if first & 0x10:
+        offset = _extension(packet, offset, pending)
     pending.rtp = rtp
-    pending.depacketizer.push(packet[offset:], struct.unpack("!H", packet[2:4])[0])
-    if not marker:
+    pending.depacketizer.push(packet[offset:], seq)
+    if not second & 0x80:  # the marker: the unit's last packet
         return None
+    return _unit(pending, clock)
+
+
+def _extension(packet: bytes, offset: int, pending: _Pending) -> int:
+    """Read the header extension at `offset` (0xABAC: time and flags); return where it ends."""
+    profile, words = EXTENSION_HEADER.unpack_from(packet, offset)
+    start = offset + 4
+    end: int = start + 4 * words
+    if profile == 0xABAC and min(end, len(packet)) - start >= 10:
+        ntp, flags = ONVIF_EXTENSION.unpack_from(packet, start)
+        # The flags belong to the whole unit, but a server may mark only one of its packets
+        # (GStreamer: D on the first, E and T on the last), so they add up.
+        pending.time, pending.flags = _ntp_time(ntp), pending.flags | flags
+    return end
+
+
+def _unit(pending: _Pending, clock: _Clock) -> tuple[AccessUnit, str, bool]:
     nals = pending.depacketizer.take()
-    time, source = clock.time(rtp, pending.time)
+    time, source = clock.time(pending.rtp, pending.time)
     flags = pending.flags
     key = pending.codec.is_key(nals)
     unit = AccessUnit(

@@ -1,4 +1,16 @@
-"""An RTSP client session over one TCP connection: requests, authentication, interleaved RTP."""
+"""An RTSP client session over one TCP connection: requests, authentication, interleaved RTP.
+
+The connection is read in large chunks, split into interleaved frames (`$`, channel, length,
+packet) and the RTSP responses between them, and handed on as one batch of packets per chunk:
+per packet, a slice and a tuple, not three awaited reads and a queue item. The queue of batches
+is bounded, so a slow consumer stops the reading (and TCP the sender) instead of growing memory.
+
+What costs most is not the packets but waking up: a device that sends each frame as it reads it
+from disk wakes a client that keeps up once per frame (epoll, recv, two task switches). So when
+a small read of stream data came within a few milliseconds of asking, the socket is left alone
+for that long and the next read takes everything that arrived meanwhile. A device sending faster
+(big reads) or slower (a real-time replay: a frame every 40 ms) is read as it sends.
+"""
 
 from __future__ import annotations
 
@@ -19,6 +31,18 @@ from nvr_adapters.errors import (
 )
 
 USER_AGENT = "Saksi"
+READ_SIZE = 256 * 1024
+# At most this many batches (each at most READ_SIZE of frames) wait for the consumer.
+MAX_BATCHES = 16
+# A read of stream data smaller than this, answered within GATHER_SECONDS: stop reading for
+# GATHER_SECONDS before reading again (a few frames' worth of latency, none of throughput).
+GATHER_BELOW = 64 * 1024
+GATHER_SECONDS = 0.003
+# A response head longer than this is not RTSP: the connection is treated as broken.
+MAX_HEAD = 64 * 1024
+DOLLAR = 0x24  # `$`, which starts an interleaved frame
+
+Packet = tuple[int, bytes]  # (interleaved channel, the RTP or RTCP packet)
 
 
 @dataclass
@@ -46,13 +70,14 @@ class RtspSession:
         self._reader: asyncio.StreamReader | None = None
         self._writer: asyncio.StreamWriter | None = None
         self._responses: asyncio.Queue[RtspResponse] = asyncio.Queue()
-        self.packets: asyncio.Queue[tuple[int, bytes] | None] = asyncio.Queue(maxsize=4096)
+        # The packets in arrival order, a batch per read; None once the connection has ended.
+        self.batches: asyncio.Queue[list[Packet] | None] = asyncio.Queue(maxsize=MAX_BATCHES)
         self._pump: asyncio.Task[None] | None = None
 
     async def connect(self) -> None:
         try:
             self._reader, self._writer = await asyncio.wait_for(
-                asyncio.open_connection(self.host, self.port), self.timeout
+                asyncio.open_connection(self.host, self.port, limit=READ_SIZE), self.timeout
             )
         except (OSError, TimeoutError) as exc:
             raise NvrUnreachable(f"cannot connect to {self.host}:{self.port}: {exc}") from exc
@@ -110,31 +135,105 @@ class RtspSession:
 
     async def _read_loop(self) -> None:
         assert self._reader is not None
+        deframer, loop = Deframer(), asyncio.get_running_loop()
         try:
             while True:
-                first = await self._reader.readexactly(1)
-                if first == b"$":
-                    header = await self._reader.readexactly(3)
-                    length = int.from_bytes(header[1:3], "big")
-                    await self.packets.put((header[0], await self._reader.readexactly(length)))
-                else:
-                    await self._responses.put(await _read_response(first, self._reader))
-        except (asyncio.IncompleteReadError, OSError):
-            await self.packets.put(None)  # the connection ended
+                asked_at = loop.time()
+                if not (data := await self._reader.read(READ_SIZE)):
+                    break
+                soon = loop.time() - asked_at < GATHER_SECONDS
+                streaming = await self._hand_on(deframer.feed(data))
+                if streaming and soon and len(data) < GATHER_BELOW:
+                    await self._gather()
+        except (OSError, ValueError):
+            pass  # a broken connection, or one no longer speaking RTSP: either ends the session
+        await self.batches.put(None)  # the connection ended (a partial frame is dropped)
+
+    async def _hand_on(self, items: list[list[Packet] | RtspResponse]) -> bool:
+        """Pass responses and packet batches on, in order; return whether there were packets."""
+        streaming = False
+        for item in items:
+            if isinstance(item, RtspResponse):
+                await self._responses.put(item)
+            else:
+                await self.batches.put(item)
+                streaming = True
+        return streaming
+
+    async def _gather(self) -> None:
+        """Stop reading for GATHER_SECONDS, so the next read takes many frames, not one."""
+        assert self._writer is not None
+        transport = self._writer.transport
+        if not isinstance(transport, asyncio.ReadTransport):
+            return
+        transport.pause_reading()
+        try:
+            await asyncio.sleep(GATHER_SECONDS)
+        finally:
+            transport.resume_reading()
 
 
-async def _read_response(first: bytes, reader: asyncio.StreamReader) -> RtspResponse:
-    head = first + await reader.readuntil(b"\r\n\r\n")
-    lines = head.decode("utf-8", "replace").split("\r\n")
-    status = int(lines[0].split(" ")[1])
+class Deframer:
+    """Splits the bytes of an RTSP connection into interleaved packets and responses.
+
+    `feed` takes the bytes as they arrive, in chunks of any size, and returns what they complete,
+    in order: runs of packets (one list per run) and the responses between them. A frame cut by
+    the chunk's end waits for the next chunk.
+    """
+
+    def __init__(self) -> None:
+        self._rest = b""
+
+    def feed(self, data: bytes) -> list[list[Packet] | RtspResponse]:
+        """Add `data`; return the packet runs and responses it completes."""
+        buffer = self._rest + data if self._rest else data
+        items: list[list[Packet] | RtspResponse] = []
+        offset = 0
+        while offset < len(buffer):
+            run, offset = _frames(buffer, offset)
+            if run:
+                items.append(run)
+            if offset == len(buffer) or buffer[offset] == DOLLAR:
+                break  # all used, or a frame not complete yet
+            response, offset = _response(buffer, offset)
+            if response is None:
+                break
+            items.append(response)
+        self._rest = buffer[offset:]
+        return items
+
+
+def _frames(buffer: bytes, offset: int) -> tuple[list[Packet], int]:
+    """The complete interleaved frames from `offset` on, and where the first other thing starts."""
+    run, size = [], len(buffer)
+    while offset + 4 <= size and buffer[offset] == DOLLAR:
+        end = offset + 4 + (buffer[offset + 2] << 8 | buffer[offset + 3])
+        if end > size:
+            break
+        run.append((buffer[offset + 1], buffer[offset + 4 : end]))
+        offset = end
+    return run, offset
+
+
+def _response(buffer: bytes, offset: int) -> tuple[RtspResponse | None, int]:
+    """The response at `offset` and where it ends, or None and `offset` while it is incomplete."""
+    head_end = buffer.find(b"\r\n\r\n", offset)
+    if head_end < 0:
+        if len(buffer) - offset > MAX_HEAD:
+            raise ValueError("an RTSP response head without an end")
+        return None, offset
+    lines = buffer[offset:head_end].decode("utf-8", "replace").split("\r\n")
+    status = int(lines[0].partition(" ")[2][:3])  # `RTSP/1.0 200 OK`; ValueError if not RTSP
     headers = {}
     for line in lines[1:]:
         name, _, value = line.partition(":")
         if name:
             headers[name.strip().lower()] = value.strip()
-    length = int(headers.get("content-length", "0"))
-    body = await reader.readexactly(length) if length else b""
-    return RtspResponse(status, headers, body)
+    body_start = head_end + 4
+    body_end = body_start + int(headers.get("content-length", "0"))
+    if body_end > len(buffer):
+        return None, offset
+    return RtspResponse(status, headers, buffer[body_start:body_end]), body_end
 
 
 def _raise_for_status(method: str, response: RtspResponse) -> None:
