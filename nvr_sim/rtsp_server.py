@@ -129,11 +129,15 @@ class Connection:
         self._wall0 = 0.0  # the loop time the stream started at, moved on by pauses
 
     async def run(self) -> None:
-        while (request := await read_request(self.reader)) is not None:
-            response = await self._dispatch(request)
-            self.writer.write(response.encode(request.cseq))
-            await self.writer.drain()
-        await self._stop_stream()
+        try:
+            while (request := await read_request(self.reader)) is not None:
+                response = await self._dispatch(request)
+                self.writer.write(response.encode(request.cseq))
+                await self.writer.drain()
+        finally:
+            # Also when the connection failed (a client's reset): a stream left behind would run
+            # on, unobserved, until its next write failed or the loop closed under it.
+            await self._stop_stream()
 
     async def _dispatch(self, request: Request) -> Response:
         if request.method == "OPTIONS":

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import base64
+import gc
 import re
+import socket
+import struct
+import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -11,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from nvr_sim import rtsp_server
-from nvr_sim.config import CameraConfig
+from nvr_sim.config import CameraConfig, default_cameras
 from nvr_sim.rtp import PARAMETER_SET_TYPES, nal_type
 from nvr_sim.simulator import NvrSimulator
 from tests.nvr_sim.conftest import PASSWORD, USER, running, small_config
@@ -174,3 +178,24 @@ def test_describe_gives_the_parameter_sets_without_encoding_a_segment(
             in_stream = {nal_type(camera.codec, n): n for n in first.nals}
             kinds = PARAMETER_SET_TYPES[camera.codec]
             assert [base64.b64decode(n) for n in nals] == [in_stream[k] for k in kinds]
+
+
+def test_a_client_resetting_the_connection_ends_its_stream(
+    sim_cache: Path, anchor: datetime, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Guards a leak: a reset connection ended the read loop with an error, which left the stream
+    task running until its next write failed ("Task exception was never retrieved") or the
+    loop closed under it ("Task was destroyed but it is pending!")."""
+    with running(small_config(sim_cache, default_cameras(1))) as simulator:
+        client = ReplayClient(simulator.endpoints.rtsp_port, USER, PASSWORD)
+        url = replay_url(simulator, 1)
+        client.setup(url)
+        client.request("PLAY", url, Range=f"clock={clock(anchor)}-", Rate_Control="yes")
+        client.units(limit=2)
+        # SO_LINGER 0: closing sends a reset instead of a FIN.
+        client.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        client.close()
+        time.sleep(0.5)
+    gc.collect()
+
+    assert [r.getMessage() for r in caplog.records if r.name == "asyncio"] == []
