@@ -8,6 +8,7 @@ point) are recognised by their recording time and skipped, so nothing is lost or
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import re
 import struct
@@ -18,7 +19,7 @@ from typing import Protocol
 
 from nvr_adapters import h264, h265
 from nvr_adapters.errors import NvrError, NvrUnreachable, ReplayError
-from nvr_adapters.rtsp import RtspSession
+from nvr_adapters.rtsp import Packet, RtspSession
 from nvr_adapters.types import AccessUnit, AccessUnitSink, StreamInfo, TimeWindow
 
 NTP_EPOCH_OFFSET = 2_208_988_800
@@ -37,6 +38,9 @@ class ReplayTarget:
     password: str
     window: TimeWindow
     onvif: bool = True
+    # A device that sends nothing for this long is treated as a dropped connection (resumed):
+    # a stalled replay must not hold an export, and its NVR session, for ever.
+    stall_timeout: float = 30.0
 
 
 @dataclass
@@ -211,7 +215,7 @@ async def _receive(
     begin: datetime, codec: _Codec,
 ) -> bool:  # fmt: skip
     clock, pending = _Clock(fallback=begin), _Pending(codec=codec)
-    while (batch := await session.batches.get()) is not None:
+    while (batch := await _next_batch(session, target.stall_timeout)) is not None:
         for channel, packet in batch:
             if channel == 1:
                 if _rtcp(packet, clock):
@@ -228,6 +232,13 @@ async def _receive(
             if terminated:
                 return True
     raise NvrUnreachable("the connection to the NVR dropped during the replay")
+
+
+async def _next_batch(session: RtspSession, timeout: float) -> list[Packet] | None:
+    try:
+        return await asyncio.wait_for(session.batches.get(), timeout)
+    except TimeoutError:
+        raise NvrUnreachable(f"the NVR sent nothing for {timeout:g} s during the replay") from None
 
 
 def _deliver(unit: AccessUnit, source: str, sink: AccessUnitSink, stats: FetchStats) -> None:

@@ -24,6 +24,7 @@ from nvr_adapters import (
     FetchStats,
     NvrAuthFailed,
     NvrBusy,
+    NvrUnreachable,
     ReplayTarget,
     TimeWindow,
     fetch,
@@ -187,3 +188,19 @@ def test_a_contact_sheet_labels_thumbnails_in_office_time(
     assert image is not None
     assert image.shape == (240 * 2, 320 * 4, 3)  # 5 thumbnails in a 4-column grid
     assert check_clip(out, window).complete
+
+
+def test_a_stalled_replay_is_given_up_instead_of_waited_for_for_ever(
+    faulty: NvrSimulator, anchor: datetime, tmp_path: Path
+) -> None:
+    """A device that answers PLAY and then sends nothing: resumed, then a clear error."""
+    faulty.config.faults[1] = {"stall_seconds": 5}
+    window = TimeWindow(anchor, anchor + timedelta(seconds=4))
+    url = faulty.endpoints.rtsp("/onvif/replay/Recording_1")
+    target = ReplayTarget(url, USER, PASSWORD, window, stall_timeout=0.3)
+
+    try:
+        with pytest.raises(NvrUnreachable, match="sent nothing for 0.3 s"):
+            asyncio.run(fetch(target, ClipWriter(tmp_path / "stalled.mp4"), max_resumes=1))
+    finally:
+        faulty.config.faults.pop(1)
