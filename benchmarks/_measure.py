@@ -49,23 +49,29 @@ class Run:
 
 
 def run_child(argv: list[str], stdin: str = "") -> Run:
-    """Run a program to its end and return its own figures."""
+    """Run a program to its end and return its own figures.
+
+    Peak RSS comes from GNU time, not from wait4: Linux carries a process's high-water RSS across
+    exec, so a child forked from this (large) process reports at least this process's RSS."""
     started = time.perf_counter()
-    with tempfile.TemporaryFile() as errors, subprocess.Popen(
-        argv, cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errors
-    ) as process:  # fmt: skip
-        assert process.stdin is not None
-        assert process.stdout is not None
-        process.stdin.write(stdin.encode())
-        process.stdin.close()
-        out = process.stdout.read().decode()
-        _pid, status, usage = os.wait4(process.pid, 0)
-        wall = time.perf_counter() - started
-        process.returncode = os.waitstatus_to_exitcode(status)
-        if process.returncode != 0:
-            errors.seek(0)
-            raise RuntimeError(f"{argv[:2]} failed: {errors.read().decode()[-2000:]}")
-    return Run(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, out)
+    with tempfile.NamedTemporaryFile() as peak, tempfile.TemporaryFile() as errors:
+        timed = ["/usr/bin/time", "-f", "%M", "-o", peak.name, *argv]
+        with subprocess.Popen(
+            timed, cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errors
+        ) as process:  # fmt: skip
+            assert process.stdin is not None
+            assert process.stdout is not None
+            process.stdin.write(stdin.encode())
+            process.stdin.close()
+            out = process.stdout.read().decode()
+            _pid, status, usage = os.wait4(process.pid, 0)
+            wall = time.perf_counter() - started
+            process.returncode = os.waitstatus_to_exitcode(status)
+            if process.returncode != 0:
+                errors.seek(0)
+                raise RuntimeError(f"{argv[:2]} failed: {errors.read().decode()[-2000:]}")
+        max_rss_kib = int(Path(peak.name).read_text().split()[-1])
+    return Run(wall, usage.ru_utime + usage.ru_stime, max_rss_kib / 1024, out)
 
 
 def summary(runs: list[Run]) -> dict[str, Any]:

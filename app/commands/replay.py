@@ -9,9 +9,7 @@ import json
 import sys
 import time
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
-from app.settings import Settings
 from nvr_adapters.replay import ReplayTarget, fetch
 from nvr_adapters.types import TimeWindow
 from nvr_adapters.writer import ClipWriter
@@ -20,8 +18,7 @@ from nvr_adapters.writer import ClipWriter
 def replay(args: argparse.Namespace) -> int:
     """Print one JSON object describing the clip written (the operator's diagnostic tool)."""
     password = sys.stdin.readline().rstrip("\n") if args.password_stdin else ""
-    zone = Settings().zone
-    window = TimeWindow(_aware(args.start, zone), _aware(args.end, zone))
+    window = TimeWindow(_aware(args.start), _aware(args.end))
     # A vendor playback URL carries its own times; anything else is asked by ONVIF Range.
     onvif = "starttime=" not in args.url
     target = ReplayTarget(args.url, args.username, password, window, onvif=onvif)
@@ -45,5 +42,10 @@ def replay(args: argparse.Namespace) -> int:
     return 0
 
 
-def _aware(moment: datetime, zone: ZoneInfo) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=zone)
+def _aware(moment: datetime) -> datetime:
+    """A time without an offset is office time: only then are the settings read (they cost)."""
+    if moment.tzinfo is not None:
+        return moment
+    from app.settings import Settings  # noqa: PLC0415
+
+    return moment.replace(tzinfo=Settings().zone)

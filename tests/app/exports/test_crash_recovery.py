@@ -301,7 +301,7 @@ def test_an_attempt_recovered_while_still_running_stops_without_recording_more(
 
     def work() -> None:
         try:
-            outcome.append(pipeline.run(runtime, export_id, "slow-host:1", heartbeat_s=0.2))
+            outcome.append(pipeline.run(runtime, export_id, "slow-host:1", heartbeat_s=1.0))
         except BaseException as exc:  # noqa: BLE001 - handed to the test thread
             outcome.append(exc)
 
