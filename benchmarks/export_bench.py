@@ -416,9 +416,9 @@ def targets(results: dict[str, Any]) -> dict[str, Any]:
     a, b, c, d = (results[k] for k in ("saksi_vs_ffmpeg", "hashing", "memory", "four_cameras"))
     checks = {
         "saksi_vs_ffmpeg_time_ratio": (a["saksi_vs_ffmpeg_time_ratio"], "<=", 1.0),
-        # The A/B pairs swing by ±30 % on a shared machine, more than the effect: judged by the
-        # time inside SHA-256, which the run's client spends on top of the rest of its work.
-        "hashing_overhead_pct": (b["inside_sha256_vs_rest_of_run_pct_median"], "<=", 10.0),
+        # As the issue puts it: the same run with and without hashing (A/B pairs adjacent in
+        # time, median of their ratios); the time inside SHA-256 is kept alongside.
+        "hashing_overhead_pct": (b["hashing_overhead_wall_pct"], "<=", 10.0),
         # "Flat": the 60-minute peak within 10 % of the 10-minute one.
         "rss_60_vs_10_min_ratio": (c["saksi_replay"]["rss_60_vs_10_min_ratio"], "<=", 1.1),
         "parallel_speedup_4_cameras": (d["saksi_replay"]["parallel_speedup"], ">=", 1.6),
@@ -431,7 +431,9 @@ def targets(results: dict[str, Any]) -> dict[str, Any]:
         }
         for name, (value, op, bound) in checks.items()
     }
-    result["hashing_overhead_pct"]["ab_pairs_median_pct"] = b["hashing_overhead_wall_pct"]
+    result["hashing_overhead_pct"]["inside_sha256_pct"] = b[
+        "inside_sha256_vs_rest_of_run_pct_median"
+    ]
     # What the machine would allow when idle, given the CPU the run took.
     result["parallel_speedup_4_cameras"]["cpu_bound"] = d["saksi_replay"]["speedup_cpu_bound"]
     return result

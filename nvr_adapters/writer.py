@@ -7,8 +7,6 @@ signatures and a court expert's own analysis see the original bitstream. The mux
 fragmented MP4 strictly front to back into a file object that refuses to seek, so SHA-256 of the
 bytes as they pass is the SHA-256 of the file: no second read. A second hash over the raw access
 units (Annex-B, in order, parameter sets included) proves the bitstream equals the device's.
-Both digests run on a thread of their own, fed in 1 MiB batches (hashlib releases the GIL on
-large buffers), so hashing overlaps receiving instead of adding to it.
 
 Trimming rule: the clip starts at the key frame at or before the window start (earlier frames
 cannot be decoded without it) and ends with the last frame before the window end.
@@ -18,8 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import queue
-import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from fractions import Fraction
@@ -46,55 +42,12 @@ PARAMETER_SET_TYPES = {
 CODEC_TAGS = {"hevc": "hvc1"}
 
 
-class BackgroundDigest:
-    """SHA-256 of everything passed to `update`, computed on a worker thread in batches;
-    `hexdigest` waits for the rest. The thread starts with the first batch."""
-
-    BATCH = 1 << 20
-
-    def __init__(self) -> None:
-        self._digest = hashlib.sha256()
-        self._pending: list[bytes] = []
-        self._pending_size = 0
-        self._batches: queue.Queue[bytes | None] = queue.Queue(maxsize=8)
-        self._thread: threading.Thread | None = None
-        self._hex: str | None = None
-
-    def update(self, data: bytes) -> None:
-        self._pending.append(bytes(data))  # a copy if the caller hands a reused buffer
-        self._pending_size += len(data)
-        if self._pending_size >= self.BATCH:
-            self._send()
-
-    def hexdigest(self) -> str:
-        if self._hex is None:
-            self._send()
-            if self._thread is not None:
-                self._batches.put(None)
-                self._thread.join()
-            self._hex = self._digest.hexdigest()
-        return self._hex
-
-    def _send(self) -> None:
-        if not self._pending:
-            return
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="sha256", daemon=True)
-            self._thread.start()
-        self._batches.put(b"".join(self._pending))
-        self._pending, self._pending_size = [], 0
-
-    def _run(self) -> None:
-        while (batch := self._batches.get()) is not None:
-            self._digest.update(batch)
-
-
 class HashingFile:
     """A write-only, forward-only file that hashes everything written through it."""
 
     def __init__(self, target: IO[bytes]) -> None:
         self._target = target
-        self.sha256 = BackgroundDigest()
+        self.sha256 = hashlib.sha256()
         self.size = 0
 
     def write(self, data: bytes) -> int:
@@ -136,7 +89,7 @@ class ClipWriter:
         self._hashing: HashingFile | None = None
         self._container: Any = None
         self._stream: Any = None
-        self._raw = BackgroundDigest()
+        self._raw = hashlib.sha256()
         self._info: StreamInfo | None = None
         self._sample_entry: frozenset[bytes] | None = None
         self._first: datetime | None = None
