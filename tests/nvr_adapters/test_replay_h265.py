@@ -31,6 +31,7 @@ from nvr_adapters.verify import check_clip, frame_times
 from nvr_sim import NvrSimulator
 from nvr_sim.config import CameraConfig
 from nvr_sim.footage import AccessUnit as RecordedUnit
+from tests.nvr_adapters.test_replay_against_simulator import mp4_nals
 from tests.nvr_sim.conftest import PASSWORD, USER, running, small_config
 
 pytestmark = pytest.mark.skipif(
@@ -61,21 +62,6 @@ def replay(
     writer = ClipWriter(out)
     stats = asyncio.run(fetch(ReplayTarget(url, USER, PASSWORD, window), writer))
     return stats, writer.close()
-
-
-def mp4_samples(path: Path) -> list[list[bytes]]:
-    """The NAL units of every sample of an MP4 (4-byte length prefixes), in order."""
-    samples = []
-    with av.open(str(path)) as container:
-        for packet in container.demux(video=0):
-            data, nals = bytes(packet), []
-            while data:
-                size = int.from_bytes(data[:4], "big")
-                nals.append(data[4 : 4 + size])
-                data = data[4 + size :]
-            if nals:
-                samples.append(nals)
-    return samples
 
 
 def sample_entry(path: Path) -> tuple[str, list[bytes]]:
@@ -124,7 +110,7 @@ def test_an_h265_replay_decodes_completely_is_bit_exact_and_on_time(
     tag, parameter_sets = sample_entry(out)
     assert tag == "hvc1"
     assert parameter_sets == [n for n in expected[0].nals if is_parameter_set(n)]
-    assert mp4_samples(out) == [[n for n in u.nals if not is_parameter_set(n)] for u in expected]
+    assert mp4_nals(out) == [[n for n in u.nals if not is_parameter_set(n)] for u in expected]
     times, packets = frame_times(out)  # decodes every frame
     assert times == [u.time for u in expected]
     assert packets == facts.frames == len(expected)
@@ -193,7 +179,7 @@ def test_ffmpeg_reads_the_simulators_h265_stream_byte_for_byte(
     assert len(expected) == 20
     assert annexb.read_bytes() == b"".join(u.annexb() for u in expected)
     # ffmpeg's parser leaves a 4-byte start code's first zero at the end of the unit before it.
-    samples = [[n.rstrip(b"\0") for n in nals] for nals in mp4_samples(mp4)]
+    samples = [[n.rstrip(b"\0") for n in nals] for nals in mp4_nals(mp4)]
     assert samples == [list(u.nals) for u in expected]
     with av.open(str(mp4)) as container:
         assert sum(1 for _ in container.decode(video=0)) == len(expected)
