@@ -89,7 +89,10 @@ class _Codec:
 
 
 def _h264_key(nals: tuple[bytes, ...]) -> bool:
-    return any(h264.nal_type(n) == h264.IDR for n in nals)
+    for nal in nals:  # once per frame: a plain loop, no generator
+        if nal and nal[0] & 0x1F == h264.IDR:
+            return True
+    return False
 
 
 def _h264_parameter_sets(fmtp: dict[str, str]) -> tuple[bytes, ...]:

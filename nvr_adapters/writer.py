@@ -29,6 +29,7 @@ from nvr_adapters.errors import ReplayError
 from nvr_adapters.types import AccessUnit, StreamInfo
 
 CLOCK = 90000
+TIME_BASE = Fraction(1, CLOCK)  # one object for every packet: Fraction() is not cheap
 START_CODE = b"\x00\x00\x00\x01"
 MOVFLAGS = "frag_keyframe+empty_moov+default_base_moof"
 # How to find the parameter sets among a unit's NAL units, per codec.
@@ -118,7 +119,7 @@ class ClipWriter:
         self._raw.update(annexb)
         packet = av.Packet(annexb)
         packet.pts = packet.dts = round((unit.time - self._first).total_seconds() * CLOCK)
-        packet.time_base = Fraction(1, CLOCK)
+        packet.time_base = TIME_BASE
         packet.is_keyframe = unit.key
         packet.stream = self._stream
         self._container.mux(packet)
