@@ -10,7 +10,7 @@ from fastapi.responses import RedirectResponse, Response, StreamingResponse
 from sqlalchemy.orm import Session
 
 from app import errors
-from app.auth.models import User
+from app.auth.models import STAFF_ROLES, User
 from app.custody import service as custody
 from app.delivery import service as delivery_service
 from app.delivery.backends import local_backend
@@ -56,6 +56,27 @@ def deliver(
         return refused(request, runtime, session, user, request_id, exc)
     session.flush()
     return _render_request(request, runtime, session, user, evidence, None, new_link=started.url)
+
+
+@router.post("/permintaan/{request_id}/cabut/{delivery_id}", response_model=None)
+def revoke(
+    request: Request, request_id: int, delivery_id: int, user: WebUser, runtime: RuntimeDep,
+    session: SessionDep, csrf: Csrf,
+) -> Response:  # fmt: skip
+    """Withdraw the recipient's access now (office staff); the purge still runs at day 14."""
+    check_csrf(runtime, request, csrf)
+    evidence = _readable(session, user, request_id)
+    delivery = session.get(Delivery, delivery_id)
+    if user.role not in STAFF_ROLES:
+        raise errors.RoleNotPermitted("only office staff revoke a delivery")
+    if delivery is None or delivery.request_id != evidence.id:
+        raise errors.NotFound("no such delivery for this request")
+    session.commit()  # the revocation writes in its own transaction (SQLite: one writer)
+    try:
+        delivery_service.revoke(runtime, delivery_id, user)
+    except errors.SaksiError as exc:
+        return refused(request, runtime, session, user, request_id, exc)
+    return RedirectResponse(f"/permintaan/{request_id}#serah-terima", status_code=303)
 
 
 @router.post("/permintaan/{request_id}/bast", response_model=None)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -26,6 +27,7 @@ from app.delivery import purge
 from app.delivery import service as delivery_service
 from app.delivery.models import Delivery, DeliveryLink, DeliveryState
 from app.demo import NvrEndpoint, sample_request, seed
+from app.deps import SESSION_COOKIE
 from app.exports import pipeline
 from app.main import create_app
 from app.runtime import Runtime, build_runtime, set_current
@@ -202,6 +204,37 @@ def test_a_revoked_link_serves_nothing_and_is_still_purged(world: dict[str, Any]
     assert client.get(path).status_code == 410
     world["clock"].advance(timedelta(days=15))
     assert purge.purge_due(runtime, world["clock"].now()).purged == [started["id"]]
+
+
+def test_staff_revoke_a_link_from_the_request_page(world: dict[str, Any]) -> None:
+    runtime: Runtime = world["runtime"]
+    client, rid = world["client"], world["id"]
+    _package, started = _deliver(world)
+    path = started["link"].removeprefix("https://saksi.example.go.id")
+
+    def sign_in(role: Role) -> str:
+        token = bearer(runtime, role)["Authorization"].removeprefix("Bearer ")
+        client.cookies.set(SESSION_COOKIE, token)
+        page = client.get("/permintaan/baru")  # a form every signed-in role that files has
+        found = re.search(r'name="csrf" value="([^"]+)"', page.text)
+        assert found is not None
+        return found.group(1)
+
+    agency_csrf = sign_in(Role.PEMOHON)
+    assert "Cabut akses" not in client.get(f"/permintaan/{rid}").text
+    refused = client.post(f"/permintaan/{rid}/cabut/{started['id']}", data={"csrf": agency_csrf})
+    csrf = sign_in(Role.OPERATOR)
+    assert "Cabut akses penerima sekarang" in client.get(f"/permintaan/{rid}").text
+    revoked = client.post(
+        f"/permintaan/{rid}/cabut/{started['id']}", data={"csrf": csrf}, follow_redirects=False
+    )
+    client.cookies.clear()
+
+    assert refused.status_code == 403
+    assert revoked.status_code == 303
+    state = client.get(f"/api/v1/deliveries/{started['id']}", headers=world["h"]).json()["state"]
+    assert state == "revoked"
+    assert client.get(path).status_code == 410
 
 
 def test_saksi_purge_dry_run_lists_without_deleting(world: dict[str, Any]) -> None:
