@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -84,3 +85,17 @@ def fresh_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterat
         return
     with fresh_postgres_database() as url:
         yield url
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, None]:
+    """Under `scripts/test` (SAKSI_REQUIRE_PEERS=1) a skipped test fails: the independent peers
+    (ffmpeg, GStreamer, minisign, libx265) are installed there, so a skip means a missing install
+    that a green run would hide. Run pytest directly to skip what this machine lacks."""
+    outcome = yield
+    report = outcome.get_result()  # type: ignore[attr-defined]
+    if report.skipped and os.environ.get("SAKSI_REQUIRE_PEERS") and not hasattr(report, "wasxfail"):
+        report.outcome = "failed"
+        report.longrepr = f"skipped, but scripts/test requires every peer: {report.longrepr}"
