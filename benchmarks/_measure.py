@@ -1,8 +1,8 @@
 """Measuring clients against the simulator run as its own process (`python -m nvr_sim`).
 
-A client's wall time, CPU time and peak RSS come from `os.wait4` on its pid (its own rusage, not
-that of every child so far); the simulator's CPU time from /proc. Footage is encoded ahead of the
-measurements, one process per core, into the simulator's own cache.
+A client's wall time and CPU time come from `os.wait4` on its pid, its peak RSS from GNU time
+(wait4's would include this process's own); the simulator's CPU time from /proc. Footage is
+encoded ahead of the measurements, one process per core, into the simulator's own cache.
 """
 
 from __future__ import annotations
@@ -20,13 +20,12 @@ from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from nvr_adapters import TimeWindow
 from nvr_sim import Footage, SimConfig
-from nvr_sim.config import segment_start
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -125,29 +124,6 @@ def encode_missing(config: SimConfig, wanted: list[tuple[int, datetime]]) -> tup
         with ProcessPoolExecutor(os.cpu_count()) as pool:
             list(pool.map(_encode, missing))
     return len(missing), time.perf_counter() - started
-
-
-def seed_sdp(config: SimConfig, source: datetime, lasting: timedelta) -> list[Path]:
-    """Link the cached segment at `source` under the names of the "oldest" segments to come.
-
-    The simulator takes the SDP's SPS/PPS from the oldest segment in retention, which moves every
-    minute; uncached, it encodes that whole segment (~15 s at 720p) inside DESCRIBE, past the
-    client's 15 s timeout. Every segment has the same parameter sets and these are never
-    replayed, so a hard link does. Returns the links made, to be removed after the run.
-    """
-    footage, linked = Footage(config), []
-    step = timedelta(seconds=config.segment_seconds)
-    first = segment_start(datetime.now(UTC) - config.retention, config.segment_seconds) - step
-    for camera in config.cameras:
-        files = segment_files(footage, camera.channel, source)
-        for number in range(lasting // step):
-            target = segment_files(footage, camera.channel, first + number * step)
-            if not target[1].exists():
-                for src, dst in zip(files, target, strict=True):
-                    dst.parent.mkdir(parents=True, exist_ok=True)
-                    os.link(src, dst)
-                    linked.append(dst)
-    return linked
 
 
 # --- the simulator ------------------------------------------------------------------------

@@ -3,9 +3,9 @@
     .venv/bin/python benchmarks/export_bench.py [--repeats 3]
 
 The simulator (`python -m nvr_sim`, 4 continuous cameras, 1280×720 25 fps) runs in its own
-process, so every client's wall time, CPU time and peak RSS (`os.wait4`) are measured apart from
-the server's; the server's CPU time is read from /proc per run. In one run, with repeats
-interleaved and medians taken:
+process, so every client's wall time, CPU time (`os.wait4`) and peak RSS (GNU time) are
+measured apart from the server's; the server's CPU time is read from /proc per run. In one run,
+with repeats interleaved and medians taken:
 
 (a) 10 minutes of camera 1: `saksi replay` (ONVIF, `Rate-Control: no`) against
     `ffmpeg -rtsp_transport tcp -i <Hikvision playback URL> -c copy`, every output frame-counted
@@ -39,6 +39,7 @@ import statistics
 import sys
 import tempfile
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -56,7 +57,6 @@ from benchmarks._measure import (  # noqa: E402
     median,
     progress,
     run_child,
-    seed_sdp,
     serving,
     summary,
 )
@@ -69,8 +69,6 @@ CACHE = ROOT / "saksi-data" / "bench-export-cache"
 CAMERAS = 4
 USER, PASSWORD = "admin", "saksi-sim"
 SHORT, LONG = timedelta(minutes=10), timedelta(minutes=60)
-# How long after start-up the simulator's moving "oldest segment" stays seeded (see seed_sdp).
-SEEDED_FOR = timedelta(hours=3)
 SAKSI = str(Path(sys.executable).with_name("saksi"))
 
 
@@ -219,6 +217,8 @@ def startup_costs(repeats: int) -> dict[str, Any]:
 
 
 class _NoDigest:
+    """The control of the A/B pairs: the same calls as a digest, and no hashing."""
+
     def update(self, data: bytes) -> None:
         pass
 
@@ -239,7 +239,7 @@ class _TimedDigest:
         return str(self._digest.hexdigest())
 
 
-class _SwappedDigests(ClipWriter):
+class _SwappedDigests(ClipWriter, ABC):
     """`ClipWriter` with its two SHA-256 objects (file, raw bitstream) passed through `_swap`."""
 
     def __init__(self, path: Path) -> None:
@@ -251,8 +251,9 @@ class _SwappedDigests(ClipWriter):
         assert self._hashing is not None
         self._hashing.sha256 = self._swap(self._hashing.sha256)
 
+    @abstractmethod
     def _swap(self, digest: Any) -> Any:
-        raise NotImplementedError
+        """The object that stands in for `digest`."""
 
 
 class UnhashedClipWriter(_SwappedDigests):
@@ -444,13 +445,8 @@ def measure(repeats: int) -> dict[str, Any]:
     retention = timedelta(hours=math.ceil((datetime.now(UTC) - ANCHOR) / timedelta(hours=1)) + 24)
     config = sim_config(retention)
     encoded, encode_s = encode_missing(config, wanted_segments())
-    links = seed_sdp(config, ANCHOR, SEEDED_FOR)
     load_before = os.getloadavg()
-    try:
-        sections = measure_sections(config, repeats)
-    finally:
-        for link in links:
-            link.unlink(missing_ok=True)
+    sections = measure_sections(config, repeats)
     return {
         "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": f"{platform.machine()} {platform.python_version()}",
