@@ -60,15 +60,14 @@ def check(runtime: Runtime, request_id: int) -> list[Preservation]:
         if request is None:
             return []
         since = min(item.window_start_at for item in request.items) - LOOKBACK
-        targets = {item.camera_id: _target(runtime, item) for item in request.items}
-    answers = {camera_id: _ask(target, since) for camera_id, target in targets.items()}
+        # Per item, not per camera: two windows of one camera have coverages of their own.
+        targets = {item.id: _target(runtime, item) for item in request.items}
+    answers = {item_id: _ask(target, since) for item_id, target in targets.items()}
     margin = timedelta(days=runtime.settings.preservation_margin_days)
     with unit_of_work(runtime.sessions) as session:
         request = session.get(EvidenceRequest, request_id)
         assert request is not None
-        verdicts = [
-            _store(item, answers[item.camera_id], margin, runtime) for item in request.items
-        ]
+        verdicts = [_store(item, answers[item.id], margin, runtime) for item in request.items]
         _record(session, request, runtime)
         return verdicts
 

@@ -15,9 +15,10 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from app.auth.models import Role, User
-from app.cameras.models import Nvr, NvrVendor
+from app.cameras.models import Camera, Nvr, NvrVendor
 from app.db import unit_of_work
 from app.demo import NvrEndpoint, sample_request, seed
 from app.exports import pipeline
@@ -238,3 +239,31 @@ def _walk_to_export_step(world: World) -> None:
         json={"operator_id": operator_id},
     )  # fmt: skip
     assert assigned.status_code == 200, assigned.text
+
+
+def test_two_windows_of_one_camera_each_get_their_own_coverage(
+    world: World, anchor: datetime
+) -> None:
+    """The motion camera misses anchor +30 s to +40 s: one window spans the gap, one does not."""
+    with unit_of_work(world.runtime.sessions) as session:
+        first, second = session.scalars(select(RequestItem).order_by(RequestItem.position))
+        second.camera_id = first.camera_id = _motion_camera(session)
+        first.window_start_at, first.window_end_at = (anchor + timedelta(seconds=24),
+                                                      anchor + timedelta(seconds=44))  # fmt: skip
+        second.window_start_at, second.window_end_at = (anchor + timedelta(seconds=41),
+                                                        anchor + timedelta(seconds=49))  # fmt: skip
+
+    preservation.check(world.runtime, world.request_id)
+
+    spanning, clear = _items(world.runtime, world.request_id)
+    assert spanning.coverage is not None
+    assert clear.coverage is not None
+    assert len(spanning.coverage["gaps"]) == 1
+    assert clear.coverage["gaps"] == []
+
+
+def _motion_camera(session: Session) -> int:
+    """The demo's second camera, on the simulator's motion-only channel 2."""
+    camera = session.scalar(select(Camera).where(Camera.channel == 2))
+    assert camera is not None
+    return camera.id
