@@ -21,6 +21,7 @@ from typing import IO
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from app import migrate
 from app.auth.models import Role, User
@@ -202,23 +203,28 @@ def _running_exports(
     now = datetime.now(UTC)
     ids = []
     with unit_of_work(runtime.sessions) as session:
-        request = session.get(EvidenceRequest, request_id)
-        operator = session.scalar(select(User).where(User.role == Role.OPERATOR))
-        assert request is not None
-        assert operator is not None
         for worker, ago in workers:
-            export = Export(
-                request_id=request.id, item_id=request.items[0].id,
-                purpose=ExportPurpose.EVIDENCE, state=ExportState.QUEUED,
-                created_by_id=operator.id, created_at=now, updated_at=now, bytes_written=0,
-                media_seconds=0.0, percent=0.0,
-            )  # fmt: skip
-            session.add(export)
-            session.flush()
+            export = _queued_export(session, request_id, now)
             export_service.begin_attempt(session, export, worker, now - ago)
             export_service.move(session, export, ExportState.FETCHING, now)
             ids.append(export.id)
     return ids
+
+
+def _queued_export(session: Session, request_id: int, at: datetime) -> Export:
+    """An export of the request's first item, queued at `at`, with no attempt yet."""
+    request = session.get(EvidenceRequest, request_id)
+    operator = session.scalar(select(User).where(User.role == Role.OPERATOR))
+    assert request is not None
+    assert operator is not None
+    export = Export(
+        request_id=request.id, item_id=request.items[0].id, purpose=ExportPurpose.EVIDENCE,
+        state=ExportState.QUEUED, created_by_id=operator.id, created_at=at, updated_at=at,
+        bytes_written=0, media_seconds=0.0, percent=0.0,
+    )  # fmt: skip
+    session.add(export)
+    session.flush()
+    return export
 
 
 def test_a_queued_export_whose_job_was_lost_is_queued_again(
@@ -229,27 +235,7 @@ def test_a_queued_export_whose_job_was_lost_is_queued_again(
     runtime = world.runtime
     long_ago = datetime.now(UTC) - timedelta(minutes=5)
     with unit_of_work(runtime.sessions) as session:
-        request = session.get(EvidenceRequest, world.request_id)
-        operator = session.scalar(select(User).where(User.role == Role.OPERATOR))
-        assert request is not None
-        assert operator is not None
-        lost, waiting = (
-            Export(
-                request_id=request.id,
-                item_id=request.items[0].id,
-                purpose=ExportPurpose.EVIDENCE,
-                state=ExportState.QUEUED,
-                created_by_id=operator.id,
-                created_at=long_ago,
-                updated_at=long_ago,
-                bytes_written=0,
-                media_seconds=0.0,
-                percent=0.0,
-            )  # fmt: skip
-            for _ in range(2)
-        )
-        session.add_all([lost, waiting])
-        session.flush()
+        lost, waiting = (_queued_export(session, world.request_id, long_ago) for _ in range(2))
         ids = lost.id, waiting.id
         runtime.queue.enqueue(session, "exports.fetch_item", waiting.id)
 
