@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from nvr_sim.config import CameraConfig, SimConfig, segment_start
 from nvr_sim.footage import AccessUnit, Footage
+from nvr_sim.wire import WireCache, WireSegment
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,10 +27,23 @@ class ReplayUnit:
     end_of_section: bool
 
 
+@dataclass(frozen=True, slots=True)
+class ReplayRun:
+    """Units [lo, hi) of one framed segment, as replayed: the flags of the ONVIF replay
+    extension on its edges, as `ReplayUnit` has them on each unit."""
+
+    wire: WireSegment
+    lo: int
+    hi: int
+    discontinuity: bool  # on units[lo]
+    end_of_section: bool  # on units[hi - 1]
+
+
 class Archive:
     def __init__(self, config: SimConfig, footage: Footage | None = None) -> None:
         self.config = config
         self.footage = footage or Footage(config)
+        self.wire = WireCache(self.footage)
 
     def now(self) -> datetime:
         """The NVR's own clock (it may be off from true time by the configured offset)."""
@@ -87,6 +101,28 @@ class Archive:
                 pending, after_gap, started = (unit, after_gap), False, True
         if pending is not None:
             yield ReplayUnit(pending[0], pending[1], end_of_section=True)
+
+    def replay_runs(
+        self, camera: CameraConfig, start: datetime, end: datetime, *, onvif: bool
+    ) -> Iterator[ReplayRun]:
+        """The units `replay` yields, framed for the wire, one run per recorded segment."""
+        pending: ReplayRun | None = None
+        after_gap = started = False
+        for seg in self._segments(start, end):
+            if not self.recorded(camera, seg):
+                after_gap = started
+                continue
+            wire = self.wire.segment(camera, seg, onvif)
+            lo = 0 if started or wire.time(0) >= start else wire.clean_point(start)
+            hi = wire.count_before(end)
+            if hi <= lo:
+                continue
+            if pending is not None:
+                yield replace(pending, end_of_section=after_gap)
+            pending = ReplayRun(wire, lo, hi, discontinuity=after_gap, end_of_section=False)
+            after_gap, started = False, True
+        if pending is not None:
+            yield replace(pending, end_of_section=True)
 
     def _from_clean_point(
         self, camera: CameraConfig, seg: datetime, start: datetime, started: bool

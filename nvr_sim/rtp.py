@@ -77,15 +77,21 @@ class Packetizer:
     ) -> bytes:
         """The packets of one access unit framed for the RTSP connection, in one string of bytes
         (one write for a whole frame instead of one per packet)."""
+        return b"".join(self.framed_packets(nals, timestamp, extension, channel))
+
+    def framed_packets(
+        self, nals: tuple[bytes, ...], timestamp: int, extension: bytes | None, channel: int = 0
+    ) -> list[bytes]:
+        """The packets of one access unit, each behind its interleaved framing."""
         timestamp &= 0xFFFFFFFF
-        parts: list[bytes] = []
+        packets: list[bytes] = []
         for first, second, ext, payload in self._packets(nals, extension):
             size = _RTP_HEADER.size + len(ext) + len(payload)
             header = _FRAMED_RTP_HEADER.pack(
                 b"$", channel, size, first, second, self._next(), timestamp, self.ssrc
             )
-            parts += (header, ext, payload)
-        return b"".join(parts)
+            packets.append(header + ext + payload)
+        return packets
 
     def _packets(
         self, nals: tuple[bytes, ...], extension: bytes | None

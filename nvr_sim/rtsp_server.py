@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
-import itertools
 import logging
 import secrets
 from collections import Counter
@@ -20,16 +19,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-from nvr_sim.archive import Archive, ReplayUnit
+from nvr_sim.archive import Archive, ReplayRun
 from nvr_sim.config import CameraConfig
 from nvr_sim.rtp import (
-    FLAG_CLEAN,
     FLAG_DISCONTINUITY,
     FLAG_END,
     FLAG_TERMINATION,
-    Packetizer,
     interleaved,
-    onvif_extension,
     rtcp_bye,
     rtcp_sender_report,
 )
@@ -43,14 +39,13 @@ from nvr_sim.rtsp_protocol import (
     parse_target,
     read_request,
 )
+from nvr_sim.wire import Batch, Fill, WireSegment, microseconds, ticks
 
 logger = logging.getLogger(__name__)
 METHODS = "OPTIONS, DESCRIBE, SETUP, PLAY, PAUSE, GET_PARAMETER, TEARDOWN"
-# Access units fetched from the archive per trip to the thread pool, and gathered per write when
-# not pacing in real time: a round trip per unit, or a write per packet, costs more CPU than
-# packetizing does.
-FETCH_UNITS = 250
-WRITE_UNITS = 50
+# Access units framed and written at once when not pacing in real time (one segment comes from
+# the archive per trip to the thread pool, already framed: `wire`).
+WRITE_UNITS = 250
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,8 +60,13 @@ class Play:
     realtime: bool
     faults: dict[str, float]
 
+    @property
+    def origin_us(self) -> int:
+        return microseconds(self.origin)
+
     def timestamp(self, moment: datetime) -> int:
-        return self.base + round((moment - self.origin).total_seconds() * 90000)
+        """The RTP time of `moment` (as `WireSegment.batch` stamps the packets)."""
+        return self.base + int(ticks(microseconds(moment) - self.origin_us))
 
 
 class RtspServer:
@@ -118,7 +118,7 @@ class Connection:
         self.archive = server.archive
         self.session = secrets.token_hex(8)
         self.ssrc = secrets.randbits(32)
-        self.packetizer = Packetizer(self.ssrc, secrets.randbits(16))
+        self.sequence = secrets.randbits(16)  # the next RTP sequence number (mod 2^16)
         self.target: Target | None = None
         self.stream: asyncio.Task[None] | None = None
         self.running = asyncio.Event()
@@ -266,48 +266,47 @@ class Connection:
         assert start is not None
         end = end or self.archive.newest()
         camera = self.archive.config.camera(self.target.channel)
-        self.packetizer.codec = camera.codec
-        units = self.archive.replay(camera, start, end)
+        onvif = self.target.style == "onvif"
+        runs = self.archive.replay_runs(camera, start, end, onvif=onvif)
         loop = asyncio.get_running_loop()
-        first = await loop.run_in_executor(None, next, units, None)
+        first = await loop.run_in_executor(None, next, runs, None)
         if first is None:
             return Response(404, "Not Found", {"Reason": "no recording in the requested range"})
-        onvif = self.target.style == "onvif"
         # `realtime`: a device that paces its replay whatever `Rate-Control: no` asks.
         realtime = bool(self.faults.get("realtime")) or (
             (request.headers.get("rate-control", "yes").lower() != "no")
             if onvif
             else self.server.realtime_vendor
         )
+        first_at = first.wire.time(first.lo)
         base = secrets.randbits(32)
-        play = Play(start, base, first.unit.time, request.cseq, onvif, realtime, self.faults)
+        play = Play(start, base, first_at, request.cseq, onvif, realtime, self.faults)
         self.running.set()
-        self.stream = asyncio.create_task(self._send(units, first, play))
-        sequence = self.packetizer.sequence & 0xFFFF
+        self.stream = asyncio.create_task(self._send(runs, first, play))
         headers = {
             "Session": self.session,
-            "RTP-Info": f"url={request.url};seq={sequence};rtptime={play.base}",
+            "RTP-Info": f"url={request.url};seq={self.sequence & 0xFFFF};rtptime={play.base}",
         }
         if onvif and not self._fault().get("missing_range"):
-            headers["Range"] = f"clock={format_clock(first.unit.time)}-{format_clock(end)}"
+            headers["Range"] = f"clock={format_clock(first_at)}-{format_clock(end)}"
             headers["Rate-Control"] = "yes" if realtime else "no"
         return Response(200, "OK", headers)
 
-    async def _send(self, units: Iterator[ReplayUnit], first: ReplayUnit, play: Play) -> None:
+    async def _send(self, runs: Iterator[ReplayRun], first: ReplayRun, play: Play) -> None:
         loop = asyncio.get_running_loop()
         if "stall_seconds" in play.faults:
             await asyncio.sleep(play.faults["stall_seconds"])
         self._wall0 = loop.time()
         report = rtcp_sender_report(self.ssrc, play.first_at, play.timestamp(play.first_at))
         self.writer.write(interleaved(1, report))
-        batch = [first]
-        while batch:
-            # The next batch is fetched first: the last unit of the range carries the T flag.
-            upcoming = await loop.run_in_executor(None, _take, units, FETCH_UNITS)
-            if not await self._send_batch(batch, play, ends=not upcoming):
+        run: ReplayRun | None = first
+        while run is not None:
+            # The next run is fetched first: the last unit of the range carries the T flag.
+            upcoming = await loop.run_in_executor(None, next, runs, None)
+            if not await self._send_run(run, play, ends=upcoming is None):
                 self.writer.transport.abort()
                 return
-            batch = upcoming
+            run = upcoming
         self.writer.write(interleaved(1, rtcp_bye(self.ssrc)))
         await self.writer.drain()
         if not play.onvif:
@@ -315,41 +314,52 @@ class Connection:
             # closes. (A client that read the BYE while still probing would otherwise wait.)
             self.writer.close()
 
-    async def _send_batch(self, batch: list[ReplayUnit], play: Play, *, ends: bool) -> bool:
-        """Send the units, gathered into few writes; False once a drop fault cuts the stream."""
-        pending: list[bytes] = []
-        for number, item in enumerate(batch):
-            if play.realtime or not self.running.is_set():
-                await self._flush(pending)
-                await self._wait_turn(item, play)
-            pending.append(self._framed(item, play, last=ends and number == len(batch) - 1))
-            self.sent += len(pending[-1])
-            self.position = item.unit.time
-            if self._dropping(play):
-                await self._flush(pending)
+    async def _send_run(self, run: ReplayRun, play: Play, *, ends: bool) -> bool:
+        """Send the run in batches of `WRITE_UNITS`; False once a drop fault cuts the stream."""
+        for lo in range(run.lo, run.hi, WRITE_UNITS):
+            hi = min(lo + WRITE_UNITS, run.hi)
+            fill = Fill(self.sequence, self.ssrc, play.origin_us, play.base, play.cseq)
+            batch = run.wire.batch(lo, hi, fill, _edge_flags(run, lo, hi, play, ends=ends))
+            self.sequence += batch.packets
+            if not await self._write(batch, run.wire, lo, play):
                 return False
-            if play.realtime or len(pending) >= WRITE_UNITS:
-                await self._flush(pending)
-        await self._flush(pending)
         return True
 
-    async def _wait_turn(self, item: ReplayUnit, play: Play) -> None:
+    async def _write(self, batch: Batch, wire: WireSegment, lo: int, play: Play) -> bool:
+        """Write a batch at once, or unit by unit when pacing, paused or about to cut."""
+        cuts = "drop_after_bytes" in play.faults or "drop_after_seconds" in play.faults
+        if play.realtime or cuts or not self.running.is_set():
+            return await self._write_units(batch, wire, lo, play)
+        self.writer.write(batch.data)
+        self.sent += len(batch.data)
+        self.position = wire.time(lo + len(batch.unit_ends) - 1)
+        await self.writer.drain()
+        return True
+
+    async def _write_units(self, batch: Batch, wire: WireSegment, lo: int, play: Play) -> bool:
+        begin = 0
+        for number, end in enumerate(batch.unit_ends):
+            moment = wire.time(lo + number)
+            await self._wait_turn(moment, play)
+            self.writer.write(batch.data[begin:end])
+            self.sent += end - begin
+            self.position, begin = moment, end
+            await self.writer.drain()
+            if self._dropping(play):
+                return False
+        return True
+
+    async def _wait_turn(self, moment: datetime, play: Play) -> None:
         """Wait for the unit's time in a real-time replay, and while the replay is paused."""
         loop = asyncio.get_running_loop()
         if play.realtime:
-            delay = self._wall0 + (item.unit.time - play.first_at).total_seconds() - loop.time()
+            delay = self._wall0 + (moment - play.first_at).total_seconds() - loop.time()
             if delay > 0:
                 await asyncio.sleep(delay)
         if not self.running.is_set():
             paused_at = loop.time()
             await self.running.wait()
             self._wall0 += loop.time() - paused_at  # real-time pacing resumes where it stopped
-
-    async def _flush(self, pending: list[bytes]) -> None:
-        if pending:
-            self.writer.writelines(pending)
-            pending.clear()
-            await self.writer.drain()
 
     def _dropping(self, play: Play) -> bool:
         """Whether the `drop_after_bytes`/`drop_after_seconds` fault cuts the connection now."""
@@ -358,18 +368,6 @@ class Connection:
         return self.sent > fault.get("drop_after_bytes", float("inf")) or (
             elapsed > fault.get("drop_after_seconds", float("inf"))
         )
-
-    def _framed(self, item: ReplayUnit, play: Play, *, last: bool) -> bytes:
-        """The unit's packets, interleaved on channel 0, with the 0xABAC extension in replay."""
-        unit = item.unit
-        extension = None
-        if play.onvif:
-            flags = (FLAG_CLEAN if unit.key else 0) | (
-                FLAG_DISCONTINUITY if item.discontinuity else 0
-            )
-            flags |= FLAG_TERMINATION if last else (FLAG_END if item.end_of_section else 0)
-            extension = onvif_extension(unit.time, flags, play.cseq)
-        return self.packetizer.framed(unit.nals, play.timestamp(unit.time), extension)
 
     async def _pause(self, request: Request) -> Response:
         if not self._session_ok(request):
@@ -393,5 +391,13 @@ class Connection:
             self.stream = None
 
 
-def _take(units: Iterator[ReplayUnit], count: int) -> list[ReplayUnit]:
-    return list(itertools.islice(units, count))
+def _edge_flags(run: ReplayRun, lo: int, hi: int, play: Play, *, ends: bool) -> dict[int, int]:
+    """The ONVIF flags the replay sets on units [lo, hi) of the run: D on the first unit after a
+    gap, E on the last before one, T (instead of E) on the last of the range."""
+    if not play.onvif:
+        return {}
+    flags = {lo: FLAG_DISCONTINUITY} if run.discontinuity and lo == run.lo else {}
+    edge = FLAG_TERMINATION if ends else (FLAG_END if run.end_of_section else 0)
+    if hi == run.hi and edge:
+        flags[hi - 1] = flags.get(hi - 1, 0) | edge
+    return flags

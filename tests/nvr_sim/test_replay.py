@@ -130,7 +130,7 @@ def test_authentication_and_unknown_options(simulator: NvrSimulator, anchor: dat
     assert missing.status == 404
 
 
-@pytest.mark.parametrize("units_in_range", [29, 31])
+@pytest.mark.parametrize("units_in_range", [29, 30])
 def test_units_fetched_and_written_in_batches_lose_nothing(
     simulator: NvrSimulator,
     client: ReplayClient,
@@ -138,9 +138,8 @@ def test_units_fetched_and_written_in_batches_lose_nothing(
     monkeypatch: pytest.MonkeyPatch,
     units_in_range: int,
 ) -> None:
-    """Batches of 7 after the first unit: 29 units end on a full batch, 31 on a partial one; the
-    T flag still marks only the last unit, whichever batch it is in."""
-    monkeypatch.setattr(rtsp_server, "FETCH_UNITS", 7)
+    """Batches of 3 units: 29 units end on a partial batch, 30 on a full one; the T flag still
+    marks only the last unit, whichever batch it is in."""
     monkeypatch.setattr(rtsp_server, "WRITE_UNITS", 3)
     start, end = anchor, anchor + timedelta(seconds=units_in_range / 5)
     url = replay_url(simulator, 1)
