@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
+START_CODE = b"\x00\x00\x00\x01"
+
 
 @dataclass(frozen=True, slots=True)
 class TimeWindow:
@@ -31,7 +33,8 @@ class AccessUnit:
     end_of_section: bool = False
 
     def annexb(self) -> bytes:
-        return b"".join(b"\x00\x00\x00\x01" + nal for nal in self.nals)
+        """The NAL units each behind a 4-byte start code (one join: no copy per unit)."""
+        return START_CODE.join((b"", *self.nals)) if self.nals else b""
 
 
 @dataclass(frozen=True, slots=True)
