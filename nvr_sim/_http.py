@@ -13,6 +13,7 @@ from aiohttp import web
 
 from nvr_sim._onvif import OnvifDevice
 from nvr_sim.archive import Archive
+from nvr_sim.config import CameraConfig
 from nvr_sim.rtsp_protocol import Authenticator, Request
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -107,7 +108,7 @@ class HttpServer:
         spans = self.archive.spans(camera, start, end)
         page = spans[offset : offset + maximum]
         more = offset + len(page) < len(spans)
-        items = "".join(self._isapi_item(track, s.start, s.end) for s in page)
+        items = "".join(self._isapi_item(track, camera, s.start, s.end) for s in page)
         status = "MORE" if more else ("OK" if page else "NO MATCHES")
         body = (
             f'<?xml version="1.0" encoding="UTF-8"?>\n<CMSearchResult version="2.0" '
@@ -118,15 +119,16 @@ class HttpServer:
         )
         return web.Response(text=body, content_type="application/xml")
 
-    def _isapi_item(self, track: int, start: datetime, end: datetime) -> str:
+    def _isapi_item(self, track: int, camera: CameraConfig, start: datetime, end: datetime) -> str:
         begin, finish = _hik_stamp(start), _hik_stamp(end)
         uri = (f"rtsp://{self.host}:{self.rtsp_port}/Streaming/tracks/{track}"
                f"?starttime={begin}&amp;endtime={finish}")  # fmt: skip
         return (
             f"<searchMatchItem><trackID>{track}</trackID><timeSpan><startTime>"
             f"{_iso(start)}</startTime><endTime>{_iso(end)}</endTime></timeSpan>"
-            f"<mediaSegmentDescriptor><contentType>video</contentType><codecType>H.264"
-            f"</codecType><playbackURI>{uri}</playbackURI></mediaSegmentDescriptor>"
+            f"<mediaSegmentDescriptor><contentType>video</contentType><codecType>"
+            f"{camera.codec_label}</codecType><playbackURI>{uri}</playbackURI>"
+            "</mediaSegmentDescriptor>"
             "</searchMatchItem>"
         )
 

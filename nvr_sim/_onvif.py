@@ -245,7 +245,7 @@ class OnvifDevice:
             f"<tt:MaximumRetentionTime>{_duration(self.archive.config.retention)}"
             "</tt:MaximumRetentionTime></tt:Configuration><tt:Tracks><tt:Track>"
             "<tt:TrackToken>VIDEO001</tt:TrackToken><tt:Configuration>"
-            "<tt:TrackType>Video</tt:TrackType><tt:Description>H.264</tt:Description>"
+            f"<tt:TrackType>Video</tt:TrackType><tt:Description>{cam.codec_label}</tt:Description>"
             "</tt:Configuration></tt:Track></tt:Tracks></trc:RecordingItem>"
             for cam in self.archive.config.cameras
         )
@@ -374,7 +374,8 @@ class OnvifDevice:
             f"<tt:LatestRecording>{xml_time(last)}</tt:LatestRecording>"
             f"<tt:Content>{escape(camera.name)}</tt:Content><tt:Track>"
             "<tt:TrackToken>VIDEO001</tt:TrackToken><tt:TrackType>Video</tt:TrackType>"
-            f"<tt:Description>H.264</tt:Description><tt:DataFrom>{xml_time(first)}</tt:DataFrom>"
+            f"<tt:Description>{camera.codec_label}</tt:Description>"
+            f"<tt:DataFrom>{xml_time(first)}</tt:DataFrom>"
             f"<tt:DataTo>{xml_time(last)}</tt:DataTo></tt:Track>"
             f"<tt:RecordingStatus>Recording</tt:RecordingStatus></{tag}>"
         )

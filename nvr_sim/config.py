@@ -27,6 +27,11 @@ class CameraConfig:
     def recording_token(self) -> str:
         return f"Recording_{self.channel}"
 
+    @property
+    def codec_label(self) -> str:
+        """The codec as devices name it in ONVIF track descriptions and ISAPI `codecType`."""
+        return "H.265" if self.codec == "h265" else "H.264"
+
 
 @dataclass(frozen=True)
 class SimConfig:

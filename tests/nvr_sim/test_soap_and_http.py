@@ -20,7 +20,8 @@ from zeep.transports import Transport
 from zeep.wsse.username import UsernameToken
 
 from nvr_sim import NvrSimulator
-from tests.nvr_sim.conftest import PASSWORD, USER
+from nvr_sim.config import CameraConfig
+from tests.nvr_sim.conftest import PASSWORD, USER, running, small_config
 
 WSDL_DIR = Path(onvif.__file__).parent / "wsdl"
 SERVICES = {
@@ -201,3 +202,32 @@ def test_cli_program_with_config_file_and_clock_offset(tmp_path: Path) -> None:
     told = datetime(clock.Date.Year, clock.Date.Month, clock.Date.Day, clock.Time.Hour,
                     clock.Time.Minute, clock.Time.Second, tzinfo=UTC)  # fmt: skip
     assert abs((told - datetime.now(UTC)).total_seconds() - 3600) < 5
+
+
+def test_an_h265_camera_is_described_as_h265(
+    tmp_path: Path, session: requests.Session, anchor: datetime
+) -> None:
+    """GetRecordings, GetRecordingInformation and ISAPI's codecType name each camera's codec."""
+    cameras = (CameraConfig(1, "Kamera 1"), CameraConfig(2, "Kamera 2", codec="h265"))
+    with running(small_config(tmp_path, cameras)) as sim:
+        recordings = service(sim, session, "recording").GetRecordings()
+        search = service(sim, session, "search")
+        information = [
+            search.GetRecordingInformation(RecordingToken=c.recording_token) for c in cameras
+        ]
+        body = (
+            '<CMSearchDescription xmlns="http://www.hikvision.com/ver20/XMLSchema">'
+            "<searchID>X</searchID><trackIDList><trackID>201</trackID></trackIDList>"
+            f"<timeSpanList><timeSpan><startTime>{anchor:%Y-%m-%dT%H:%M:%SZ}</startTime>"
+            f"<endTime>{anchor + timedelta(seconds=20):%Y-%m-%dT%H:%M:%SZ}</endTime></timeSpan>"
+            "</timeSpanList><maxResults>40</maxResults></CMSearchDescription>"
+        )
+        auth = httpx.DigestAuth(USER, PASSWORD)
+        with httpx.Client(base_url=sim.endpoints.http(""), auth=auth) as http:
+            answer = http.post("/ISAPI/ContentMgmt/search", content=body).text
+
+    described = [r.Tracks.Track[0].Configuration.Description for r in recordings]
+    assert described == ["H.264", "H.265"]
+    assert [i.Track[0].Description for i in information] == ["H.264", "H.265"]
+    assert "<codecType>H.265</codecType>" in answer
+    assert "H.264" not in answer
