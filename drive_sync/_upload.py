@@ -54,8 +54,15 @@ class _Hashes:
         self.md5.update(data)
         self.position += len(data)
 
+    def take(self, data: bytes, offset: int) -> None:
+        """Hash the part of `data` (read at `offset`) not hashed yet: no second read."""
+        start = self.position - offset
+        if 0 <= start < len(data):
+            self.update(memoryview(data)[start:])
+
     def catch_up(self, fh: BinaryIO, offset: int) -> None:
-        """Hash bytes already on Drive from disk, so a resumed run knows the whole digest."""
+        """Hash from disk the bytes up to `offset` not hashed yet: those a resumed upload
+        finds already on Drive (sent chunks are hashed from memory by `take`)."""
         fh.seek(self.position)
         while self.position < offset:
             block = fh.read(min(_READ_BLOCK, offset - self.position))
@@ -124,6 +131,7 @@ class ResumableUploader:
             hashes.catch_up(fh, offset)
             fh.seek(offset)
             data = fh.read(min(self._chunk, state.size - offset))
+            hashes.take(data, offset)
             result = self._put_chunk(state, offset, data)
             sent += len(data)
             if isinstance(result, dict) or result > offset:
