@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
+from sqlalchemy import Connection, DateTime, Engine, MetaData, create_engine, event
 from sqlalchemy import Enum as SqlEnum
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
@@ -30,6 +30,7 @@ NAMING_CONVENTION = {
 }
 
 _AFTER_COMMIT = "saksi_after_commit"
+_SNAPSHOT = "saksi_snapshot"
 _AFTER_ROLLBACK = "saksi_after_rollback"
 
 
@@ -98,8 +99,25 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
+        if connection.get_execution_options().get(_SNAPSHOT):
+            # A reader: in WAL mode it sees the database as of its first read, and no writer
+            # waits for it.
+            connection.exec_driver_sql("BEGIN DEFERRED")
+            return
         # IMMEDIATE takes the write lock up front, so two writers never deadlock on upgrade.
         connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+@contextmanager
+def snapshot(engine: Engine) -> Iterator[Connection]:
+    """A read-only transaction that sees one consistent state of the database and holds up no
+    writer, for long reads such as verifying the whole ledger: on SQLite a deferred transaction
+    (WAL), on PostgreSQL a read-only REPEATABLE READ one."""
+    options: dict[str, Any] = {_SNAPSHOT: True}
+    if engine.dialect.name == "postgresql":
+        options |= {"isolation_level": "REPEATABLE READ", "postgresql_readonly": True}
+    with engine.connect().execution_options(**options) as connection, connection.begin():
+        yield connection
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -6,15 +6,18 @@ application and to jobs, so nothing reads global state behind their back.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from functools import partial
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.clock import Clock, SystemClock
 from app.custody.service import CHECKPOINT_POLICY, CheckpointPolicy
-from app.db import make_engine, make_session_factory
+from app.db import make_engine, make_session_factory, snapshot
 from app.jobs import JobQueue, build_huey
 from app.security import SecretBox
 from app.settings import Environment, Settings
@@ -37,6 +40,8 @@ class Runtime:
     office_key: OfficeKey
     # The ledger's Merkle tree, caught up on each use: proofs without a full table read per call.
     tree_cache: LedgerTreeCache
+    # Read-only transactions that see one state and hold up no writer (`db.snapshot`).
+    snapshots: Callable[[], AbstractContextManager[Connection]]
 
     @property
     def zone(self) -> ZoneInfo:
@@ -56,6 +61,7 @@ def build_runtime(
     clock: Clock | None = None,
     engine: Engine | None = None,
     sessions: sessionmaker[Session] | None = None,
+    snapshots: Callable[[], AbstractContextManager[Connection]] | None = None,
 ) -> Runtime:
     """Assemble a runtime from settings; create the data directory if needed."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -71,6 +77,7 @@ def build_runtime(
         secret_box=SecretBox(settings.nvr_encryption_key()),
         office_key=_office_key(settings),
         tree_cache=LedgerTreeCache(engine),
+        snapshots=snapshots or partial(snapshot, engine),
     )
     # Every session of this process signs a checkpoint each N ledger events (besides the timer).
     policy = CheckpointPolicy(

@@ -6,6 +6,7 @@ import argparse
 import json
 
 from app.commands.service import runtime_from_settings
+from app.db import snapshot
 from app.delivery import purge
 from custody import verify_ledger
 from custody.package_verify import verify_package
@@ -27,7 +28,7 @@ def check_ledger(args: argparse.Namespace) -> int:
     runtime = runtime_from_settings()
     notes = [path.read_text(encoding="utf-8") for path in args.checkpoint]
     try:
-        with runtime.engine.connect() as connection:
+        with snapshot(runtime.engine) as connection:  # the service may go on writing
             report = verify_ledger(
                 connection, runtime.settings.custody_origin, runtime.office_key.public_bytes, notes
             )

@@ -48,11 +48,15 @@ def run_verification(
     request: Request, user: AuditorUser, runtime: RuntimeDep, session: SessionDep,
     csrf: Annotated[str, Form()],
 ) -> HTMLResponse:  # fmt: skip
-    """Verify the whole ledger now (in this request's transaction: a consistent snapshot)."""
+    """Verify the whole ledger now, in a snapshot of its own: one consistent state, and the
+    service goes on writing meanwhile (this request's transaction is ended first, as on SQLite
+    it holds the write lock)."""
     check_csrf(runtime, request, csrf)
-    report = verify_ledger(
-        session.connection(), runtime.settings.custody_origin, runtime.office_key.public_bytes
-    )
+    session.commit()
+    with runtime.snapshots() as connection:
+        report = verify_ledger(
+            connection, runtime.settings.custody_origin, runtime.office_key.public_bytes
+        )
     custody.record(
         session, "ledger.verified", custody.performer(user), runtime.clock.now(),
         result={"events": report.events, "checkpoints": report.checkpoints,

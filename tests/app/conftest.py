@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -53,7 +54,11 @@ def runtime(
     sessions = sessionmaker(
         bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
     )
-    runtime = build_runtime(settings, clock=clock, engine=migrated_engine, sessions=sessions)
+    runtime = build_runtime(
+        settings, clock=clock, engine=migrated_engine, sessions=sessions,
+        # Long reads go through the test's connection too: it alone sees the test's data.
+        snapshots=lambda: nullcontext(connection),
+    )  # fmt: skip
     yield runtime
     runtime.queue.stop_consumer()
     set_current(None)

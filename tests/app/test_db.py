@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection, Engine, inspect, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.agencies.models import Agency, AgencyKind
-from app.db import Base, after_commit, after_rollback
+from app.db import Base, after_commit, after_rollback, make_engine, snapshot
 from app.migrate import current_revision
 from custody.ledger import metadata as custody_metadata
 
@@ -75,3 +77,30 @@ def test_after_commit_runs_only_on_commit(connection: Connection) -> None:
         session.rollback()
 
     assert ran == ["committed", "rolled back"]
+
+
+def test_a_snapshot_sees_one_state_and_holds_up_no_writer(fresh_database_url: str) -> None:
+    """What the ledger verification reads in: a writer commits meanwhile (SQLite would make it
+    wait for the busy timeout under BEGIN IMMEDIATE), and the snapshot keeps its own view."""
+    engine = make_engine(fresh_database_url)
+    rows = "SELECT count(*) FROM agencies"
+    insert = (
+        "INSERT INTO agencies (name, kind, active, created_at) VALUES (:name, 'polri', true, :at)"
+    )
+    try:
+        with snapshot(engine) as reader:
+            before = reader.execute(text(rows)).scalar_one()
+            started = time.monotonic()
+            with engine.begin() as writer:
+                writer.execute(text(insert), {"name": "Polres Cirebon", "at": datetime.now(UTC)})
+            waited = time.monotonic() - started
+            during = reader.execute(text(rows)).scalar_one()
+            with pytest.raises(DBAPIError):  # PostgreSQL: read-only; SQLite: a stale snapshot
+                reader.execute(text(insert), {"name": "Polresta", "at": datetime.now(UTC)})
+        with engine.connect() as fresh:
+            after = fresh.execute(text(rows)).scalar_one()
+    finally:
+        engine.dispose()
+    assert waited < 5
+    assert during == before
+    assert after == before + 1
