@@ -58,8 +58,10 @@ class Archive:
 
     def recorded(self, camera: CameraConfig, start: datetime) -> bool:
         """Whether the segment starting at `start` exists on this camera."""
-        if not self.oldest() <= start < self.newest():
-            return False
+        return self.oldest() <= start < self.newest() and self._scheduled(camera, start)
+
+    def _scheduled(self, camera: CameraConfig, start: datetime) -> bool:
+        """Whether the camera's schedule records the segment (retention aside)."""
         if camera.schedule != "motion":
             return True
         number = int(start.timestamp()) // self.config.segment_seconds
@@ -68,8 +70,8 @@ class Archive:
     def spans(self, camera: CameraConfig, start: datetime, end: datetime) -> list[Span]:
         """The recorded spans of a camera overlapping [start, end), merged."""
         spans: list[Span] = []
-        for seg in self._segments(start, end):
-            if not self.recorded(camera, seg):
+        for seg in self._segments(start, end):  # those retention keeps
+            if not self._scheduled(camera, seg):
                 continue
             seg_end = seg + timedelta(seconds=self.config.segment_seconds)
             if spans and spans[-1].end == seg:
@@ -79,8 +81,12 @@ class Archive:
         return [Span(max(s.start, start), min(s.end, end)) for s in spans]
 
     def _segments(self, start: datetime, end: datetime) -> Iterator[datetime]:
+        """The segments overlapping [start, end) that retention still keeps: nothing outside it
+        is recorded, and a search reaching back a year would otherwise walk three million
+        ten-second segments one by one (long enough for a client to time out)."""
         step = timedelta(seconds=self.config.segment_seconds)
-        seg = segment_start(start, self.config.segment_seconds)
+        seg = max(segment_start(start, self.config.segment_seconds), self.oldest())
+        end = min(end, self.newest())
         while seg < end:
             yield seg
             seg += step
