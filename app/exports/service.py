@@ -39,16 +39,23 @@ def start_exports(
 ) -> list[Export]:
     """Create the exports of every item not yet exported; the caller enqueues their jobs."""
     _check_may_export(sop, request, user)
-    # A preservation copy taken at intake stands for its item: it is not fetched twice.
-    existing = _latest_by_item(session, request.id)
-    created = []
-    for item in request.items:
-        previous = existing.get(item.id)
-        if previous is not None and previous.state in _NOT_RESTARTABLE:
-            continue
-        created.append(_new_export(session, item, ExportPurpose.EVIDENCE, user, now))
+    created = [
+        _new_export(session, item, ExportPurpose.EVIDENCE, user, now)
+        for item in items_to_export(session, request)
+    ]
     session.flush()
     return created
+
+
+def items_to_export(session: Session, request: EvidenceRequest) -> list[RequestItem]:
+    """The items with no export queued, running or done: never started, or whose latest failed.
+    A preservation copy taken at intake stands for its item: it is not fetched twice."""
+    existing = _latest_by_item(session, request.id)
+    return [
+        item
+        for item in request.items
+        if item.id not in existing or existing[item.id].state not in _NOT_RESTARTABLE
+    ]
 
 
 def _check_may_export(sop: SopDefinition, request: EvidenceRequest, user: User) -> None:

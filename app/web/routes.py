@@ -249,11 +249,20 @@ def _render_request(
         step is not None and step.action is StepAction.EXPORT
         and user.role is Role.OPERATOR and evidence.assigned_operator_id == user.id
     )  # fmt: skip
+    # The button stays only while some camera has nothing queued, running or done; once every
+    # export was started it offers to start again the ones that failed.
+    to_export = exports_service.items_to_export(session, evidence) if can_export else []
+    exported = {e.item_id for e in exports}
+    export_button = (
+        None if not to_export
+        else "Ulangi ekspor yang gagal" if all(i.id in exported for i in to_export)
+        else "Mulai ekspor"
+    )  # fmt: skip
     can_check_nvr = step is not None and user.role in STAFF_ROLES
     return render(
         request, runtime, "request_detail.html", status_code, user=user, detail=detail,
         can_act=can_act, operators=[o for o in operators if o.active], users=users,
-        sop=runtime.sop, error=error, exports=exports, can_export=can_export,
+        sop=runtime.sop, error=error, exports=exports, export_button=export_button,
         can_check_nvr=can_check_nvr, can_preserve=detail.at_risk and user.role is Role.OPERATOR,
         can_hand_over=_can_hand_over(step, user, evidence),
         **handover_context(runtime, session, user, evidence), **extra,
