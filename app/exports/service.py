@@ -174,11 +174,3 @@ def end_attempt(
     attempt.heartbeat_at = now
     if error is not None:
         attempt.error_code, attempt.error_detail = error
-
-
-def stale_attempts(session: Session, older_than: datetime) -> list[ExportAttempt]:
-    """Attempts still marked running whose worker stopped beating (it crashed or was killed)."""
-    query = select(ExportAttempt).where(
-        ExportAttempt.outcome == AttemptOutcome.RUNNING, ExportAttempt.heartbeat_at < older_than
-    )
-    return list(session.scalars(query))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -106,18 +105,3 @@ def test_a_finished_export_never_moves_again(
     with pytest.raises(errors.InvalidTransition):
         service.move(session, export, ExportState.FETCHING, now)
     assert export.finished_at == now
-
-
-def test_stale_running_attempts_are_found(
-    session: Session, runtime: Runtime, at_export_step: dict[str, Any]
-) -> None:
-    request, operator = at_export_step["request"], at_export_step["people"][Role.OPERATOR]
-    now = runtime.clock.now()
-    first, second = service.start_exports(session, runtime.sop, request, operator, now)
-    dead = service.begin_attempt(session, first, "worker-killed", now - timedelta(minutes=10))
-    alive = service.begin_attempt(session, second, "worker-alive", now)
-
-    stale = service.stale_attempts(session, older_than=now - timedelta(minutes=2))
-
-    assert stale == [dead]
-    assert alive not in stale
