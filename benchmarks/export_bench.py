@@ -9,21 +9,21 @@ with repeats interleaved and medians taken:
 
 (a) 10 minutes of camera 1: `saksi replay` (ONVIF, `Rate-Control: no`) against
     `ffmpeg -rtsp_transport tcp -i <Hikvision playback URL> -c copy`, every output frame-counted
-    with ffprobe; as diagnostics, the CLI's start-up (`saksi --help`), its own transfer time, and
-    the same replay run with only the imports it needs (LEAN_REPLAY);
+    with ffprobe; as diagnostics, the CLI's own start-up (`saksi --help`), the imports `replay`
+    needs (PyAV, asyncio, the replay client), and its own transfer time;
 (b) the same 10 minutes fetched in this process through `ClipWriter` and through the same writer
-    with both SHA-256 digests made no-ops (3× the repeats, in adjacent pairs: the effect is small
+    with both SHA-256 digests made no-ops (10× the repeats, in adjacent pairs: the effect is small
     against the noise), and, as a cross-check load moves less, the time hashed runs spend inside
     the two digests against the rest of the run;
 (c) peak RSS of `saksi replay` (and of ffmpeg) over 10 and over 60 minutes;
-(d) 10 minutes from each of 4 cameras: 4 `saksi replay` at once against one after another, and
-    the same with the lean-import replay; with the client and server CPU time summed over the
-    cores, the most speed-up the machine would allow even when idle.
+(d) 10 minutes from each of 4 cameras: 4 `saksi replay` at once against one after another; with
+    the client and server CPU time summed over the cores, the most speed-up the machine would
+    allow even when idle.
 
 The footage lies at a fixed hour (ANCHOR) so its cache serves every later run. The first run
-encodes 90 camera-minutes of 720p (about 15 s of one core per minute, spread over all cores:
-roughly 12 minutes on 2 idle cores, 18 on a busy machine) into saksi-data/bench-export-cache;
-later runs take about 5 minutes. Writes benchmarks/results/export.json; progress goes to stderr.
+encodes 90 camera-minutes of 720p (15-30 s of one core per minute depending on the machine,
+spread over all cores: 12-25 minutes on 2 cores) into saksi-data/bench-export-cache; later
+runs take about 2 minutes. Writes benchmarks/results/export.json; progress goes to stderr.
 """
 
 from __future__ import annotations
@@ -116,32 +116,6 @@ def saksi_replay(simulator: Simulator, channel: int, window: TimeWindow, out: Pa
     return run_child(argv, PASSWORD + "\n")
 
 
-# What `saksi replay` does (app/cli.py `_replay`), with only the imports it needs: the CLI as it
-# would cost if app/cli.py imported each command's dependencies inside the command.
-LEAN_REPLAY = """
-import asyncio, json, sys, time
-from datetime import datetime
-from pathlib import Path
-from app.settings import Settings
-from nvr_adapters import ClipWriter, ReplayTarget, TimeWindow, fetch
-url, start, end, out, user = sys.argv[1:6]
-Settings()
-window = TimeWindow(datetime.fromisoformat(start), datetime.fromisoformat(end))
-writer, started = ClipWriter(Path(out)), time.perf_counter()
-asyncio.run(fetch(ReplayTarget(url, user, sys.stdin.readline().rstrip(), window), writer))
-facts = writer.close()
-print(json.dumps({"frames": facts.frames, "elapsed_s": time.perf_counter() - started}))
-"""
-
-
-def lean_replay(simulator: Simulator, channel: int, window: TimeWindow, out: Path) -> Run:
-    argv = [
-        sys.executable, "-c", LEAN_REPLAY, simulator.onvif_url(channel),
-        window.start.isoformat(), window.end.isoformat(), str(out), USER,
-    ]  # fmt: skip
-    return run_child(argv, PASSWORD + "\n")
-
-
 def ffmpeg_copy(simulator: Simulator, channel: int, window: TimeWindow, out: Path) -> Run:
     url = simulator.hikvision_url(channel, window)
     return run_child(
@@ -156,7 +130,6 @@ def ffmpeg_copy(simulator: Simulator, channel: int, window: TimeWindow, out: Pat
 CLIENTS: dict[str, Client] = {
     "saksi_replay": saksi_replay,
     "ffmpeg_copy": ffmpeg_copy,
-    "saksi_replay_lean_imports": lean_replay,
 }
 
 
@@ -188,21 +161,22 @@ def against_ffmpeg(simulator: Simulator, scratch: Path, repeats: int) -> dict[st
         "saksi_transfer_only_vs_ffmpeg_time_ratio": round(
             median(transfer) / wall["ffmpeg_copy"], 3
         ),
-        "saksi_lean_imports_vs_ffmpeg_time_ratio": round(
-            wall["saksi_replay_lean_imports"] / wall["ffmpeg_copy"], 3
-        ),
     }
 
 
 def startup_costs(repeats: int) -> dict[str, Any]:
-    """`saksi --help` (every import of the CLI) against importing only what `replay` uses."""
-    lean = [sys.executable, "-c", "import app.settings, nvr_adapters"]
+    """`saksi --help` (the CLI's dispatcher), importing what `replay` uses (the fixed cost of a
+    Python process that writes MP4 with PyAV), and the peer's own start-up, `ffmpeg -version`."""
+    lean = [sys.executable, "-c", "import app.commands.replay"]
     cli: list[Run] = []
     imports: list[Run] = []
+    peer: list[Run] = []
     for _ in range(repeats):
         cli.append(run_child([SAKSI, "--help"]))
         imports.append(run_child(lean))
+        peer.append(run_child(["ffmpeg", "-hide_banner", "-version"]))
     return {
+        "ffmpeg_version_wall_s_median": median([r.wall_s for r in peer]),
         "saksi_help_wall_s": [round(r.wall_s, 3) for r in cli],
         "saksi_help_wall_s_median": median([r.wall_s for r in cli]),
         "saksi_help_cpu_s_median": median([r.cpu_s for r in cli]),
@@ -286,7 +260,7 @@ def fetch_in_process(simulator: Simulator, writer: ClipWriter) -> tuple[float, f
 def hashing_cost(simulator: Simulator, scratch: Path, repeats: int) -> dict[str, Any]:
     """A/B pairs, adjacent in time (their ratio cancels the load drifting between pairs)."""
     times: dict[str, list[tuple[float, float, int]]] = {"hashed": [], "unhashed": []}
-    for number in range(3 * repeats):  # the effect is small against the noise: more pairs
+    for number in range(10 * repeats):  # the effect is small against the noise: more pairs
         order = ["hashed", "unhashed"] if number % 2 == 0 else ["unhashed", "hashed"]
         for name in order:
             out = scratch / f"b-{name}-{number}.mp4"
@@ -473,7 +447,6 @@ def measure_sections(config: SimConfig, repeats: int) -> dict[str, Any]:
                 "cameras": CAMERAS,
                 "window_minutes_each": SHORT.total_seconds() / 60,
                 "saksi_replay": parallelism(sim, scratch, repeats, saksi_replay),
-                "saksi_replay_lean_imports": parallelism(sim, scratch, repeats, lean_replay),
             },
         }
 
