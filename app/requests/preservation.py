@@ -158,7 +158,12 @@ def at_risk(session: Session, request: EvidenceRequest) -> bool:
     risky = {item.id for item in request.items if item.preservation is Preservation.AT_RISK}
     if not risky:
         return False
+    return bool(risky - clipped_items(session, request.id))
+
+
+def clipped_items(session: Session, request_id: int) -> set[int]:
+    """The request's items that have a clip (an export done or partial, of either purpose)."""
     clipped = select(Export.item_id).where(
-        Export.request_id == request.id, Export.state.in_((ExportState.DONE, ExportState.PARTIAL))
+        Export.request_id == request_id, Export.state.in_((ExportState.DONE, ExportState.PARTIAL))
     )
-    return bool(risky - set(session.scalars(clipped)))
+    return set(session.scalars(clipped))

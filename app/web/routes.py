@@ -263,6 +263,7 @@ def _render_request(
         request, runtime, "request_detail.html", status_code, user=user, detail=detail,
         can_act=can_act, operators=[o for o in operators if o.active], users=users,
         sop=runtime.sop, error=error, exports=exports, export_button=export_button,
+        clipped_items=preservation.clipped_items(session, evidence.id),
         can_check_nvr=can_check_nvr, can_preserve=detail.at_risk and user.role is Role.OPERATOR,
         can_hand_over=_can_hand_over(step, user, evidence),
         **handover_context(runtime, session, user, evidence), **extra,

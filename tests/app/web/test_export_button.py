@@ -1,4 +1,5 @@
-"""The request page offers to start exports only while there is something to start."""
+"""The request page: exports offered only while there is something to start; an at-risk item
+that has its clip reads as secured."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from sqlalchemy.orm import Session
 
 from app.auth.models import Role
 from app.exports.models import Export, ExportState
+from app.requests.models import EvidenceRequest, Preservation
 from tests.app.factories import PASSWORD, Factory, walk_to_export_step
 
 
@@ -35,3 +37,31 @@ def test_the_export_button_follows_what_is_left_to_start(
     assert "Ulangi ekspor" not in after
     assert "Ulangi ekspor yang gagal" in after_failure
     assert "Mulai ekspor" not in after_failure
+
+
+def test_an_at_risk_item_with_a_clip_reads_as_secured(
+    factory: Factory, client: TestClient, session: Session
+) -> None:
+    """The warning stays (the NVR will still overwrite it) but no longer reads as urgent."""
+    created, people = walk_to_export_step(factory, cameras=1)
+    request = session.get(EvidenceRequest, created["id"])
+    assert request is not None
+    request.items[0].preservation = Preservation.AT_RISK
+    session.commit()
+    client.post("/masuk", data={"username": people[Role.PEMOHON].username, "password": PASSWORD})
+    page = f"/permintaan/{created['id']}"
+    urgent = client.get(page).text
+    [started] = client.post(
+        f"/api/v1/requests/{created['id']}/exports", headers=factory.headers(people[Role.OPERATOR])
+    ).json()
+    export = session.get(Export, started["id"])
+    assert export is not None
+    export.state = ExportState.DONE
+    session.commit()
+
+    secured = client.get(page).text
+
+    assert '<strong class="late">Segera tertimpa</strong>' in urgent
+    assert "salinan sudah diamankan" not in urgent
+    assert "salinan sudah diamankan" in secured
+    assert '<strong class="late">Segera tertimpa</strong>' not in secured
