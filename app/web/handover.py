@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi import APIRouter, File, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response, StreamingResponse
 from sqlalchemy.orm import Session
 
@@ -21,33 +21,28 @@ from app.requests import letters
 from app.requests.models import EvidenceRequest
 from app.runtime import Runtime
 from app.web.handover_view import downloadable
-from app.web.routes import WebUser, _readable, _render_request, refused
-from app.web.session import check_csrf
+from app.web.routes import PostedRequest, WebUser, _readable, _render_request, refused
 from drive_sync import serve_file
 
 router = APIRouter(include_in_schema=False)
-Csrf = Annotated[str, Form()]
 
 
 @router.post("/permintaan/{request_id}/paket", response_model=None)
 def build_package(
-    request: Request, request_id: int, user: WebUser, runtime: RuntimeDep, session: SessionDep,
-    csrf: Csrf,
+    request: Request, evidence: PostedRequest, user: WebUser, runtime: RuntimeDep,
+    session: SessionDep,
 ) -> Response:  # fmt: skip
-    check_csrf(runtime, request, csrf)
-    evidence = _readable(session, user, request_id)
     return _attempt(request, runtime, session, user, evidence, lambda: packaging.build_package(
         runtime, session, evidence, user, runtime.clock.now()))  # fmt: skip
 
 
 @router.post("/permintaan/{request_id}/serahkan", response_model=None)
 def deliver(
-    request: Request, request_id: int, user: WebUser, runtime: RuntimeDep, session: SessionDep,
-    csrf: Csrf,
+    request: Request, evidence: PostedRequest, user: WebUser, runtime: RuntimeDep,
+    session: SessionDep,
 ) -> Response:  # fmt: skip
     """Start the delivery; a local link is shown on this page once (only its hash is kept)."""
-    check_csrf(runtime, request, csrf)
-    evidence = _readable(session, user, request_id)
+    request_id = evidence.id
     try:
         started = delivery_service.start_delivery(
             runtime, session, evidence, user, runtime.clock.now()
@@ -60,12 +55,11 @@ def deliver(
 
 @router.post("/permintaan/{request_id}/cabut/{delivery_id}", response_model=None)
 def revoke(
-    request: Request, request_id: int, delivery_id: int, user: WebUser, runtime: RuntimeDep,
-    session: SessionDep, csrf: Csrf,
+    request: Request, evidence: PostedRequest, delivery_id: int, user: WebUser,
+    runtime: RuntimeDep, session: SessionDep,
 ) -> Response:  # fmt: skip
     """Withdraw the recipient's access now (office staff); the purge still runs at day 14."""
-    check_csrf(runtime, request, csrf)
-    evidence = _readable(session, user, request_id)
+    request_id = evidence.id
     delivery = session.get(Delivery, delivery_id)
     if user.role not in STAFF_ROLES:
         raise errors.RoleNotPermitted("only office staff revoke a delivery")
@@ -81,23 +75,20 @@ def revoke(
 
 @router.post("/permintaan/{request_id}/bast", response_model=None)
 def issue_bast(
-    request: Request, request_id: int, user: WebUser, runtime: RuntimeDep, session: SessionDep,
-    csrf: Csrf,
+    request: Request, evidence: PostedRequest, user: WebUser, runtime: RuntimeDep,
+    session: SessionDep,
 ) -> Response:  # fmt: skip
-    check_csrf(runtime, request, csrf)
-    evidence = _readable(session, user, request_id)
     return _attempt(request, runtime, session, user, evidence, lambda: issuing.issue_bast(
         runtime, session, evidence, user, runtime.clock.now()))  # fmt: skip
 
 
 @router.post("/permintaan/{request_id}/bast-ttd", response_model=None)
 def signed_scan(
-    request: Request, request_id: int, user: WebUser, runtime: RuntimeDep, session: SessionDep,
-    csrf: Csrf, scan: Annotated[UploadFile, File()],
+    request: Request, evidence: PostedRequest, user: WebUser, runtime: RuntimeDep,
+    session: SessionDep, scan: Annotated[UploadFile, File()],
 ) -> Response:  # fmt: skip
     """The BAST signed by both parties, scanned: closes the handover step."""
-    check_csrf(runtime, request, csrf)
-    evidence = _readable(session, user, request_id)
+    request_id = evidence.id
     settings = runtime.settings
     try:
         staged = letters.stage_letter(

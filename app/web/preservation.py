@@ -4,9 +4,7 @@ CSRF-checked form."""
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
 from app import errors
@@ -14,21 +12,18 @@ from app.auth.models import STAFF_ROLES
 from app.deps import RuntimeDep, SessionDep
 from app.exports import service as exports_service
 from app.requests import preservation
-from app.web.routes import WebUser, _readable, refused
-from app.web.session import check_csrf
+from app.web.routes import PostedRequest, WebUser, refused
 
 router = APIRouter(include_in_schema=False)
-Csrf = Annotated[str, Form()]
 
 
 @router.post("/permintaan/{request_id}/pengamanan", response_model=None)
 def preserve(
-    request: Request, request_id: int, user: WebUser, runtime: RuntimeDep, session: SessionDep,
-    csrf: Csrf,
+    request: Request, evidence: PostedRequest, user: WebUser, runtime: RuntimeDep,
+    session: SessionDep,
 ) -> Response:  # fmt: skip
     """Export the at-risk items now, as preservation copies (an operator)."""
-    check_csrf(runtime, request, csrf)
-    evidence = _readable(session, user, request_id)
+    request_id = evidence.id
     try:
         created = exports_service.start_preservation(session, evidence, user, runtime.clock.now())
     except errors.SaksiError as exc:
@@ -40,12 +35,10 @@ def preserve(
 
 @router.post("/permintaan/{request_id}/periksa-nvr", response_model=None)
 def check_again(
-    request: Request, request_id: int, user: WebUser, runtime: RuntimeDep, session: SessionDep,
-    csrf: Csrf,
-) -> Response:  # fmt: skip
+    evidence: PostedRequest, user: WebUser, runtime: RuntimeDep, session: SessionDep
+) -> Response:
     """Ask the NVRs again what they hold of the windows (office staff)."""
-    check_csrf(runtime, request, csrf)
-    evidence = _readable(session, user, request_id)
+    request_id = evidence.id
     if user.role not in STAFF_ROLES:
         raise errors.Forbidden("only office staff ask the NVRs")
     preservation.schedule_check(runtime, session, evidence)

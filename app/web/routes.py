@@ -212,6 +212,19 @@ def _readable(session: Session, user: User, request_id: int) -> EvidenceRequest:
     return evidence
 
 
+def posted_request(
+    request: Request, request_id: int, user: WebUser, runtime: RuntimeDep, session: SessionDep,
+    csrf: Annotated[str, Form()],
+) -> EvidenceRequest:  # fmt: skip
+    """The request a form on its page acts on: the form's CSRF token checked, then the user's
+    right to read the request."""
+    check_csrf(runtime, request, csrf)
+    return _readable(session, user, request_id)
+
+
+PostedRequest = Annotated[EvidenceRequest, Depends(posted_request)]
+
+
 @router.get("/permintaan/{request_id}", response_class=HTMLResponse)
 def request_page(
     request: Request, request_id: int, user: WebUser, runtime: RuntimeDep, session: SessionDep
@@ -280,18 +293,16 @@ def _can_hand_over(step: Any, user: User, evidence: EvidenceRequest) -> bool:
 @router.post("/permintaan/{request_id}/tindakan", response_model=None)
 def act(
     request: Request,
-    request_id: int,
+    evidence: PostedRequest,
     user: WebUser,
     runtime: RuntimeDep,
     session: SessionDep,
     action: Annotated[str, Form()],
-    csrf: Annotated[str, Form()],
     step: Annotated[int | None, Form()] = None,
     note: Annotated[str, Form()] = "",
     operator_id: Annotated[int | None, Form()] = None,
 ) -> Response:
-    check_csrf(runtime, request, csrf)
-    evidence = _readable(session, user, request_id)
+    request_id = evidence.id
     try:
         _perform(session, runtime, evidence, user, action, step, note.strip(), operator_id)
     except errors.SaksiError as exc:
@@ -352,16 +363,11 @@ def refused(
 
 @router.post("/permintaan/{request_id}/ekspor", response_model=None)
 def start_exports(
-    request: Request,
-    request_id: int,
-    user: WebUser,
-    runtime: RuntimeDep,
+    request: Request, evidence: PostedRequest, user: WebUser, runtime: RuntimeDep,
     session: SessionDep,
-    csrf: Annotated[str, Form()],
-) -> Response:
+) -> Response:  # fmt: skip
     """Start the exports of every item (the assigned operator, at the export step)."""
-    check_csrf(runtime, request, csrf)
-    evidence = _readable(session, user, request_id)
+    request_id = evidence.id
     try:
         created = exports_service.start_exports(
             session, runtime.sop, evidence, user, runtime.clock.now()
