@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 @dataclass
 class NalCollector:
     nals: list[bytes] = field(default_factory=list)
-    _fragment: bytearray | None = None
+    _fragment: list[bytes] | None = None  # the parts so far, joined once at its end
     _seq: int | None = None
 
     def _sequence(self, seq: int | None) -> None:
@@ -21,12 +21,12 @@ class NalCollector:
     def _fragment_part(self, header: bytes | None, data: bytes, end: bool) -> None:
         """Add one fragment: `header` (the rebuilt NAL header) starts a unit, `end` closes it."""
         if header is not None:
-            self._fragment = bytearray(header)
+            self._fragment = [header]
         if self._fragment is None:
             return  # the start was lost: this NAL unit cannot be rebuilt
-        self._fragment += data
+        self._fragment.append(data)
         if end:
-            self.nals.append(bytes(self._fragment))
+            self.nals.append(b"".join(self._fragment))
             self._fragment = None
 
     def take(self) -> tuple[bytes, ...]:

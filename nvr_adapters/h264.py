@@ -20,13 +20,13 @@ class Depacketizer(NalCollector):
         self._sequence(seq)
         if not payload:
             return
-        kind = nal_type(payload)
-        if kind == STAP_A:
-            self._stap_a(payload[1:])
-        elif kind == FU_A:
+        kind = payload[0] & 0x1F  # nal_type(), inline: once per packet
+        if kind == FU_A:
             self._fu_a(payload)
         elif 1 <= kind <= 23:
             self.nals.append(payload)
+        elif kind == STAP_A:
+            self._stap_a(payload[1:])
         else:
             raise ReplayError(f"unsupported H.264 RTP payload type {kind}")
 

@@ -12,8 +12,8 @@ import asyncio
 import base64
 import re
 import struct
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
@@ -105,18 +105,6 @@ CODECS = {
     "H264": _Codec("h264", h264.Depacketizer, _h264_key, _h264_parameter_sets),
     "H265": _Codec("hevc", h265.Depacketizer, h265.is_key, h265.sdp_parameter_sets),
 }
-
-
-@dataclass
-class _Pending:
-    rtp: int = -1
-    time: datetime | None = None
-    flags: int = 0
-    codec: _Codec = CODECS["H264"]
-    depacketizer: _Depacketizer = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.depacketizer = self.codec.depacketizer()
 
 
 async def fetch(target: ReplayTarget, sink: AccessUnitSink, *, max_resumes: int = 3) -> FetchStats:
@@ -217,23 +205,16 @@ async def _receive(
     session: RtspSession, target: ReplayTarget, sink: AccessUnitSink, stats: FetchStats,
     begin: datetime, codec: _Codec,
 ) -> bool:  # fmt: skip
-    clock, pending = _Clock(fallback=begin), _Pending(codec=codec)
+    assembler, end = Assembler(codec, _Clock(fallback=begin)), target.window.end
     while (batch := await _next_batch(session, target.stall_timeout)) is not None:
-        for channel, packet in batch:
-            if channel == 1:
-                if _rtcp(packet, clock):
-                    return True
-                continue
-            assembled = _rtp(packet, pending, clock)
-            if assembled is None:
-                continue
-            pending = _Pending(codec=codec)
-            unit, source, terminated = assembled
-            if unit.time >= target.window.end:
+        for unit, source, terminated in assembler.units(batch):
+            if unit.time >= end:
                 return True
             _deliver(unit, source, sink, stats)
             if terminated:
                 return True
+        if assembler.ended:
+            return True
     raise NvrUnreachable("the connection to the NVR dropped during the replay")
 
 
@@ -276,44 +257,63 @@ def _ntp_time(ntp: int) -> datetime:
     return datetime.fromtimestamp(seconds, tz=UTC)
 
 
-def _rtp(packet: bytes, pending: _Pending, clock: _Clock) -> tuple[AccessUnit, str, bool] | None:
-    """Add an RTP packet to the unit being assembled; return the unit once its marker arrives."""
-    if len(packet) < 12 or packet[0] >> 6 != 2:
-        raise ReplayError("not an RTP packet")
-    first, second, seq, rtp = RTP_HEADER.unpack_from(packet)
-    offset = 12 + 4 * (first & 0x0F)
-    if first & 0x10:
-        offset = _extension(packet, offset, pending)
-    pending.rtp = rtp
-    pending.depacketizer.push(packet[offset:], seq)
-    if not second & 0x80:  # the marker: the unit's last packet
-        return None
-    return _unit(pending, clock)
+class Assembler:
+    """Builds access units out of one session's packets (RTP, and RTCP for time), in order.
 
+    Runs for every packet, tens of thousands a minute of footage: a batch is walked in one loop,
+    the RTP header read in place, and the session's one depacketiser reused from unit to unit.
+    """
 
-def _extension(packet: bytes, offset: int, pending: _Pending) -> int:
-    """Read the header extension at `offset` (0xABAC: time and flags); return where it ends."""
-    profile, words = EXTENSION_HEADER.unpack_from(packet, offset)
-    start = offset + 4
-    end: int = start + 4 * words
-    if profile == 0xABAC and min(end, len(packet)) - start >= 10:
-        ntp, flags = ONVIF_EXTENSION.unpack_from(packet, start)
-        # The flags belong to the whole unit, but a server may mark only one of its packets
-        # (GStreamer: D on the first, E and T on the last), so they add up.
-        pending.time, pending.flags = _ntp_time(ntp), pending.flags | flags
-    return end
+    __slots__ = ("_clock", "_codec", "_depacketizer", "_flags", "_time", "ended")
 
+    def __init__(self, codec: _Codec, clock: _Clock) -> None:
+        self._codec, self._clock = codec, clock
+        self._depacketizer = codec.depacketizer()
+        self._time: datetime | None = None
+        self._flags = 0
+        self.ended = False  # the device said BYE
 
-def _unit(pending: _Pending, clock: _Clock) -> tuple[AccessUnit, str, bool]:
-    nals = pending.depacketizer.take()
-    time, source = clock.time(pending.rtp, pending.time)
-    flags = pending.flags
-    key = pending.codec.is_key(nals)
-    unit = AccessUnit(
-        time=time, nals=nals, key=key, discontinuity=bool(flags & FLAG_DISCONTINUITY),
-        end_of_section=bool(flags & (FLAG_END | FLAG_TERMINATION)),
-    )  # fmt: skip
-    return unit, source, bool(flags & FLAG_TERMINATION)
+    def units(self, batch: list[Packet]) -> Iterator[tuple[AccessUnit, str, bool]]:
+        """The units the batch completes, each with how its time was found and whether the device
+        marked it the end of the replay; a BYE ends them (and sets `ended`)."""
+        push, header = self._depacketizer.push, RTP_HEADER.unpack_from
+        for channel, packet in batch:
+            if channel:  # 1: the video's RTCP; no other channel was set up
+                if channel == 1 and _rtcp(packet, self._clock):
+                    self.ended = True
+                    return
+                continue
+            if len(packet) < 12 or packet[0] >> 6 != 2:
+                raise ReplayError("not an RTP packet")
+            first, second, seq, rtp = header(packet)
+            offset = 12 + 4 * (first & 0x0F)
+            if first & 0x10:
+                offset = self._extension(packet, offset)
+            push(packet[offset:], seq)
+            if second & 0x80:  # the marker: the unit's last packet
+                yield self._unit(rtp)
+
+    def _extension(self, packet: bytes, offset: int) -> int:
+        """Read the header extension at `offset` (0xABAC: time and flags); return its end."""
+        profile, words = EXTENSION_HEADER.unpack_from(packet, offset)
+        start = offset + 4
+        end: int = start + 4 * words
+        if profile == 0xABAC and min(end, len(packet)) - start >= 10:
+            ntp, flags = ONVIF_EXTENSION.unpack_from(packet, start)
+            # The flags belong to the whole unit, but a server may mark only one of its packets
+            # (GStreamer: D on the first, E and T on the last), so they add up.
+            self._time, self._flags = _ntp_time(ntp), self._flags | flags
+        return end
+
+    def _unit(self, rtp: int) -> tuple[AccessUnit, str, bool]:
+        nals = self._depacketizer.take()
+        time, source = self._clock.time(rtp, self._time)
+        flags, self._time, self._flags = self._flags, None, 0
+        unit = AccessUnit(
+            time, nals, self._codec.is_key(nals), bool(flags & FLAG_DISCONTINUITY),
+            bool(flags & (FLAG_END | FLAG_TERMINATION)),
+        )  # fmt: skip
+        return unit, source, bool(flags & FLAG_TERMINATION)
 
 
 __all__ = ["FetchStats", "NvrError", "ReplayTarget", "fetch"]

@@ -10,8 +10,9 @@ import pytest
 
 from nvr_adapters.errors import ReplayError
 from nvr_adapters.h265 import Depacketizer, is_key, nal_type
-from nvr_adapters.replay import CODECS, _Clock, _Pending, _rtp, stream_info
+from nvr_adapters.replay import CODECS, Assembler, _Clock, stream_info
 from nvr_sim.rtp import Packetizer
+from tests.nvr_adapters.rtp_helpers import add
 
 VPS = bytes([0x40, 0x01, 0x0C, 0x01, 0xFF, 0xFF])
 SPS = bytes([0x42, 0x01, 0x01, 0x01, 0x60])
@@ -126,7 +127,7 @@ def test_an_h265_sdp_picks_the_h265_depacketizer_and_its_parameter_sets() -> Non
     assert (info.codec, info.clock_rate) == ("hevc", 90000)
     assert info.parameter_sets == (VPS, SPS, PPS)
     assert codec is CODECS["H265"]
-    assert isinstance(_Pending(codec=codec).depacketizer, Depacketizer)
+    assert isinstance(codec.depacketizer(), Depacketizer)
 
 
 def test_an_h264_sdp_still_gives_h264() -> None:
@@ -157,11 +158,11 @@ def rtp(payload: bytes, *, seq: int, marker: bool) -> bytes:
 
 def test_an_h265_unit_is_assembled_at_its_marker_and_keyed_by_its_irap() -> None:
     moment = datetime(2026, 11, 20, 1, 0, 0, tzinfo=UTC)
-    pending, clock = _Pending(codec=CODECS["H265"]), _Clock(fallback=moment)
+    assembler = Assembler(CODECS["H265"], _Clock(fallback=moment))
     payloads = [ap(VPS, SPS, PPS), *fu(IDR, 1000)]
     assembled = None
     for seq, payload in enumerate(payloads):
-        assembled = _rtp(rtp(payload, seq=seq, marker=seq == len(payloads) - 1), pending, clock)
+        assembled = add(assembler, rtp(payload, seq=seq, marker=seq == len(payloads) - 1))
     assert assembled is not None
     unit, source, terminated = assembled
     assert unit.nals == (VPS, SPS, PPS, IDR)

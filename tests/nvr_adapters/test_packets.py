@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import struct
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from nvr_adapters.h264 import Depacketizer
-from nvr_adapters.replay import NTP_EPOCH_OFFSET, _Clock, _clock, _Pending, _rtp
+from nvr_adapters.replay import CODECS, NTP_EPOCH_OFFSET, Assembler, _Clock, _clock
+from tests.nvr_adapters.rtp_helpers import add
 
 SPS = bytes([0x67, 0x42, 0xC0, 0x1E, 0xD9])
 PPS = bytes([0x68, 0xCE, 0x3C, 0x80])
@@ -88,13 +89,13 @@ def abac(moment: datetime, flags: int, cseq: int = 7) -> bytes:
 
 def test_onvif_extension_gives_utc_time_and_flags() -> None:
     moment = datetime(2026, 11, 20, 1, 2, 3, 250000, tzinfo=UTC)
-    pending, clock = _Pending(), _Clock(fallback=datetime(2000, 1, 1, tzinfo=UTC))
+    assembler = Assembler(CODECS["H264"], _Clock(fallback=datetime(2000, 1, 1, tzinfo=UTC)))
     fragments = fu_a(IDR, 80)
     assembled = None
     for seq, payload in enumerate(fragments):
         ext = abac(moment, 0x80 | 0x40 | 0x10) if seq == 0 else b""
         last = seq == len(fragments) - 1
-        assembled = _rtp(rtp(payload, seq=seq, ts=900, marker=last, extension=ext), pending, clock)
+        assembled = add(assembler, rtp(payload, seq=seq, ts=900, marker=last, extension=ext))
         assert (assembled is None) is not last
     assert assembled is not None
     unit, source, terminated = assembled
@@ -110,7 +111,7 @@ def test_onvif_extension_gives_utc_time_and_flags() -> None:
 def test_discontinuity_flag_is_kept() -> None:
     moment = datetime(2026, 11, 20, 1, 2, 3, tzinfo=UTC)
     packet = rtp(SLICE, seq=1, ts=0, marker=True, extension=abac(moment, 0x20))
-    assembled = _rtp(packet, _Pending(), _Clock(fallback=moment))
+    assembled = add(Assembler(CODECS["H264"], _Clock(fallback=moment)), packet)
     assert assembled is not None
     assert assembled[0].discontinuity
     assert not assembled[0].key
@@ -122,7 +123,7 @@ def test_without_extension_time_follows_rtp_timestamps_from_the_requested_start(
     clock = _Clock(fallback=start)
     times = []
     for seq, ts in enumerate([4_294_963_296, 3_704]):  # wraps around 2**32 between frames
-        assembled = _rtp(rtp(SLICE, seq=seq, ts=ts, marker=True), _Pending(), clock)
+        assembled = add(Assembler(CODECS["H264"], clock), rtp(SLICE, seq=seq, ts=ts, marker=True))
         assert assembled is not None
         times.append(assembled[0].time)
         assert assembled[1] == "requested-start"
@@ -133,3 +134,24 @@ def test_without_extension_time_follows_rtp_timestamps_from_the_requested_start(
 def test_range_clock_format_is_utc_with_milliseconds() -> None:
     moment = datetime(2026, 11, 20, 8, 2, 3, 456789, tzinfo=UTC)
     assert _clock(moment) == "20261120T080203.456Z"
+
+
+def test_a_batch_is_read_in_order_until_the_devices_bye() -> None:
+    """RTCP (channel 1) sets the clock and a BYE ends the replay; other channels are not ours."""
+    moment = datetime(2026, 11, 20, 1, 0, 0, tzinfo=UTC)
+    ntp = round((moment.timestamp() + NTP_EPOCH_OFFSET) * 2**32)
+    sender_report = struct.pack("!BBHIQIII", 0x80, 200, 6, 0x1234, ntp, 9000, 0, 0)
+    bye = struct.pack("!BBHI", 0x81, 203, 1, 0x1234)
+    assembler = Assembler(CODECS["H264"], _Clock(fallback=datetime(2000, 1, 1, tzinfo=UTC)))
+    batch = [
+        (1, sender_report),
+        (0, rtp(SLICE, seq=1, ts=9000 + 90000, marker=True)),
+        (2, rtp(IDR, seq=9, ts=0, marker=True)),  # an audio track nobody set up: ignored
+        (1, bye),
+        (0, rtp(SLICE, seq=2, ts=9000 + 2 * 90000, marker=True)),  # after the BYE: not read
+    ]
+    units = list(assembler.units(batch))
+    assert [(u.time, source, u.key) for u, source, _ in units] == [
+        (moment + timedelta(seconds=1), "rtcp-sender-report", False)
+    ]
+    assert assembler.ended
