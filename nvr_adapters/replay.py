@@ -19,10 +19,11 @@ from typing import Protocol
 
 from nvr_adapters import h264, h265
 from nvr_adapters.errors import NvrError, NvrUnreachable, ReplayError
-from nvr_adapters.rtsp import Packet, RtspSession
+from nvr_adapters.rtsp import FrameRun, RtspSession
 from nvr_adapters.types import AccessUnit, AccessUnitSink, StreamInfo, TimeWindow
 
 NTP_EPOCH_OFFSET = 2_208_988_800
+ONVIF_TIME = "onvif-extension"  # how a unit's time was found, when the 0xABAC extension gave it
 FLAG_CLEAN, FLAG_END, FLAG_DISCONTINUITY, FLAG_TERMINATION = 0x80, 0x40, 0x20, 0x10
 # Read in place from the packet (no slices): V/P/X/CC, M/PT, sequence number, timestamp; an
 # extension's profile and length in words; the 0xABAC extension's NTP time and flags.
@@ -54,15 +55,15 @@ class FetchStats:
 
 @dataclass
 class _Clock:
-    """Maps RTP timestamps to UTC: from 0xABAC, else an RTCP sender report, else the request."""
+    """Maps RTP timestamps to UTC where the 0xABAC extension gave no time: from an RTCP sender
+    report, else from the requested start."""
 
     fallback: datetime
     sr: tuple[int, datetime] | None = None
     first_rtp: int | None = None
 
-    def time(self, rtp: int, extension_time: datetime | None) -> tuple[datetime, str]:
-        if extension_time is not None:
-            return extension_time, "onvif-extension"
+    def time(self, rtp: int) -> tuple[datetime, str]:
+        """The time of a unit the 0xABAC extension gave none, and how it was found."""
         if self.sr is not None:
             delta = ((rtp - self.sr[0] + 2**31) % 2**32 - 2**31) / 90000
             return self.sr[1] + timedelta(seconds=delta), "rtcp-sender-report"
@@ -218,7 +219,7 @@ async def _receive(
     raise NvrUnreachable("the connection to the NVR dropped during the replay")
 
 
-async def _next_batch(session: RtspSession, timeout: float) -> list[Packet] | None:
+async def _next_batch(session: RtspSession, timeout: float) -> FrameRun | None:
     try:
         return await asyncio.wait_for(session.batches.get(), timeout)
     except TimeoutError:
@@ -273,42 +274,50 @@ class Assembler:
         self._flags = 0
         self.ended = False  # the device said BYE
 
-    def units(self, batch: list[Packet]) -> Iterator[tuple[AccessUnit, str, bool]]:
-        """The units the batch completes, each with how its time was found and whether the device
-        marked it the end of the replay; a BYE ends them (and sets `ended`)."""
-        push, header = self._depacketizer.push, RTP_HEADER.unpack_from
-        for channel, packet in batch:
+    def units(self, run: FrameRun) -> Iterator[tuple[AccessUnit, str, bool]]:
+        """The units a run of frames completes, each with how its time was found and whether the
+        device marked it the end of the replay; a BYE ends them (and sets `ended`)."""
+        push, header, data, end = self._depacketizer.push, RTP_HEADER.unpack_from, run.data, run.end
+        start = run.start
+        while start < end:  # each frame: `$`, channel, 16-bit length, packet
+            channel, packet = data[start + 1], start + 4
+            start = packet + (data[start + 2] << 8 | data[start + 3])
             if channel:  # 1: the video's RTCP; no other channel was set up
-                if channel == 1 and _rtcp(packet, self._clock):
+                if channel == 1 and _rtcp(data[packet:start], self._clock):
                     self.ended = True
                     return
                 continue
-            if len(packet) < 12 or packet[0] >> 6 != 2:
+            if start - packet < 12 or data[packet] >> 6 != 2:
                 raise ReplayError("not an RTP packet")
-            first, second, seq, rtp = header(packet)
-            offset = 12 + 4 * (first & 0x0F)
+            first, second, seq, rtp = header(data, packet)
+            payload = packet + 12 + 4 * (first & 0x0F)
             if first & 0x10:
-                offset = self._extension(packet, offset)
-            push(packet[offset:], seq)
+                payload = self._extension(data, payload, start)
+            push(data[payload:start], seq)
             if second & 0x80:  # the marker: the unit's last packet
                 yield self._unit(rtp)
 
-    def _extension(self, packet: bytes, offset: int) -> int:
-        """Read the header extension at `offset` (0xABAC: time and flags); return its end."""
-        profile, words = EXTENSION_HEADER.unpack_from(packet, offset)
+    def _extension(self, data: bytes, offset: int, end: int) -> int:
+        """Read the header extension at `offset` of a packet ending at `end` (0xABAC: time and
+        flags); return where the extension ends."""
+        if offset + 4 > end:
+            raise ReplayError("an RTP packet cut inside its header extension")
+        profile, words = EXTENSION_HEADER.unpack_from(data, offset)
         start = offset + 4
-        end: int = start + 4 * words
-        if profile == 0xABAC and min(end, len(packet)) - start >= 10:
-            ntp, flags = ONVIF_EXTENSION.unpack_from(packet, start)
+        after: int = start + 4 * words
+        if profile == 0xABAC and min(after, end) - start >= 10:
+            ntp, flags = ONVIF_EXTENSION.unpack_from(data, start)
             # The flags belong to the whole unit, but a server may mark only one of its packets
             # (GStreamer: D on the first, E and T on the last), so they add up.
             self._time, self._flags = _ntp_time(ntp), self._flags | flags
-        return end
+        return after
 
     def _unit(self, rtp: int) -> tuple[AccessUnit, str, bool]:
         nals = self._depacketizer.take()
-        time, source = self._clock.time(rtp, self._time)
-        flags, self._time, self._flags = self._flags, None, 0
+        time, flags, self._time, self._flags = self._time, self._flags, None, 0
+        source = ONVIF_TIME
+        if time is None:
+            time, source = self._clock.time(rtp)
         unit = AccessUnit(
             time, nals, self._codec.is_key(nals), bool(flags & FLAG_DISCONTINUITY),
             bool(flags & (FLAG_END | FLAG_TERMINATION)),

@@ -1,9 +1,10 @@
 """An RTSP client session over one TCP connection: requests, authentication, interleaved RTP.
 
-The connection is read in large chunks, split into interleaved frames (`$`, channel, length,
-packet) and the RTSP responses between them, and handed on as one batch of packets per chunk:
-per packet, a slice and a tuple, not three awaited reads and a queue item. The queue of batches
-is bounded, so a slow consumer stops the reading (and TCP the sender) instead of growing memory.
+The connection is read in large chunks, split into runs of interleaved frames (`$`, channel,
+length, packet) and the RTSP responses between them, and handed on as one run per chunk: the
+frames are found, not copied (the consumer reads each packet in place), and not three awaited
+reads and a queue item each. The queue of runs is bounded, so a slow consumer stops the reading
+(and TCP the sender) instead of growing memory.
 
 What costs most is not the packets but waking up: a device that sends each frame as it reads it
 from disk wakes a client that keeps up once per frame (epoll, recv, two task switches). So when
@@ -45,6 +46,25 @@ DOLLAR = 0x24  # `$`, which starts an interleaved frame
 Packet = tuple[int, bytes]  # (interleaved channel, the RTP or RTCP packet)
 
 
+@dataclass(frozen=True, slots=True)
+class FrameRun:
+    """Complete interleaved frames back to back in `data[start:end]`, each `$`, channel, a 16-bit
+    length and the packet: read in place by the replay, which walks them once itself."""
+
+    data: bytes
+    start: int
+    end: int
+
+    def packets(self) -> list[Packet]:
+        """Each frame as (channel, packet), copied out: for callers that need not be fast."""
+        data, offset, packets = self.data, self.start, []
+        while offset < self.end:
+            begin = offset + 4
+            offset = begin + (data[offset + 2] << 8 | data[offset + 3])
+            packets.append((data[begin - 3], data[begin:offset]))
+        return packets
+
+
 @dataclass
 class RtspResponse:
     status: int
@@ -70,8 +90,8 @@ class RtspSession:
         self._reader: asyncio.StreamReader | None = None
         self._writer: asyncio.StreamWriter | None = None
         self._responses: asyncio.Queue[RtspResponse] = asyncio.Queue()
-        # The packets in arrival order, a batch per read; None once the connection has ended.
-        self.batches: asyncio.Queue[list[Packet] | None] = asyncio.Queue(maxsize=MAX_BATCHES)
+        # The frames in arrival order, a run per read; None once the connection has ended.
+        self.batches: asyncio.Queue[FrameRun | None] = asyncio.Queue(maxsize=MAX_BATCHES)
         self._pump: asyncio.Task[None] | None = None
 
     async def connect(self) -> None:
@@ -149,8 +169,8 @@ class RtspSession:
             pass  # a broken connection, or one no longer speaking RTSP: either ends the session
         await self.batches.put(None)  # the connection ended (a partial frame is dropped)
 
-    async def _hand_on(self, items: list[list[Packet] | RtspResponse]) -> bool:
-        """Pass responses and packet batches on, in order; return whether there were packets."""
+    async def _hand_on(self, items: list[FrameRun | RtspResponse]) -> bool:
+        """Pass responses and runs of frames on, in order; return whether there were frames."""
         streaming = False
         for item in items:
             if isinstance(item, RtspResponse):
@@ -177,22 +197,22 @@ class Deframer:
     """Splits the bytes of an RTSP connection into interleaved packets and responses.
 
     `feed` takes the bytes as they arrive, in chunks of any size, and returns what they complete,
-    in order: runs of packets (one list per run) and the responses between them. A frame cut by
-    the chunk's end waits for the next chunk.
+    in order: runs of frames and the responses between them. A frame cut by the chunk's end waits
+    for the next chunk.
     """
 
     def __init__(self) -> None:
         self._rest = b""
 
-    def feed(self, data: bytes) -> list[list[Packet] | RtspResponse]:
-        """Add `data`; return the packet runs and responses it completes."""
+    def feed(self, data: bytes) -> list[FrameRun | RtspResponse]:
+        """Add `data`; return the runs of frames and the responses it completes."""
         buffer = self._rest + data if self._rest else data
-        items: list[list[Packet] | RtspResponse] = []
+        items: list[FrameRun | RtspResponse] = []
         offset = 0
         while offset < len(buffer):
-            run, offset = _frames(buffer, offset)
-            if run:
-                items.append(run)
+            start, offset = offset, _frames_end(buffer, offset)
+            if offset > start:
+                items.append(FrameRun(buffer, start, offset))
             if offset == len(buffer) or buffer[offset] == DOLLAR:
                 break  # all used, or a frame not complete yet
             response, offset = _response(buffer, offset)
@@ -203,16 +223,15 @@ class Deframer:
         return items
 
 
-def _frames(buffer: bytes, offset: int) -> tuple[list[Packet], int]:
-    """The complete interleaved frames from `offset` on, and where the first other thing starts."""
-    run, size = [], len(buffer)
+def _frames_end(buffer: bytes, offset: int) -> int:
+    """Where the complete interleaved frames from `offset` on end (and something else starts)."""
+    size = len(buffer)
     while offset + 4 <= size and buffer[offset] == DOLLAR:
         end = offset + 4 + (buffer[offset + 2] << 8 | buffer[offset + 3])
         if end > size:
             break
-        run.append((buffer[offset + 1], buffer[offset + 4 : end]))
         offset = end
-    return run, offset
+    return offset
 
 
 def _response(buffer: bytes, offset: int) -> tuple[RtspResponse | None, int]:

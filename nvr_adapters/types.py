@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 START_CODE = b"\x00\x00\x00\x01"
 
@@ -21,9 +21,11 @@ class TimeWindow:
             raise ValueError("a time window must end after it starts")
 
 
-@dataclass(frozen=True, slots=True)
-class AccessUnit:
-    """One coded picture as received: NAL units without start codes, and when it was recorded."""
+class AccessUnit(NamedTuple):
+    """One coded picture as received: NAL units without start codes, and when it was recorded.
+
+    A named tuple, not a dataclass: tens of thousands are made per minute of footage, and a tuple
+    is made in a third of the time of a frozen dataclass (immutable all the same)."""
 
     time: datetime
     nals: tuple[bytes, ...]

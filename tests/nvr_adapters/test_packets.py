@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from nvr_adapters.h264 import Depacketizer
 from nvr_adapters.replay import CODECS, NTP_EPOCH_OFFSET, Assembler, _Clock, _clock
-from tests.nvr_adapters.rtp_helpers import add
+from tests.nvr_adapters.rtp_helpers import add, run
 
 SPS = bytes([0x67, 0x42, 0xC0, 0x1E, 0xD9])
 PPS = bytes([0x68, 0xCE, 0x3C, 0x80])
@@ -150,7 +150,7 @@ def test_a_batch_is_read_in_order_until_the_devices_bye() -> None:
         (1, bye),
         (0, rtp(SLICE, seq=2, ts=9000 + 2 * 90000, marker=True)),  # after the BYE: not read
     ]
-    units = list(assembler.units(batch))
+    units = list(assembler.units(run(batch)))
     assert [(u.time, source, u.key) for u, source, _ in units] == [
         (moment + timedelta(seconds=1), "rtcp-sender-report", False)
     ]

@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 
-from nvr_adapters.rtsp import MAX_BATCHES, Deframer, Packet, RtspResponse, RtspSession
+from nvr_adapters.rtsp import MAX_BATCHES, Deframer, FrameRun, Packet, RtspResponse, RtspSession
 
 KEEPALIVE_REPLY = b"RTSP/1.0 200 OK\r\nCSeq: 5\r\nSession: 12345678\r\n\r\n"
 # A body holding what would look like a frame and a response end, to be taken as body.
@@ -33,8 +33,8 @@ STREAM: list[Packet | bytes] = [
 WIRE = b"".join(item if isinstance(item, bytes) else frame(*item) for item in STREAM)
 
 
-def flatten(items: list[list[Packet] | RtspResponse]) -> list[Packet | RtspResponse]:
-    return [x for item in items for x in (item if isinstance(item, list) else [item])]
+def flatten(items: list[FrameRun | RtspResponse]) -> list[Packet | RtspResponse]:
+    return [x for item in items for x in (item.packets() if isinstance(item, FrameRun) else [item])]
 
 
 def split_at(data: bytes, *cuts: int) -> list[bytes]:
@@ -53,7 +53,7 @@ def expected() -> list[Packet | RtspResponse]:
 
 def test_one_chunk_yields_every_frame_and_response_in_order() -> None:
     items = Deframer().feed(WIRE)
-    shape = [len(i) if isinstance(i, list) else i.headers["cseq"] for i in items]
+    shape = [len(i.packets()) if isinstance(i, FrameRun) else i.headers["cseq"] for i in items]
     assert shape == [3, "5", 1, "6", 2]  # packets, a reply, a packet, a reply, packets
     assert flatten(items)[:3] == [STREAM[0], STREAM[1], STREAM[2]]
     reply = flatten(items)[5]
@@ -64,8 +64,9 @@ def test_one_chunk_yields_every_frame_and_response_in_order() -> None:
 
 def test_many_frames_in_one_chunk_come_as_one_batch() -> None:
     packets = [(0, rtp(n, n % 1500)) for n in range(2000)]
-    items = Deframer().feed(b"".join(frame(*p) for p in packets))
-    assert items == [packets]
+    (item,) = Deframer().feed(b"".join(frame(*p) for p in packets))
+    assert isinstance(item, FrameRun)
+    assert item.packets() == packets
 
 
 def test_a_cut_anywhere_changes_nothing() -> None:
@@ -92,7 +93,7 @@ def test_a_partial_frame_waits_for_its_end() -> None:
     deframer = Deframer()
     whole, partial = frame(0, rtp(1)), frame(0, rtp(2, 1400))
     assert flatten(deframer.feed(whole + partial[:700])) == [(0, rtp(1))]
-    assert deframer.feed(partial[700:]) == [[(0, rtp(2, 1400))]]
+    assert flatten(deframer.feed(partial[700:])) == [(0, rtp(2, 1400))]
 
 
 def test_a_reply_whose_body_is_still_coming_waits_for_it() -> None:
@@ -140,7 +141,7 @@ async def session_against(serve: Serve) -> tuple[RtspSession, asyncio.Server]:
 async def batches_until_end(session: RtspSession) -> list[list[Packet]]:
     batches = []
     while (batch := await asyncio.wait_for(session.batches.get(), 5)) is not None:
-        batches.append(batch)
+        batches.append(batch.packets())
     return batches
 
 
