@@ -7,6 +7,7 @@ encoded ahead of the measurements, one process per core, into the simulator's ow
 
 from __future__ import annotations
 
+import compileall
 import json
 import os
 import re
@@ -32,6 +33,15 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def progress(message: str) -> None:
     print(f"[{datetime.now():%H:%M:%S}] {message}", file=sys.stderr, flush=True)
+
+
+def compile_project() -> None:
+    """Bytecode for the project's modules, as `scripts/setup` (and `pip install .`) leaves them:
+    a module edited since would otherwise be compiled from source at every start of a client
+    (PYTHONDONTWRITEBYTECODE is set on these machines), which is not what an install runs."""
+    packages = ("app", "custody", "drive_sync", "nvr_adapters", "nvr_sim")
+    for package in packages:
+        compileall.compile_dir(ROOT / package, quiet=1)
 
 
 def median(values: list[float]) -> float:

@@ -53,6 +53,7 @@ sys.path.insert(0, str(ROOT))
 from benchmarks._measure import (  # noqa: E402
     Run,
     Simulator,
+    compile_project,
     encode_missing,
     frames,
     median,
@@ -192,7 +193,7 @@ def startup_costs(repeats: int) -> dict[str, Any]:
 
 
 class _NoDigest:
-    """The control of the A/B pairs: the same calls as a digest, and no hashing."""
+    """The control of the comparison: a writer that hashes nothing (every update dropped)."""
 
     def update(self, data: bytes) -> None:
         pass
@@ -219,14 +220,14 @@ class _SwappedDigests(ClipWriter, ABC):
 
 
 class UnhashedClipWriter(_SwappedDigests):
-    """The control: both digests made no-ops."""
+    """The control: no hashing at all, nor anything done for it."""
 
     def _swap(self, digest: Any) -> Any:
         return _NoDigest()
 
 
 class InlineClipWriter(_SwappedDigests):
-    """How the writer hashed before: `hashlib` on the replay's own thread (a diagnostic)."""
+    """A diagnostic: both digests on the replay's own thread, as the writer used to hash."""
 
     def _swap(self, digest: Any) -> Any:
         return hashlib.sha256()
@@ -396,6 +397,7 @@ def measure(repeats: int) -> dict[str, Any]:
     retention = timedelta(hours=math.ceil((datetime.now(UTC) - ANCHOR) / timedelta(hours=1)) + 24)
     config = sim_config(retention)
     encoded, encode_s = encode_missing(config, wanted_segments())
+    compile_project()
     load_before = os.getloadavg()
     sections = measure_sections(config, repeats)
     return {

@@ -6,16 +6,18 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 import time
 from datetime import datetime
+from typing import NoReturn
 
 from nvr_adapters.replay import ReplayTarget, fetch
 from nvr_adapters.types import TimeWindow
 from nvr_adapters.writer import ClipWriter
 
 
-def replay(args: argparse.Namespace) -> int:
+def replay(args: argparse.Namespace) -> NoReturn:
     """Print one JSON object describing the clip written (the operator's diagnostic tool)."""
     password = sys.stdin.readline().rstrip("\n") if args.password_stdin else ""
     window = TimeWindow(_aware(args.start), _aware(args.end))
@@ -38,8 +40,16 @@ def replay(args: argparse.Namespace) -> int:
         "time_source": stats.time_source,
         "elapsed_s": round(time.perf_counter() - started, 3),
     }
-    print(json.dumps(result))
-    return 0
+    print(json.dumps(result), flush=True)
+    _exit_now()
+
+
+def _exit_now() -> NoReturn:
+    """End the process without the interpreter's teardown (freeing PyAV and every module: 15 ms
+    of a 10-minute pull's 0.38 s, measured against ffmpeg, which has none). Nothing is pending:
+    the clip is closed, the result printed and flushed, the hashing threads idle."""
+    sys.stderr.flush()
+    os._exit(0)
 
 
 def _aware(moment: datetime) -> datetime:
