@@ -49,10 +49,15 @@ class Sha256:
         if self._size >= BATCH:
             self._submit()
 
-    def hexdigest(self) -> str:
-        """Wait until every byte given is hashed; the digest of them all."""
+    def flush(self) -> None:
+        """Hand what is gathered to the thread now, without waiting for it (a writer about to
+        finish lets it hash meanwhile)."""
         if self._parts:
             self._submit()
+
+    def hexdigest(self) -> str:
+        """Wait until every byte given is hashed; the digest of them all."""
+        self.flush()
         done = threading.Event()
         self._put(done)  # first in, first out: set once every batch before it is hashed
         done.wait()

@@ -154,6 +154,7 @@ class ClipWriter:
         """Finish the file and return its facts (hash computed while writing)."""
         if self._container is None or self._hashing is None or self._file is None:
             raise ReplayError("no frame was received: nothing to write")
+        self._raw.flush()  # its last batch is hashed while the container finishes
         self._container.close()
         self._file.close()
         assert self._first is not None
