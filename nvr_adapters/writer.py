@@ -7,8 +7,6 @@ signatures and a court expert's own analysis see the original bitstream. The mux
 fragmented MP4 strictly front to back into a file object that refuses to seek, so SHA-256 of the
 bytes as they pass is the SHA-256 of the file: no second read. A second hash over the raw access
 units (Annex-B, in order, parameter sets included) proves the bitstream equals the device's.
-Both digests are fed from memory as the bytes pass and computed on a thread of their own
-(`_digest`), on another core while the replay goes on.
 
 Trimming rule: the clip starts at the key frame at or before the window start (earlier frames
 cannot be decoded without it) and ends with the last frame before the window end.
@@ -16,6 +14,7 @@ cannot be decoded without it) and ends with the last frame before the window end
 
 from __future__ import annotations
 
+import hashlib
 import io
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -26,7 +25,6 @@ from typing import IO, Any
 import av
 
 from nvr_adapters import h264, h265
-from nvr_adapters._digest import Sha256
 from nvr_adapters.errors import ReplayError
 from nvr_adapters.types import AccessUnit, StreamInfo
 
@@ -50,7 +48,7 @@ class HashingFile:
 
     def __init__(self, target: IO[bytes]) -> None:
         self._target = target
-        self.sha256 = Sha256()
+        self.sha256 = hashlib.sha256()
         self.size = 0
 
     def write(self, data: bytes) -> int:
@@ -92,7 +90,7 @@ class ClipWriter:
         self._hashing: HashingFile | None = None
         self._container: Any = None
         self._stream: Any = None
-        self._raw = Sha256()
+        self._raw = hashlib.sha256()
         self._info: StreamInfo | None = None
         self._sample_entry: frozenset[bytes] | None = None
         self._first: datetime | None = None
@@ -154,7 +152,6 @@ class ClipWriter:
         """Finish the file and return its facts (hash computed while writing)."""
         if self._container is None or self._hashing is None or self._file is None:
             raise ReplayError("no frame was received: nothing to write")
-        self._raw.flush()  # its last batch is hashed while the container finishes
         self._container.close()
         self._file.close()
         assert self._first is not None
