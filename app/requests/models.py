@@ -24,7 +24,10 @@ class Preservation(StrEnum):
     UNKNOWN = "unknown"  # the NVR could not be asked (the error is kept)
     SAFE = "safe"
     AT_RISK = "at_risk"  # within the margin of the NVR's oldest recording: preserve now
-    OVERWRITTEN = "overwritten"  # the NVR no longer holds any of it
+    OVERWRITTEN = "overwritten"  # the NVR's oldest recording starts after the window
+    # The NVR holds nothing in the window (the camera did not record then), or nothing of the
+    # camera at all: whether it was ever recorded the device cannot tell, so nothing is claimed.
+    ABSENT = "absent"
 
 
 class RequestStatus(StrEnum):

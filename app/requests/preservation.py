@@ -108,12 +108,15 @@ def _coverage(coverage: Coverage, shift: timedelta) -> dict[str, Any]:
     return {"recorded": spans(coverage.spans), "gaps": spans(coverage.gaps)}
 
 
-def verdict(item: RequestItem, oldest: datetime | None, margin: timedelta) -> Preservation:
-    """Compare an item's window with the oldest footage its NVR holds."""
+def verdict(item: RequestItem, answer: Answer, margin: timedelta) -> Preservation:
+    """Compare an item's window with the oldest footage its NVR holds, and what it holds of it."""
+    oldest = answer.oldest
     if oldest is None:
-        return Preservation.OVERWRITTEN  # the device holds nothing of this camera any more
+        return Preservation.ABSENT  # nothing of this camera on the device since the look-back
     if oldest >= item.window_end_at:
         return Preservation.OVERWRITTEN
+    if answer.coverage is not None and not answer.coverage["recorded"]:
+        return Preservation.ABSENT  # within what the device keeps, but nothing recorded in it
     if oldest + margin > item.window_start_at:
         return Preservation.AT_RISK
     return Preservation.SAFE
@@ -127,7 +130,7 @@ def _store(item: RequestItem, answer: Answer, margin: timedelta, runtime: Runtim
     if answer.error is not None:
         item.preservation = Preservation.UNKNOWN
     else:
-        item.preservation = verdict(item, answer.oldest, margin)
+        item.preservation = verdict(item, answer, margin)
     return item.preservation
 
 

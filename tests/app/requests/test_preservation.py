@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -267,3 +267,46 @@ def _motion_camera(session: Session) -> int:
     camera = session.scalar(select(Camera).where(Camera.channel == 2))
     assert camera is not None
     return camera.id
+
+
+def test_a_window_the_camera_did_not_record_is_absent_not_overwritten(
+    world: World, anchor: datetime
+) -> None:
+    """The motion camera recorded nothing from anchor +30 s to +40 s: a window inside that gap is
+    reported as holding no footage (the device keeps that time; nothing was recorded in it)."""
+    with unit_of_work(world.runtime.sessions) as session:
+        quiet, _ = session.scalars(select(RequestItem).order_by(RequestItem.position))
+        quiet.camera_id = _motion_camera(session)
+        quiet.window_start_at, quiet.window_end_at = (anchor + timedelta(seconds=31),
+                                                      anchor + timedelta(seconds=39))  # fmt: skip
+
+    verdicts = preservation.check(world.runtime, world.request_id)
+
+    assert verdicts[0] is Preservation.ABSENT
+    quiet_item, _ = _items(world.runtime, world.request_id)
+    assert quiet_item.coverage is not None
+    assert quiet_item.coverage["recorded"] == []
+    assert quiet_item.oldest_recording_at is not None
+
+
+@pytest.mark.parametrize(
+    ("oldest", "recorded", "expected"),
+    [
+        (None, None, Preservation.ABSENT),  # nothing of the camera: overwritten or never recorded
+        (timedelta(hours=2), [], Preservation.OVERWRITTEN),  # the ring has moved past the window
+        (timedelta(days=-30), [], Preservation.ABSENT),
+        (timedelta(days=-30), [{"start": "", "end": ""}], Preservation.SAFE),
+        (timedelta(days=-1), [{"start": "", "end": ""}], Preservation.AT_RISK),
+        (timedelta(days=-1), None, Preservation.AT_RISK),  # no search answer: the oldest decides
+    ],
+)
+def test_verdicts(
+    oldest: timedelta | None, recorded: list[dict[str, str]] | None, expected: Preservation
+) -> None:
+    start = datetime(2026, 11, 30, 1, 0, tzinfo=UTC)
+    item = RequestItem(window_start_at=start, window_end_at=start + timedelta(minutes=10))
+    answer = preservation.Answer(
+        oldest=None if oldest is None else start + oldest,
+        coverage=None if recorded is None else {"recorded": recorded, "gaps": []},
+    )
+    assert preservation.verdict(item, answer, timedelta(days=3)) is expected

@@ -1,5 +1,5 @@
 """The request page: exports offered only while there is something to start; an at-risk item
-that has its clip reads as secured."""
+that has its clip reads as secured; an item the NVR holds nothing of says so."""
 
 from __future__ import annotations
 
@@ -65,3 +65,20 @@ def test_an_at_risk_item_with_a_clip_reads_as_secured(
     assert "salinan sudah diamankan" not in urgent
     assert "salinan sudah diamankan" in secured
     assert '<strong class="late">Segera tertimpa</strong>' not in secured
+
+
+def test_an_item_the_nvr_holds_nothing_of_says_so_without_claiming_it_was_overwritten(
+    factory: Factory, client: TestClient, session: Session
+) -> None:
+    created, people = walk_to_export_step(factory, cameras=2)
+    request = session.get(EvidenceRequest, created["id"])
+    assert request is not None
+    request.items[0].preservation = Preservation.ABSENT
+    request.items[1].preservation = Preservation.OVERWRITTEN
+    session.commit()
+    client.post("/masuk", data={"username": people[Role.PEMOHON].username, "password": PASSWORD})
+
+    page = client.get(f"/permintaan/{created['id']}").text
+
+    assert page.count("Tidak ada rekaman di NVR") == 1
+    assert page.count("Sudah tertimpa") == 1
