@@ -27,7 +27,7 @@ from app.requests.models import EvidenceRequest
 from app.runtime import Runtime, build_runtime, set_current
 from app.settings import Settings
 from custody import ledger
-from nvr_adapters import NvrAuthFailed
+from nvr_adapters import NvrAuthFailed, RecordingNotFound
 from nvr_sim import NvrSimulator
 from tests.app.factories import bearer, walk_runtime_to_export_step
 from tests.nvr_sim.conftest import PASSWORD, USER, anchor, sim_cache, simulator
@@ -125,3 +125,35 @@ def test_a_failure_is_recorded_with_its_reason_and_not_retried(world: dict[str, 
         actions = [e.action for e in ledger.read(session.connection(), world["request_id"])]
     assert again is ExportState.FAILED  # nothing more to do for a finished export
     assert actions[-1] == "export.attempt_ended"
+
+
+def test_a_window_the_camera_recorded_nothing_in_fails_with_that_reason(
+    world: dict[str, Any], anchor: datetime
+) -> None:
+    """The motion camera recorded nothing from anchor +30 s to +40 s (its item reads `absent` at
+    intake): exporting that window fails on record, saying so, and leaves no file."""
+    runtime: Runtime = world["runtime"]
+    with unit_of_work(runtime.sessions) as session:
+        request = session.get(EvidenceRequest, world["request_id"])
+        assert request is not None
+        quiet = request.items[1]  # the motion camera
+        quiet.window_start_at = anchor + timedelta(seconds=31)
+        quiet.window_end_at = anchor + timedelta(seconds=39)
+        operator = session.scalar(select(User).where(User.role == Role.OPERATOR))
+        assert operator is not None
+        [_first, second] = export_service.start_exports(
+            session, runtime.sop, request, operator, datetime.now(UTC)
+        )
+        export_id = second.id
+
+    with pytest.raises(RecordingNotFound):  # the device answers PLAY of that range with 404
+        pipeline.run(runtime, export_id, "test-worker")
+
+    with unit_of_work(runtime.sessions) as session:
+        export = session.get(Export, export_id)
+        assert export is not None
+        assert export.state is ExportState.FAILED
+        assert [a.outcome.value for a in export.attempts] == ["failed"]
+        assert export.error_code == "RecordingNotFound"
+        assert "nothing at that address or in that range" in str(export.error_detail)
+    assert list((runtime.settings.data_dir / "exports").rglob("*.mp4")) == []
