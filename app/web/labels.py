@@ -39,6 +39,18 @@ EXPORT_STATES = {
     "failed": "Gagal",
 }
 
+# Why an export attempt failed (the NVR errors of `nvr_adapters.errors` and the pipeline's own),
+# in the operator's words; the code and the device's detail stay in the tooltip and the ledger.
+EXPORT_ERRORS = {
+    "NvrUnreachable": "NVR tidak dapat dihubungi",
+    "NvrAuthFailed": "NVR menolak nama pengguna atau kata sandi",
+    "NvrBusy": "NVR sedang sibuk",
+    "RecordingNotFound": "tidak ada rekaman pada rentang waktu ini",
+    "ReplayError": "NVR mengirim data yang tidak dapat dibaca",
+    "WorkerLost": "proses ekspor terhenti dan diulang",
+    "NoPlaybackSlot": "menunggu giliran pemutaran di NVR",
+}
+
 # Error codes of the service, in the words an operator reads next to the field.
 MESSAGES = {
     "InvalidCredentials": "Nama pengguna atau kata sandi salah.",

@@ -28,6 +28,8 @@ def test_the_export_button_follows_what_is_left_to_start(
     failed = session.get(Export, started[0]["id"])
     assert failed is not None
     failed.state = ExportState.FAILED
+    failed.error_code = "RecordingNotFound"
+    failed.error_detail = "PLAY: nothing in that range (404)"
     session.commit()
     after_failure = client.get(page).text
 
@@ -37,6 +39,9 @@ def test_the_export_button_follows_what_is_left_to_start(
     assert "Ulangi ekspor" not in after
     assert "Ulangi ekspor yang gagal" in after_failure
     assert "Mulai ekspor" not in after_failure
+    # Why it failed, in the operator's words; the code and the device's words in the tooltip.
+    assert "(tidak ada rekaman pada rentang waktu ini)" in after_failure
+    assert 'title="RecordingNotFound: PLAY: nothing in that range (404)"' in after_failure
 
 
 def test_an_at_risk_item_with_a_clip_reads_as_secured(
