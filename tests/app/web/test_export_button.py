@@ -6,10 +6,25 @@ from __future__ import annotations
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
-from app.auth.models import Role
+from app.auth.models import Role, User
 from app.exports.models import Export, ExportState
 from app.requests.models import EvidenceRequest, Preservation
 from tests.app.factories import PASSWORD, Factory, walk_to_export_step
+
+
+def _marked_request(
+    factory: Factory, client: TestClient, session: Session, marks: list[Preservation]
+) -> tuple[int, dict[Role, User]]:
+    """A request at its export step whose items read `marks` at intake, and its pemohon signed in
+    to the web UI; the request's id and the people of its walk."""
+    created, people = walk_to_export_step(factory, cameras=len(marks))
+    request = session.get(EvidenceRequest, created["id"])
+    assert request is not None
+    for item, mark in zip(request.items, marks, strict=True):
+        item.preservation = mark
+    session.commit()
+    client.post("/masuk", data={"username": people[Role.PEMOHON].username, "password": PASSWORD})
+    return created["id"], people
 
 
 def test_the_export_button_follows_what_is_left_to_start(
@@ -48,16 +63,11 @@ def test_an_at_risk_item_with_a_clip_reads_as_secured(
     factory: Factory, client: TestClient, session: Session
 ) -> None:
     """The warning stays (the NVR will still overwrite it) but no longer reads as urgent."""
-    created, people = walk_to_export_step(factory, cameras=1)
-    request = session.get(EvidenceRequest, created["id"])
-    assert request is not None
-    request.items[0].preservation = Preservation.AT_RISK
-    session.commit()
-    client.post("/masuk", data={"username": people[Role.PEMOHON].username, "password": PASSWORD})
-    page = f"/permintaan/{created['id']}"
+    request_id, people = _marked_request(factory, client, session, [Preservation.AT_RISK])
+    page = f"/permintaan/{request_id}"
     urgent = client.get(page).text
     [started] = client.post(
-        f"/api/v1/requests/{created['id']}/exports", headers=factory.headers(people[Role.OPERATOR])
+        f"/api/v1/requests/{request_id}/exports", headers=factory.headers(people[Role.OPERATOR])
     ).json()
     export = session.get(Export, started["id"])
     assert export is not None
@@ -75,15 +85,10 @@ def test_an_at_risk_item_with_a_clip_reads_as_secured(
 def test_an_item_the_nvr_holds_nothing_of_says_so_without_claiming_it_was_overwritten(
     factory: Factory, client: TestClient, session: Session
 ) -> None:
-    created, people = walk_to_export_step(factory, cameras=2)
-    request = session.get(EvidenceRequest, created["id"])
-    assert request is not None
-    request.items[0].preservation = Preservation.ABSENT
-    request.items[1].preservation = Preservation.OVERWRITTEN
-    session.commit()
-    client.post("/masuk", data={"username": people[Role.PEMOHON].username, "password": PASSWORD})
+    marks = [Preservation.ABSENT, Preservation.OVERWRITTEN]
+    request_id, _people = _marked_request(factory, client, session, marks)
 
-    page = client.get(f"/permintaan/{created['id']}").text
+    page = client.get(f"/permintaan/{request_id}").text
 
     assert page.count("Tidak ada rekaman di NVR") == 1
     assert page.count("Sudah tertimpa") == 1
