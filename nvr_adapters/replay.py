@@ -220,8 +220,11 @@ async def _receive(
 
 
 async def _next_batch(session: RtspSession, timeout: float) -> FrameRun | None:
+    # `asyncio.timeout`, not `wait_for`: Python 3.11's wait_for loses a cancellation that lands
+    # as the batch arrives, and a replay its attempt's heartbeat cancelled would run on.
     try:
-        return await asyncio.wait_for(session.batches.get(), timeout)
+        async with asyncio.timeout(timeout):
+            return await session.batches.get()
     except TimeoutError:
         raise NvrUnreachable(f"the NVR sent nothing for {timeout:g} s during the replay") from None
 

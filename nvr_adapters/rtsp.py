@@ -96,9 +96,10 @@ class RtspSession:
 
     async def connect(self) -> None:
         try:
-            self._reader, self._writer = await asyncio.wait_for(
-                asyncio.open_connection(self.host, self.port, limit=READ_SIZE), self.timeout
-            )
+            async with asyncio.timeout(self.timeout):  # not wait_for: see `_send`
+                self._reader, self._writer = await asyncio.open_connection(
+                    self.host, self.port, limit=READ_SIZE
+                )
         except (OSError, TimeoutError) as exc:
             raise NvrUnreachable(f"cannot connect to {self.host}:{self.port}: {exc}") from exc
         self._pump = asyncio.create_task(self._read_loop())
@@ -142,7 +143,10 @@ class RtspSession:
         try:
             self._writer.write(("\r\n".join(lines) + "\r\n\r\n").encode())
             await self._writer.drain()
-            return await asyncio.wait_for(self._responses.get(), self.timeout)
+            # Python 3.11's wait_for returns a reply that arrives as its caller is cancelled,
+            # losing the cancellation; `asyncio.timeout` lets it through.
+            async with asyncio.timeout(self.timeout):
+                return await self._responses.get()
         except (OSError, TimeoutError) as exc:
             raise NvrUnreachable(f"{self.host} did not answer {method}: {exc}") from exc
 

@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 
+from nvr_adapters import replay
 from nvr_adapters.rtsp import MAX_BATCHES, Deframer, FrameRun, Packet, RtspResponse, RtspSession
 
 KEEPALIVE_REPLY = b"RTSP/1.0 200 OK\r\nCSeq: 5\r\nSession: 12345678\r\n\r\n"
@@ -267,6 +268,47 @@ async def test_a_consumer_that_does_not_read_stops_the_sender() -> None:
         await asyncio.sleep(0.3)
         assert sent[0] == stalled_at < 100 * 1024 * 1024
         assert session.batches.qsize() == MAX_BATCHES
+    finally:
+        await session.close()
+        server.close()
+        await server.wait_closed()
+
+
+# --- cancellation that lands as an answer arrives ---------------------------------------------
+# Python 3.11's `asyncio.wait_for` returns the awaited result when its caller is cancelled in the
+# same loop step as the result arrives, and the cancellation is lost: a replay whose attempt was
+# closed by recovery then ran to the end of its window (a flaky crash-recovery test showed it).
+
+
+@pytest.mark.asyncio
+async def test_a_replay_cancelled_as_its_next_batch_arrives_stops() -> None:
+    session = RtspSession("rtsp://127.0.0.1:554/replay", "admin", "secret", timeout=5)
+    waiting = asyncio.create_task(replay._next_batch(session, 5))
+    await asyncio.sleep(0.01)  # waiting on the queue
+    session.batches.put_nowait(None)
+    waiting.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiting
+
+
+@pytest.mark.asyncio
+async def test_a_request_cancelled_as_its_reply_arrives_stops() -> None:
+    heard = asyncio.Event()
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        heard.set()
+        await reader.read()  # never answers: the reply is handed in below
+        writer.close()
+
+    session, server = await session_against(serve)
+    try:
+        asking = asyncio.create_task(session.request("GET_PARAMETER"))
+        await asyncio.wait_for(heard.wait(), 5)
+        session._responses.put_nowait(RtspResponse(200, {}, b""))
+        asking.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await asking
     finally:
         await session.close()
         server.close()
