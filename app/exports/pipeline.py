@@ -259,11 +259,12 @@ def _keep_partial(writer: ClipWriter) -> None:
 async def _beating(runtime: Runtime, plan: Plan, beat: Beat, work: Coroutine[Any, Any, T]) -> T:
     """Run `work` while beating the attempt's heartbeat; stop it if the attempt was closed."""
     task = asyncio.ensure_future(work)
-    heart = asyncio.create_task(_heartbeat(runtime, plan, beat, task))
+    lost = asyncio.Event()
+    heart = asyncio.create_task(_heartbeat(runtime, plan, beat, task, lost))
     try:
         return await task
     except asyncio.CancelledError:
-        if heart.done() and not heart.cancelled():
+        if lost.is_set():
             raise AttemptLost(f"attempt {plan.attempt_number} of export {plan.export_id} "
                               "was closed by recovery") from None  # fmt: skip
         raise
@@ -271,18 +272,32 @@ async def _beating(runtime: Runtime, plan: Plan, beat: Beat, work: Coroutine[Any
         heart.cancel()
 
 
-async def _heartbeat(runtime: Runtime, plan: Plan, beat: Beat, work: asyncio.Future[Any]) -> None:
-    while True:
+async def _heartbeat(
+    runtime: Runtime, plan: Plan, beat: Beat, work: asyncio.Future[Any], lost: asyncio.Event
+) -> None:
+    """Beat until the attempt is found closed, then cancel the work at every beat until it ends.
+
+    Once is not enough: a cancellation that lands as one of the work's awaits completes can be
+    lost (Python 3.11's `asyncio.wait_for` returns the result instead, in a library or ours).
+    """
+    while await _still_running(runtime, plan, beat):
+        pass
+    lost.set()
+    while not work.done():
+        work.cancel()
         await asyncio.sleep(beat.every_s)
-        try:
-            alive = _beat(runtime, plan.attempt_id)
-            beat.slots.renew(beat.lease)
-        except Exception:  # the database is away: the fetch goes on, the next beat may land
-            logger.warning("export %d: heartbeat failed", plan.export_id, exc_info=True)
-            continue
-        if not alive:
-            work.cancel()
-            return
+
+
+async def _still_running(runtime: Runtime, plan: Plan, beat: Beat) -> bool:
+    """After a beat's wait, renew the heartbeat and the slot's lease; False once it was closed."""
+    await asyncio.sleep(beat.every_s)
+    try:
+        alive = _beat(runtime, plan.attempt_id)
+        beat.slots.renew(beat.lease)
+    except Exception:  # the database is away: the fetch goes on, the next beat may land
+        logger.warning("export %d: heartbeat failed", plan.export_id, exc_info=True)
+        return True
+    return alive
 
 
 def _beat(runtime: Runtime, attempt_id: int) -> bool:

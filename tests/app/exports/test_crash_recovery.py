@@ -7,6 +7,7 @@ finishes the export. The in-process tests run on SQLite and PostgreSQL.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import socket
@@ -28,6 +29,7 @@ from app.auth.models import Role, User
 from app.db import unit_of_work
 from app.exports import pipeline, recovery
 from app.exports import service as export_service
+from app.exports.limiter import NvrSlots
 from app.exports.models import AttemptOutcome, Export, ExportPurpose, ExportState
 from app.requests.models import EvidenceRequest
 from app.runtime import Runtime, set_current
@@ -306,3 +308,37 @@ def test_an_attempt_recovered_while_still_running_stops_without_recording_more(
     actions = [a for a, _ in events(runtime, world.request_id)]
     assert actions.count("export.attempt_ended") == 1
     assert "export.file_written" not in actions
+
+
+def test_a_fetch_that_swallows_the_first_cancellation_is_cancelled_again(
+    world_with: Callable[[Faults], World],
+) -> None:
+    """Once recovery closed the attempt, the heartbeat cancels the work at every beat until it
+    ends: a cancellation can be lost in a race (as in Python 3.11's `asyncio.wait_for`)."""
+    world = world_with({})
+    runtime = world.runtime
+    [export_id] = start_exports(runtime, world.request_id)
+    plan = pipeline._begin(runtime, export_id, "slow-host:1")
+    assert isinstance(plan, pipeline.Plan)
+    slots = NvrSlots(runtime.sessions, runtime.clock, 2, pipeline.SLOT_LEASE)
+    lease = slots.acquire(plan.nvr_id, pipeline.lease_holder("slow-host:1", plan.attempt_id))
+    assert lease is not None
+    assert recovery.recover(runtime, timedelta(0)) == [export_id]
+    cancellations: list[float] = []
+
+    async def stubborn() -> str:
+        started = time.monotonic()
+        while time.monotonic() - started < 5:
+            try:
+                await asyncio.sleep(0.01)
+            except asyncio.CancelledError:
+                cancellations.append(time.monotonic() - started)
+                if len(cancellations) > 1:
+                    raise
+        return "ran to the end"
+
+    beat = pipeline.Beat(slots, lease, 0.1)
+    with pytest.raises(pipeline.AttemptLost):
+        asyncio.run(pipeline._beating(runtime, plan, beat, stubborn()))
+    assert len(cancellations) == 2
+    assert cancellations[1] < 1
