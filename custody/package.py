@@ -2,7 +2,8 @@
 
 <request number>/
   clips/…                 the exported clips, copied and re-hashed on the way
-  manifest.json           what each clip is (see `ClipEntry`), signed:
+  manifest.json           what each clip is (see `ClipEntry`) and which requested items have
+                          none, and why (`UnavailableItem`), signed:
   manifest.json.minisig   minisign signature by the office key
   receipts/<clip>.proof   C2SP tlog-proof receipt of each clip's custody event
   saksi.pub               the office public key (minisign format)
@@ -17,6 +18,7 @@ import hashlib
 import json
 import shutil
 import zipfile
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -58,6 +60,23 @@ class ClipEntry:
 
 
 @dataclass(frozen=True)
+class UnavailableItem:
+    """A requested camera and window the package holds no clip of, and why, in the office's words.
+
+    A package accounts for every item of the letter: a recipient must not have to guess whether
+    a camera was forgotten or had nothing to give.
+    """
+
+    exhibit: str
+    camera: str
+    location: str
+    requested_window: tuple[str, str]
+    reason: str
+    reason_code: str
+    detail: str
+
+
+@dataclass(frozen=True)
 class PackageInfo:
     request_number: str
     letter_number: str
@@ -76,7 +95,11 @@ class ClipSource:
 
 
 def build(
-    info: PackageInfo, clips: list[ClipSource], key: OfficeKey, out_dir: Path
+    info: PackageInfo,
+    clips: list[ClipSource],
+    key: OfficeKey,
+    out_dir: Path,
+    unavailable: Sequence[UnavailableItem] = (),
 ) -> tuple[Path, Path]:
     """Write the package directory and its ZIP under `out_dir`; return both paths."""
     root = out_dir / info.request_number
@@ -92,6 +115,7 @@ def build(
         "version": MANIFEST_VERSION,
         "package": asdict(info),
         "clips": [asdict(clip.entry) for clip in clips],
+        "unavailable": [asdict(item) for item in unavailable],
     }
     (root / "manifest.json").write_text(
         json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
@@ -101,7 +125,7 @@ def build(
     (root / "manifest.json.minisig").write_text(signature, encoding="utf-8")
     (root / "saksi.pub").write_text(minisign.public_key_file(key), encoding="utf-8")
     (root / "VERIFIKASI.txt").write_text(
-        verification_text(info, [c.entry for c in clips]), encoding="utf-8"
+        verification_text(info, [c.entry for c in clips], unavailable), encoding="utf-8"
     )
     _write_sums(root)
     return root, _zip(root)

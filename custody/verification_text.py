@@ -2,16 +2,43 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from custody.package import ClipEntry, PackageInfo
+    from custody.package import ClipEntry, PackageInfo, UnavailableItem
 
 
-def verification_text(info: PackageInfo, clips: list[ClipEntry]) -> str:
+def verification_text(
+    info: PackageInfo, clips: list[ClipEntry], unavailable: Sequence[UnavailableItem] = ()
+) -> str:
     """Write the recipient's instructions for this package."""
     unit = info.export_unit.get("name", "")
     hashes = "\n".join(f"  {clip.sha256}  {clip.file}" for clip in clips)
+    return _instructions(info, unit, hashes) + _unavailable_section(unavailable)
+
+
+def _unavailable_section(unavailable: Sequence[UnavailableItem]) -> str:
+    """The requested items this package has no clip of, so none looks forgotten."""
+    if not unavailable:
+        return ""
+    lines = [
+        f"  {item.exhibit}  {item.camera} – {item.location}\n"
+        f"      diminta {item.requested_window[0]} s.d. {item.requested_window[1]} (UTC)\n"
+        f"      {item.reason}"
+        for item in unavailable
+    ]
+    return f"""
+Rekaman yang diminta tetapi tidak ada dalam paket ini
+------------------------------------------------------
+Untuk titik CCTV berikut tidak ada rekaman yang dapat diserahkan. Alasannya
+tercatat di buku besar rantai penguasaan dan di manifest.json ("unavailable").
+
+{chr(10).join(lines)}
+"""
+
+
+def _instructions(info: PackageInfo, unit: str, hashes: str) -> str:
     return f"""VERIFIKASI PAKET BUKTI REKAMAN CCTV
 ====================================
 

@@ -5,7 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from app.handover.document import BastDocument, ClipRow, Gap, Letterhead, Party
+from app.handover.document import (
+    BastDocument,
+    ClipRow,
+    Gap,
+    Letterhead,
+    Party,
+    UnavailableRow,
+)
 from app.handover.terbilang import date_in_words, format_date, local_date
 
 TITLE = "BERITA ACARA SERAH TERIMA REKAMAN CCTV"
@@ -26,6 +33,7 @@ CLOSING = (
     "Demikian Berita Acara ini dibuat dengan sebenarnya untuk dipergunakan sebagaimana mestinya."
 )
 DEFAULT_OPERATOR_POSITION = "Staf/Operator Pengelola CCTV"
+UNAVAILABLE = "Tidak ada rekaman yang diserahkan."
 
 
 @dataclass(frozen=True)
@@ -92,24 +100,28 @@ def table_header(doc: BastDocument) -> list[str]:
 
 
 def table_rows(doc: BastDocument) -> list[list[str]]:
-    """Return one row of *Rincian Rekaman* per clip."""
-    return [_row(doc, index, clip) for index, clip in enumerate(doc.rows, start=1)]
+    """Return one row of *Rincian Rekaman* per requested item, in the letter's order.
+
+    An item nothing was handed over of keeps its row, its medium "-" and the reason in
+    *Keterangan*: the recipient signs for what is listed, and nothing requested goes unmentioned.
+    """
+    items: list[ClipRow | UnavailableRow] = sorted(
+        (*doc.rows, *doc.unavailable), key=lambda row: row.order
+    )
+    return [_row(doc, index, item) for index, item in enumerate(items, start=1)]
 
 
-def _row(doc: BastDocument, index: int, clip: ClipRow) -> list[str]:
-    start = clip.start_at.astimezone(doc.zone)
-    end = clip.end_at.astimezone(doc.zone)
+def _row(doc: BastDocument, index: int, item: ClipRow | UnavailableRow) -> list[str]:
+    start = item.start_at.astimezone(doc.zone)
+    end = item.end_at.astimezone(doc.zone)
     window = f"{start:%H:%M:%S}–{end:%H:%M:%S}"
     if end.date() != start.date():
         window = f"{start:%H:%M:%S}–{format_date(end.date())} {end:%H:%M:%S}"
-    return [
-        str(index),
-        format_date(start.date()),
-        window,
-        clip.camera_location,
-        clip.storage_medium,
-        "; ".join(part for part in (clip.remarks, remarks_from_gaps(doc, clip)) if part) or "-",
-    ]
+    head = [str(index), format_date(start.date()), window, item.camera_location]
+    if isinstance(item, UnavailableRow):
+        return [*head, "-", f"{UNAVAILABLE} {item.reason.rstrip('.')}."]
+    remarks = (item.remarks, remarks_from_gaps(doc, item))
+    return [*head, item.storage_medium, "; ".join(part for part in remarks if part) or "-"]
 
 
 def remarks_from_gaps(doc: BastDocument, clip: ClipRow) -> str:

@@ -73,6 +73,17 @@ class ClipRow(_Frozen):
     delivered_end_at: AwareDatetime | None = None
     gaps: tuple[Gap, ...] = ()
     clock_offset_seconds: float | None = None
+    order: int = Field(default=0, description="the item's place in the letter; rows print by it")
+
+
+class UnavailableRow(_Frozen):
+    """A requested camera and window nothing was handed over of: a row saying why, not a gap."""
+
+    start_at: AwareDatetime
+    end_at: AwareDatetime
+    camera_location: str = Field(min_length=1)
+    reason: str = Field(min_length=1, description="in the office's words, e.g. from the NVR")
+    order: int = Field(default=0, description="the item's place in the letter; rows print by it")
 
 
 class Checkpoint(_Frozen):
@@ -110,6 +121,7 @@ class BastDocument(_Frozen):
     purpose: str = Field(min_length=1)
     via_google_drive: bool
     rows: tuple[ClipRow, ...] = Field(min_length=1)
+    unavailable: tuple[UnavailableRow, ...] = ()
     checkpoint: Checkpoint | None = None
     verification_url: str = Field(pattern=r"^https?://\S+$")
 

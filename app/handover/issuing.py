@@ -28,7 +28,14 @@ from app.delivery.models import Delivery, DeliveryState
 from app.handover import numbering
 from app.handover.bast_docx import render_bast_docx
 from app.handover.bast_pdf import render_bast_pdf
-from app.handover.document import BastDocument, Checkpoint, ClipRow, Gap, Party
+from app.handover.document import (
+    BastDocument,
+    Checkpoint,
+    ClipRow,
+    Gap,
+    Party,
+    UnavailableRow,
+)
 from app.handover.guard import check_may_hand_over
 from app.handover.letterhead import letterhead_of
 from app.handover.models import EvidencePackage, Handover
@@ -128,6 +135,7 @@ def _document(
         purpose=request.purpose,
         via_google_drive=delivery.method == "drive",
         rows=tuple(_row(clip, medium) for clip in package.clips),
+        unavailable=tuple(_unavailable_row(item) for item in package.unavailable),
         verification_url=verification_url(runtime, number),
     )
 
@@ -153,7 +161,22 @@ def _row(clip: dict[str, Any], medium: str) -> ClipRow:
         delivered_end_at=delivered[1] or None,
         gaps=gaps,
         clock_offset_seconds=float(offset) if offset is not None else None,
+        order=_place_in_letter(clip["exhibit"]),
     )
+
+
+def _unavailable_row(item: dict[str, Any]) -> UnavailableRow:
+    """A requested item the package holds no clip of (`custody.package.UnavailableItem`)."""
+    start, end = item["requested_window"]
+    return UnavailableRow(
+        start_at=start, end_at=end, camera_location=f"{item['camera']} – {item['location']}",
+        reason=item["reason"], order=_place_in_letter(item["exhibit"]),
+    )  # fmt: skip
+
+
+def _place_in_letter(exhibit: str) -> int:
+    """The item's place in the letter, from its exhibit number (SKS-2026-00012/3 → 3)."""
+    return int(exhibit.rpartition("/")[2])
 
 
 def _staff_party(runtime: Runtime, user: User) -> Party:

@@ -54,6 +54,8 @@ class EvidencePackage(Base):
     zip_size: Mapped[int] = mapped_column(BigInteger)
     manifest_sha256: Mapped[str] = mapped_column(String(64))
     clips: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    # Requested items without a clip, and why (`custody.package.UnavailableItem`): as the manifest.
+    unavailable: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     checkpoint_size: Mapped[int] = mapped_column(Integer)
     built_at: Mapped[datetime] = mapped_column(UtcDateTime)
     built_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))

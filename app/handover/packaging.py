@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import shutil
 import socket
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -22,13 +23,21 @@ from app.auth.models import User
 from app.custody import service as custody
 from app.exports.models import Export, ExportState
 from app.exports.pipeline import exhibit_number
+from app.exports.reasons import no_clip_reason
 from app.handover.guard import check_may_hand_over
 from app.handover.models import EvidencePackage
 from app.requests.models import EvidenceRequest, RequestItem
 from app.runtime import Runtime
 from custody import ledger
 from custody.merkle import MerkleTree
-from custody.package import ClipEntry, ClipSource, PackageInfo, build, file_sha256
+from custody.package import (
+    ClipEntry,
+    ClipSource,
+    PackageInfo,
+    UnavailableItem,
+    build,
+    file_sha256,
+)
 from custody.receipts import issue
 
 PACKAGED_STATES = (ExportState.DONE, ExportState.PARTIAL)
@@ -36,6 +45,12 @@ TRIMMING_RULE = (
     "the clip starts at the key frame at or before the window start, so its first picture "
     "decodes; it ends with the last frame recorded before the window end"
 )
+
+
+@dataclass(frozen=True)
+class _Contents:
+    clips: list[ClipSource]
+    unavailable: list[UnavailableItem]
 
 
 def package_of(session: Session, request: EvidenceRequest) -> EvidencePackage | None:
@@ -61,12 +76,13 @@ def build_package(
         _clip_source(runtime, session, request, export, index, tree, checkpoint.note)
         for index, export in enumerate(exports, start=1)
     ]
+    unavailable = _unavailable(session, request, {export.item_id for export in exports})
     out_dir = runtime.settings.data_dir / "packages"
-    root, archive = build(
-        _info(runtime, session, request, now), sources, runtime.office_key, out_dir
-    )
+    info = _info(runtime, session, request, now)
+    root, archive = build(info, sources, runtime.office_key, out_dir, unavailable)
     try:
-        return _record(runtime, session, request, user, now, (root, archive), sources, tree.size)
+        contents = _Contents(sources, unavailable)
+        return _record(runtime, session, request, user, now, (root, archive), contents, tree.size)
     except BaseException:
         shutil.rmtree(root, ignore_errors=True)
         archive.unlink(missing_ok=True)
@@ -85,6 +101,29 @@ def _finished_exports(session: Session, request: EvidenceRequest) -> list[Export
     if not exports:
         raise errors.ExportsIncomplete("the request has no finished export to package yet")
     return exports
+
+
+def _unavailable(
+    session: Session, request: EvidenceRequest, clipped: set[int]
+) -> list[UnavailableItem]:
+    """Every requested item without a clip, with why its latest export left none."""
+    latest: dict[int, Export] = {}
+    for export in session.scalars(
+        select(Export).where(Export.request_id == request.id).order_by(Export.id)
+    ):
+        latest[export.item_id] = export
+    missing = []
+    for item in sorted(request.items, key=lambda i: i.position):
+        if item.id in clipped:
+            continue
+        code, words, detail = no_clip_reason(latest.get(item.id))
+        missing.append(UnavailableItem(
+            exhibit=exhibit_number(request, item), camera=item.camera.name,
+            location=item.camera.location,
+            requested_window=(_iso(item.window_start_at), _iso(item.window_end_at)),
+            reason=words[:1].upper() + words[1:], reason_code=code, detail=detail,
+        ))  # fmt: skip
+    return missing
 
 
 def _info(
@@ -174,10 +213,11 @@ def _record(
     user: User,
     now: datetime,
     paths: tuple[Path, Path],
-    sources: list[ClipSource],
+    contents: _Contents,
     size: int,
 ) -> EvidencePackage:
     root, archive = paths
+    sources = contents.clips
     data_dir = runtime.settings.data_dir
     package = EvidencePackage(
         request_id=request.id,
@@ -187,6 +227,7 @@ def _record(
         zip_size=archive.stat().st_size,
         manifest_sha256=file_sha256(root / "manifest.json"),
         clips=[_clip_summary(source) for source in sources],
+        unavailable=[asdict(item) for item in contents.unavailable],
         checkpoint_size=size,
         built_at=now,
         built_by_id=user.id,
@@ -195,7 +236,8 @@ def _record(
     session.flush()
     custody.record(
         session, "package.built", custody.performer(user), now,
-        object={"request": request.number, "clips": len(sources), "checkpoint_size": size},
+        object={"request": request.number, "clips": len(sources), "checkpoint_size": size,
+                "unavailable": [item.exhibit for item in contents.unavailable]},
         result={"file": package.zip_path, "sha256": package.zip_sha256, "size": package.zip_size,
                 "manifest_sha256": package.manifest_sha256},
         authorization=request.letter_number, request_id=request.id,

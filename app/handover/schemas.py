@@ -14,6 +14,7 @@ class PackageRead(BaseModel):
     zip_size: int
     manifest_sha256: str
     clips: list[dict[str, Any]]
+    unavailable: list[dict[str, Any]]  # requested items without a clip, and why
     checkpoint_size: int
     built_at: datetime
 

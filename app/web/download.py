@@ -71,6 +71,7 @@ def _context(runtime: Runtime, link: LocalLink) -> dict[str, Any]:
         return {
             "link": link, "delivery_files": delivery.files,
             "clips": package.clips if package else [],
+            "unavailable": package.unavailable if package else [],
             "number": request.number if request else "",
             "bast": handover.number if handover else None,
         }  # fmt: skip
@@ -103,5 +104,6 @@ def bast_page(number: str, request: Request, runtime: RuntimeDep) -> HTMLRespons
             select(EvidencePackage).where(EvidencePackage.request_id == handover.request_id)
         ).one_or_none()
         clips = package.clips if package else []
+        unavailable = package.unavailable if package else []
         return render(request, runtime, "bast_public.html", handover=handover, clips=clips,
-                      number=handover.number)  # fmt: skip
+                      unavailable=unavailable, number=handover.number)  # fmt: skip

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from app.exports import reasons
+
 ROLES = {
     "admin": "Administrator",
     "kepala_dinas": "Kepala Dinas",
@@ -39,17 +41,8 @@ EXPORT_STATES = {
     "failed": "Gagal",
 }
 
-# Why an export attempt failed (the NVR errors of `nvr_adapters.errors` and the pipeline's own),
-# in the operator's words; the code and the device's detail stay in the tooltip and the ledger.
-EXPORT_ERRORS = {
-    "NvrUnreachable": "NVR tidak dapat dihubungi",
-    "NvrAuthFailed": "NVR menolak nama pengguna atau kata sandi",
-    "NvrBusy": "NVR sedang sibuk",
-    "RecordingNotFound": "tidak ada rekaman pada rentang waktu ini",
-    "ReplayError": "NVR mengirim data yang tidak dapat dibaca",
-    "WorkerLost": "proses ekspor terhenti dan diulang",
-    "NoPlaybackSlot": "menunggu giliran pemutaran di NVR",
-}
+# Why an export attempt failed, in the operator's words: `app.exports.reasons`.
+EXPORT_ERRORS = reasons.EXPORT_ERRORS
 
 # Error codes of the service, in the words an operator reads next to the field.
 MESSAGES = {
@@ -90,10 +83,13 @@ def zone_name(zone: ZoneInfo) -> str:
     return ZONE_NAMES.get(zone.key, zone.key)
 
 
-def local_time(moment: datetime | None, zone: ZoneInfo) -> str:
-    """Format a UTC time in office time, the way the office writes it: 22/11/2026 10:00 WIB."""
-    if moment is None:
+def local_time(moment: datetime | str | None, zone: ZoneInfo) -> str:
+    """Format a UTC time (or its ISO text, as manifests keep it) in office time, the way the
+    office writes it: 22/11/2026 10:00 WIB."""
+    if moment is None or moment == "":
         return "—"
+    if isinstance(moment, str):
+        moment = datetime.fromisoformat(moment)
     return f"{moment.astimezone(zone):%d/%m/%Y %H:%M} {zone_name(zone)}"
 
 

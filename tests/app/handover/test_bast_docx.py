@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import time
+from datetime import UTC, datetime
 
 import cv2
 import docx
@@ -12,6 +13,7 @@ import pytest
 from docx.document import Document as DocxDocument
 
 from app.handover.bast_docx import render_bast_docx
+from app.handover.document import UnavailableRow
 from tests.app.handover.fixtures import (
     VERIFICATION_URL,
     bast_document,
@@ -101,6 +103,37 @@ def test_details_table_is_a_real_table_with_every_row(document: DocxDocument) ->
             "Flashdisk",
             "Diserahkan bersama flashdisk 16 GB milik Pihak Kedua",
         ],
+    ]
+
+
+def test_an_item_without_footage_keeps_its_row_in_the_letters_order() -> None:
+    first, second, third = clip_rows()
+    nothing = UnavailableRow(
+        start_at=datetime(2026, 11, 19, 12, 0, tzinfo=UTC),
+        end_at=datetime(2026, 11, 19, 12, 5, tzinfo=UTC),
+        camera_location="Pasar Sumber Sisi Timur",
+        reason="NVR menolak nama pengguna atau kata sandi",
+        order=2,
+    )
+    rows = (
+        first.model_copy(update={"order": 1}),
+        second.model_copy(update={"order": 3}),
+        third.model_copy(update={"order": 4}),
+    )
+    doc = bast_document().model_copy(update={"rows": rows, "unavailable": (nothing,)})
+
+    table = docx.Document(io.BytesIO(render_bast_docx(doc))).tables[0]
+    cells = [[cell.text for cell in row.cells] for row in table.rows[1:]]
+
+    assert [row[0] for row in cells] == ["1", "2", "3", "4"]
+    assert [row[3] for row in cells][1:3] == [
+        "Pasar Sumber Sisi Timur",
+        "Alun-alun Sumber Sisi Utara",
+    ]
+    assert cells[1][1:3] == ["19 November 2026", "19:00:00–19:05:00"]
+    assert cells[1][4:] == [
+        "-",
+        "Tidak ada rekaman yang diserahkan. NVR menolak nama pengguna atau kata sandi.",
     ]
 
 

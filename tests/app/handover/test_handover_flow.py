@@ -5,17 +5,20 @@ Real commits on both engines, real files, the real simulator's footage, a contro
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
 import re
 import subprocess
 import sys
+import zipfile
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import docx
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
@@ -23,6 +26,7 @@ from sqlalchemy import select
 from app.auth.models import Role
 from app.cameras.models import NvrVendor
 from app.clock import FrozenClock
+from app.db import unit_of_work
 from app.delivery import purge
 from app.delivery import service as delivery_service
 from app.delivery.models import Delivery, DeliveryLink, DeliveryState
@@ -30,10 +34,12 @@ from app.demo import NvrEndpoint, sample_request, seed
 from app.deps import SESSION_COOKIE
 from app.exports import pipeline
 from app.main import create_app
+from app.requests.models import EvidenceRequest
 from app.runtime import Runtime, build_runtime, set_current
 from app.settings import Settings
 from custody import ledger
 from custody.package_verify import verify_package
+from nvr_adapters import RecordingNotFound
 from nvr_sim import NvrSimulator
 from tests.app.factories import bearer, pdf_bytes, walk_runtime_to_export_step
 from tests.nvr_sim.conftest import PASSWORD, USER, anchor, sim_cache, simulator
@@ -45,8 +51,24 @@ __all__ = ["anchor", "sim_cache", "simulator"]
 def world(
     fresh_database_url: str, tmp_path: Path, simulator: NvrSimulator, anchor: datetime
 ) -> Iterator[dict[str, Any]]:
+    yield from _world(fresh_database_url, tmp_path, simulator, anchor, quiet_second=False)
+
+
+@pytest.fixture
+def world_with_a_quiet_camera(
+    fresh_database_url: str, tmp_path: Path, simulator: NvrSimulator, anchor: datetime
+) -> Iterator[dict[str, Any]]:
+    """The second item asks the motion camera for anchor +31 s to +39 s, when it recorded nothing:
+    its export fails (RecordingNotFound) and the export step closes with one clip."""
+    yield from _world(fresh_database_url, tmp_path, simulator, anchor, quiet_second=True)
+
+
+def _world(
+    database_url: str, tmp_path: Path, simulator: NvrSimulator, anchor: datetime,
+    *, quiet_second: bool,
+) -> Iterator[dict[str, Any]]:  # fmt: skip
     settings = Settings(
-        data_dir=tmp_path / "data", database_url=fresh_database_url, queue_url="memory://",
+        data_dir=tmp_path / "data", database_url=database_url, queue_url="memory://",
         public_url="https://saksi.example.go.id", _env_file=None,
     )  # fmt: skip
     clock = FrozenClock(datetime.now(UTC).replace(microsecond=0))
@@ -59,12 +81,19 @@ def world(
     request_id = sample_request(
         runtime, demo, (anchor + timedelta(seconds=24), anchor + timedelta(seconds=44))
     )
+    if quiet_second:
+        with unit_of_work(runtime.sessions) as session:
+            request = session.get(EvidenceRequest, request_id)
+            assert request is not None
+            request.items[1].window_start_at = anchor + timedelta(seconds=31)
+            request.items[1].window_end_at = anchor + timedelta(seconds=39)
     walk_runtime_to_export_step(runtime, request_id)
     with TestClient(create_app(runtime)) as client:
         headers = bearer(runtime, Role.OPERATOR)
         started = client.post(f"/api/v1/requests/{request_id}/exports", headers=headers)
         for export in started.json():
-            pipeline.run(runtime, export["id"], "test-worker")
+            with contextlib.suppress(RecordingNotFound):  # on record as the export's failure
+                pipeline.run(runtime, export["id"], "test-worker")
         done = client.post(f"/api/v1/requests/{request_id}/complete", json={}, headers=headers)
         assert done.status_code == 200, done.text
         yield {"runtime": runtime, "client": client, "id": request_id, "clock": clock, "h": headers}
@@ -288,3 +317,51 @@ def test_the_bast_qr_page_shows_hashes_and_no_names(world: dict[str, Any]) -> No
     assert "Andi Wijaya" not in page.text  # the recipient's name is not public
     assert "Budi Santoso" not in page.text
     assert missing.status_code == 404
+
+
+def test_an_item_without_footage_is_accounted_for_in_package_and_bast(
+    world_with_a_quiet_camera: dict[str, Any],
+) -> None:
+    """A requested camera that had nothing to give is not left out: the manifest, VERIFIKASI.txt
+    and the BAST name it with the reason, and the ledger records it with the package."""
+    world = world_with_a_quiet_camera
+    runtime: Runtime = world["runtime"]
+    client, rid, headers = world["client"], world["id"], world["h"]
+    package, started = _deliver(world)
+    number = f"SKS-2026-{rid:05d}"
+
+    assert [c["exhibit"] for c in package["clips"]] == [f"{number}/1"]
+    [missing] = package["unavailable"]
+    assert missing["exhibit"] == f"{number}/2"
+    assert missing["reason_code"] == "RecordingNotFound"
+    assert missing["reason"] == "Tidak ada rekaman pada rentang waktu ini"
+
+    zip_path = runtime.settings.data_dir / "packages" / f"{number}.zip"
+    assert verify_package(zip_path).ok  # the signed manifest carries the list
+    with zipfile.ZipFile(zip_path) as archive:
+        manifest = json.loads(archive.read(f"{number}/manifest.json"))
+        guide = archive.read(f"{number}/VERIFIKASI.txt").decode()
+    assert manifest["unavailable"] == package["unavailable"]
+    assert "Rekaman yang diminta tetapi tidak ada dalam paket ini" in guide
+    assert f"{number}/2" in guide
+    assert "Tidak ada rekaman pada rentang waktu ini" in guide
+    with runtime.sessions() as session:
+        [built] = [e for e in ledger.read(session.connection(), rid) if e.action == "package.built"]
+    assert json.loads(built.canonical)["object"]["unavailable"] == [f"{number}/2"]
+
+    assert client.post(f"/api/v1/requests/{rid}/bast", headers=headers).status_code == 201
+    word = client.get(f"/api/v1/requests/{rid}/bast.docx", headers=headers).content
+    table = docx.Document(io.BytesIO(word)).tables[0]
+    rows = [[cell.text for cell in row.cells] for row in table.rows[1:]]
+    assert [row[0] for row in rows] == ["1", "2"]  # every item of the letter, in its order
+    assert rows[0][5] == f"Barang bukti {number}/1"
+    assert rows[1][3].startswith("Kamera 2")
+    assert rows[1][4:] == [
+        "-",
+        "Tidak ada rekaman yang diserahkan. Tidak ada rekaman pada rentang waktu ini.",
+    ]
+    pdf = client.get(f"/api/v1/requests/{rid}/bast.pdf", headers=headers).content
+    flat = " ".join(_pdf_text(pdf).split())
+    assert (
+        flat.index(f"{number}/1") < flat.index("Tidak ada rekaman yang") < flat.index("1. Rekaman")
+    )
