@@ -16,6 +16,8 @@ from custody.package import file_sha256, unpack
 class PackageReport:
     clips: int = 0
     findings: list[str] = field(default_factory=list)
+    # What the signed manifest says was requested but has no clip: "exhibit: reason".
+    unavailable: list[str] = field(default_factory=list)
     # False when only the package's own saksi.pub vouched for it: a forger can ship their own.
     key_pinned: bool = False
 
@@ -52,6 +54,9 @@ def _verify_dir(root: Path, office_public_key: str | None) -> PackageReport:
     for clip in manifest["clips"]:
         report.clips += 1
         report.findings += _check_clip(root, clip, origin, key)
+    report.unavailable = [  # packages built before the list existed have none
+        f"{item['exhibit']}: {item['reason']}" for item in manifest.get("unavailable", [])
+    ]
     return report
 
 

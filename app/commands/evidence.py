@@ -56,6 +56,8 @@ def check_package(args: argparse.Namespace) -> int:
         print("         office's published key, or a forged package could carry its own key")
     for finding in report.findings:
         print(f"FAIL {finding}")
+    for item in report.unavailable:
+        print(f"NOTE requested, no clip in the package: {item}")
     if report.ok:
         print(f"OK: {report.clips} clips, their hashes, the signed manifest and every receipt")
         return 0

@@ -21,7 +21,7 @@ from custody.errors import CustodyError
 from custody.ledger import leaf_hashes
 from custody.merkle import MerkleTree
 from custody.minisign import public_key_file
-from custody.package import ClipEntry, ClipSource, PackageInfo, build
+from custody.package import ClipEntry, ClipSource, PackageInfo, UnavailableItem, build
 from custody.package_verify import verify_package
 from custody.receipts import Receipt, issue
 from tests.custody.conftest import OPERATOR, ORIGIN, T0, TOOL
@@ -98,8 +98,17 @@ def package(engine: Engine, office_key: OfficeKey, tmp_path: Path) -> Path:
         generated_at="2026-11-22T03:10:00Z", custody_origin=ORIGIN,
         verification_url="https://saksi.example.go.id/verifikasi",
     )  # fmt: skip
-    root, _zip = build(info, clips, office_key, tmp_path / "packages")
+    root, _zip = build(info, clips, office_key, tmp_path / "packages", [NOTHING_RECORDED])
     return root
+
+
+# The letter's third camera recorded nothing in its window: the package says so, signed.
+NOTHING_RECORDED = UnavailableItem(
+    exhibit="SKS-2026-00001/3", camera="Kamera 3", location="Pasar Sumber",
+    requested_window=("2026-11-21T02:00:00Z", "2026-11-21T02:00:01Z"),
+    reason="Tidak ada rekaman pada rentang waktu ini", reason_code="RecordingNotFound",
+    detail="454 Session Not Found",
+)  # fmt: skip
 
 
 def run(argv: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -120,6 +129,9 @@ def test_a_package_verifies_with_our_verifier_and_the_stock_tools(package: Path)
     text = (package / "VERIFIKASI.txt").read_text()
     assert "sha256sum -c SHA256SUMS" in text
     assert "minisign -V -p saksi.pub -m manifest.json" in text
+    assert report.unavailable == ["SKS-2026-00001/3: Tidak ada rekaman pada rentang waktu ini"]
+    assert "Rekaman yang diminta tetapi tidak ada dalam paket ini" in text
+    assert "SKS-2026-00001/3  Kamera 3 – Pasar Sumber" in text
 
 
 def test_the_zip_verifies_too(package: Path) -> None:
@@ -191,6 +203,10 @@ def test_saksi_verify_package_exit_codes(package: Path) -> None:
 
     assert ok.returncode == 0, ok.stdout + ok.stderr
     assert "OK: 2 clips" in ok.stdout
+    assert (
+        "NOTE requested, no clip in the package: SKS-2026-00001/3: Tidak ada rekaman pada "
+        "rentang waktu ini" in ok.stdout
+    )
     assert "WARNING: checked against the saksi.pub inside the package" in ok.stdout
     assert bad.returncode == 1
     assert "FAIL manifest.json: signature not verified" in bad.stdout

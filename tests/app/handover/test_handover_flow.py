@@ -337,7 +337,9 @@ def test_an_item_without_footage_is_accounted_for_in_package_and_bast(
     assert missing["reason"] == "Tidak ada rekaman pada rentang waktu ini"
 
     zip_path = runtime.settings.data_dir / "packages" / f"{number}.zip"
-    assert verify_package(zip_path).ok  # the signed manifest carries the list
+    report = verify_package(zip_path)
+    assert report.ok  # the signed manifest carries the list
+    assert report.unavailable == [f"{number}/2: Tidak ada rekaman pada rentang waktu ini"]
     with zipfile.ZipFile(zip_path) as archive:
         manifest = json.loads(archive.read(f"{number}/manifest.json"))
         guide = archive.read(f"{number}/VERIFIKASI.txt").decode()
