@@ -105,10 +105,17 @@ def table_rows(doc: BastDocument) -> list[list[str]]:
     An item nothing was handed over of keeps its row, its medium "-" and the reason in
     *Keterangan*: the recipient signs for what is listed, and nothing requested goes unmentioned.
     """
-    items: list[ClipRow | UnavailableRow] = sorted(
-        (*doc.rows, *doc.unavailable), key=lambda row: row.order
-    )
-    return [_row(doc, index, item) for index, item in enumerate(items, start=1)]
+    return [_row(doc, index, item) for index, item in enumerate(_in_letter_order(doc), start=1)]
+
+
+def numbered_clips(doc: BastDocument) -> list[tuple[int, ClipRow]]:
+    """Each clip with the number of its row in *Rincian Rekaman*, for the annex to match."""
+    numbered = enumerate(_in_letter_order(doc), start=1)
+    return [(index, item) for index, item in numbered if isinstance(item, ClipRow)]
+
+
+def _in_letter_order(doc: BastDocument) -> list[ClipRow | UnavailableRow]:
+    return sorted((*doc.rows, *doc.unavailable), key=lambda row: row.order)
 
 
 def _row(doc: BastDocument, index: int, item: ClipRow | UnavailableRow) -> list[str]:

@@ -195,7 +195,7 @@ def _annex(document: DocxDocument, doc: BastDocument) -> None:
     _paragraph(document, content.ANNEX_TITLE, bold=True, center=True).runs[0].font.size = Pt(12.5)
     _paragraph(document, f"BAST Nomor: {doc.number}", center=True)
     _paragraph(document, content.ANNEX_INTRO).alignment = WD_ALIGN_PARAGRAPH.JUSTIFY
-    for index, clip in enumerate(doc.rows, start=1):
+    for index, clip in content.numbered_clips(doc):
         _clip_table(document, doc, index, clip)
         _paragraph(document)
     if doc.checkpoint is not None:

@@ -174,7 +174,7 @@ def _annex(doc: BastDocument) -> list[Flowable]:
         Paragraph(esc(content.ANNEX_INTRO), JUSTIFIED),
         Spacer(1, 8),
     ]
-    for index, clip in enumerate(doc.rows, start=1):
+    for index, clip in content.numbered_clips(doc):
         story += [KeepTogether(_clip_table(doc, index, clip)), Spacer(1, 8)]
     if doc.checkpoint is not None:
         story += [KeepTogether(_checkpoint(doc.checkpoint)), Spacer(1, 6)]

@@ -122,8 +122,13 @@ def test_an_item_without_footage_keeps_its_row_in_the_letters_order() -> None:
     )
     doc = bast_document().model_copy(update={"rows": rows, "unavailable": (nothing,)})
 
-    table = docx.Document(io.BytesIO(render_bast_docx(doc))).tables[0]
-    cells = [[cell.text for cell in row.cells] for row in table.rows[1:]]
+    word = docx.Document(io.BytesIO(render_bast_docx(doc)))
+    cells = [[cell.text for cell in row.cells] for row in word.tables[0].rows[1:]]
+    annex = {
+        table.rows[0].cells[0].text: table.rows[1].cells[1].text
+        for table in word.tables
+        if table.rows[0].cells[0].text.startswith("Rekaman ")
+    }
 
     assert [row[0] for row in cells] == ["1", "2", "3", "4"]
     assert [row[3] for row in cells][1:3] == [
@@ -135,6 +140,9 @@ def test_an_item_without_footage_keeps_its_row_in_the_letters_order() -> None:
         "-",
         "Tidak ada rekaman yang diserahkan. NVR menolak nama pengguna atau kata sandi.",
     ]
+    # The annex numbers each clip as its row: no "Rekaman 2", which is the one without a clip.
+    assert "Rekaman 2" not in annex
+    assert [annex[f"Rekaman {n}"] for n in (1, 3, 4)] == [row.sha256 for row in rows]
 
 
 def test_signature_blocks(document: DocxDocument) -> None:
