@@ -27,6 +27,10 @@ class Nvr(Base):
     username: Mapped[str] = mapped_column(String(128))
     password_encrypted: Mapped[str] = mapped_column(String(1024))
     timezone: Mapped[str] = mapped_column(String(64))
+    # Firmware that reads the `…Z` times of Hikvision playback URLs as its local time.
+    hikvision_z_is_local: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Simultaneous playback sessions this device allows; None: `SAKSI_NVR_PLAYBACK_LIMIT`.
+    playback_limit: Mapped[int | None] = mapped_column(Integer)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
 

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from app.auth.models import User
 from app.cameras.models import Nvr
 from app.cameras.schemas import NvrProbeRead
-from app.cameras.service import nvr_password
+from app.cameras.service import adapter_options, nvr_password
 from app.custody import service as custody
 from app.runtime import Runtime
 from custody.events import JsonValue
@@ -29,7 +29,7 @@ def probe_nvr(runtime: Runtime, session: Session, nvr: Nvr, user: User) -> NvrPr
     adapter = open_adapter(
         nvr.vendor.value, host=nvr.host, http_port=nvr.http_port, rtsp_port=nvr.rtsp_port,
         username=nvr.username, password=nvr_password(nvr, runtime.secret_box),
-        timezone=nvr.timezone, options={},
+        timezone=nvr.timezone, options=adapter_options(nvr),
     )  # fmt: skip
     nvr_id, name, address = nvr.id, nvr.name, f"{nvr.host}:{nvr.http_port}"
     session.commit()  # release the database before the device is asked

@@ -3,13 +3,23 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from app.cameras.models import NvrVendor
 
 # A host name or an IPv4/IPv6 address, nothing else: it ends up inside URLs we build.
 HOST_PATTERN = r"^([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)*[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$|^[0-9A-Fa-f:.]+$"  # noqa: E501
 Port = Field(ge=1, le=65535)
+PLAYBACK_LIMIT = Field(default=None, ge=1, le=16)
+Z_IS_LOCAL = "hikvision_z_is_local applies only to a Hikvision NVR"
 
 
 class NvrCreate(BaseModel):
@@ -23,6 +33,8 @@ class NvrCreate(BaseModel):
     username: str = Field(min_length=1, max_length=128)
     password: SecretStr = Field(min_length=1, max_length=256)
     timezone: str = "Asia/Jakarta"
+    hikvision_z_is_local: bool = False
+    playback_limit: int | None = PLAYBACK_LIMIT
     active: bool = True
 
     @field_validator("timezone")
@@ -32,6 +44,13 @@ class NvrCreate(BaseModel):
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @field_validator("hikvision_z_is_local")
+    @classmethod
+    def _only_hikvision(cls, value: bool, info: ValidationInfo) -> bool:
+        if value and info.data.get("vendor") is not NvrVendor.HIKVISION:
+            raise ValueError(Z_IS_LOCAL)
         return value
 
 
@@ -44,6 +63,8 @@ class NvrUpdate(BaseModel):
     rtsp_port: int | None = Field(default=None, ge=1, le=65535)
     username: str | None = Field(default=None, min_length=1, max_length=128)
     password: SecretStr | None = Field(default=None, min_length=1, max_length=256)
+    hikvision_z_is_local: bool | None = None
+    playback_limit: int | None = PLAYBACK_LIMIT  # null: back to the service's default
     active: bool | None = None
 
 
@@ -60,6 +81,8 @@ class NvrRead(BaseModel):
     rtsp_port: int
     username: str
     timezone: str
+    hikvision_z_is_local: bool
+    playback_limit: int | None
     active: bool
 
 

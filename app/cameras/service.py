@@ -8,8 +8,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app import errors
-from app.cameras.models import Camera, Nvr
-from app.cameras.schemas import CameraCreate, CameraUpdate, NvrCreate, NvrUpdate
+from app.cameras.models import Camera, Nvr, NvrVendor
+from app.cameras.schemas import Z_IS_LOCAL, CameraCreate, CameraUpdate, NvrCreate, NvrUpdate
 from app.security import SecretBox
 
 
@@ -43,12 +43,23 @@ def update_nvr(session: Session, nvr: Nvr, data: NvrUpdate, box: SecretBox) -> N
     if "name" in changes and changes["name"] != nvr.name:
         if session.scalar(select(Nvr.id).where(Nvr.name == changes["name"])) is not None:
             raise errors.AlreadyExists(f"an NVR named {changes['name']!r} already exists")
+    if "playback_limit" in data.model_fields_set:
+        changes["playback_limit"] = data.playback_limit  # null puts the default back
+    if changes.get("hikvision_z_is_local") and nvr.vendor is not NvrVendor.HIKVISION:
+        raise errors.ValidationFailed(Z_IS_LOCAL)
     for field, value in changes.items():
         setattr(nvr, field, value)
     if data.password is not None:
         nvr.password_encrypted = box.encrypt(data.password.get_secret_value())
     session.flush()
     return nvr
+
+
+def adapter_options(nvr: Nvr) -> dict[str, str | bool]:
+    """The device settings its vendor's adapter takes (`nvr_adapters.factory.OPTIONS`)."""
+    if nvr.vendor is NvrVendor.HIKVISION:
+        return {"z_is_local": nvr.hikvision_z_is_local}
+    return {}
 
 
 def nvr_password(nvr: Nvr, box: SecretBox) -> str:

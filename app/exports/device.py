@@ -14,6 +14,7 @@ from datetime import timedelta
 from typing import Any
 
 from app.cameras.models import Camera, NvrVendor
+from app.cameras.service import adapter_options
 from nvr_adapters import AccessUnitSink, CameraRef, Coverage, DeviceInfo, NvrAdapter, TimeWindow
 from nvr_adapters.factory import Vendor, open_adapter
 
@@ -29,6 +30,7 @@ class DeviceTarget:
     timezone: str
     camera: CameraRef
     window: TimeWindow  # true UTC, as requested
+    options: dict[str, str | bool] = field(default_factory=dict)  # the NVR's device settings
 
 
 @dataclass
@@ -54,13 +56,15 @@ def target_for(camera: Camera, window: TimeWindow, password: str) -> DeviceTarge
         vendor=vendor, host=nvr.host, http_port=nvr.http_port, rtsp_port=nvr.rtsp_port,
         username=nvr.username, password=password, timezone=nvr.timezone,
         camera=CameraRef(str(nvr.id), reference, camera.name), window=window,
+        options=adapter_options(nvr),
     )  # fmt: skip
 
 
 def open_target(target: DeviceTarget) -> NvrAdapter:
     return open_adapter(
         target.vendor, host=target.host, http_port=target.http_port, rtsp_port=target.rtsp_port,
-        username=target.username, password=target.password, timezone=target.timezone, options={},
+        username=target.username, password=target.password, timezone=target.timezone,
+        options=target.options,
     )  # fmt: skip
 
 

@@ -87,6 +87,7 @@ class Plan:
     waits: int  # this attempt included, if it finds no free playback slot
     nvr_id: int
     nvr_name: str
+    playback_limit: int  # the NVR's own, or the service's default
     target: DeviceTarget
     output: Path
     relative: str
@@ -118,8 +119,7 @@ def run(
     plan = _begin(runtime, export_id, worker)
     if isinstance(plan, ExportState):
         return plan  # finished, or running elsewhere: nothing to fetch
-    slots = NvrSlots(runtime.sessions, runtime.clock, runtime.settings.nvr_playback_limit,
-                     SLOT_LEASE)  # fmt: skip
+    slots = NvrSlots(runtime.sessions, runtime.clock, plan.playback_limit, SLOT_LEASE)
     lease = slots.acquire(plan.nvr_id, lease_holder(worker, plan.attempt_id))
     if lease is None:
         error = (NO_SLOT, f"every playback session of NVR {plan.nvr_name} is taken")
@@ -195,12 +195,15 @@ def _begin(runtime: Runtime, export_id: int, worker: str) -> Plan | ExportState:
             session, "export.started", custody.SYSTEM, now,
             object={"export": export.id, "attempt": attempt.number, "camera": camera.name,
                     "nvr": f"{camera.nvr.host}:{camera.nvr.rtsp_port}",
+                    "nvr_settings": dict(target.options),  # they decide what is asked for
                     "window_start": window.start.isoformat(), "window_end": window.end.isoformat()},
             authorization=request.letter_number, request_id=request.id,
         )  # fmt: skip
         waits = len(before) - tries(before)
+        limit = camera.nvr.playback_limit or runtime.settings.nvr_playback_limit
         return Plan(export.id, attempt.id, attempt.number, tries(before) + 1, waits + 1,
-                    camera.nvr.id, camera.nvr.name, target, runtime.settings.data_dir / relative,
+                    camera.nvr.id, camera.nvr.name, limit, target,
+                    runtime.settings.data_dir / relative,
                     relative, request.id, request.letter_number,
                     exhibit_number(request, item))  # fmt: skip
 

@@ -65,6 +65,7 @@ def _page(
         "users": users.list_users(session),
         "agency_kinds": AGENCY_KINDS,
         "vendors": [v.value for v in NvrVendor],
+        "default_playback_limit": runtime.settings.nvr_playback_limit,
         "roles": labels.ROLES,
         "errors": {},
         "values": {},

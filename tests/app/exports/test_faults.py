@@ -22,13 +22,14 @@ from pydantic import SecretStr
 from sqlalchemy import select
 
 from app.auth.models import Role, User
-from app.cameras.models import Camera, NvrVendor
+from app.cameras.models import Camera, Nvr, NvrVendor
 from app.cameras.schemas import NvrUpdate
 from app.cameras.service import update_nvr
 from app.db import unit_of_work
 from app.demo import NvrEndpoint, sample_request, seed
 from app.exports import pipeline
 from app.exports import service as export_service
+from app.exports.limiter import NvrSlots
 from app.exports.models import Export, ExportState
 from app.main import create_app
 from app.requests.models import EvidenceRequest
@@ -289,3 +290,32 @@ def _get_export(runtime: Runtime, export_id: int) -> dict[str, Any]:
     assert reply.status_code == 200, reply.text
     body: dict[str, Any] = reply.json()
     return body
+
+
+@pytest.mark.parametrize(("limit", "free"), [(1, False), (None, True)])
+def test_an_nvrs_own_playback_limit_decides_whether_an_export_waits(
+    world_with: Callable[[Faults], World], limit: int | None, free: bool
+) -> None:
+    """Another holder has one playback session of the NVR. An NVR registered as allowing one
+    session makes the export wait (on record, queued again); left at the service's default of
+    two, the second session is free and the export runs."""
+    world = world_with({})
+    runtime = world.runtime
+    with unit_of_work(runtime.sessions) as session:
+        nvr = session.scalars(select(Nvr)).one()
+        nvr.playback_limit = limit
+        nvr_id = nvr.id
+    held = NvrSlots(runtime.sessions, runtime.clock, 1, pipeline.SLOT_LEASE)
+    assert held.acquire(nvr_id, "another-worker:99") is not None
+    [export_id] = start_exports(runtime, world.request_id)
+
+    if free:
+        assert pipeline.run(runtime, export_id, "test") is ExportState.DONE
+        return
+    with pytest.raises(pipeline.NoPlaybackSlot):
+        pipeline.run(runtime, export_id, "test")
+    shown = _get_export(runtime, export_id)
+    assert shown["state"] == "queued"
+    assert [(a["outcome"], a["error_code"]) for a in shown["attempts"]] == [
+        ("interrupted", "NoPlaybackSlot")
+    ]

@@ -9,6 +9,7 @@ corrected (windows asked in device time, stored in true UTC).
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -18,7 +19,7 @@ import pytest
 from sqlalchemy import select
 
 from app.auth.models import User
-from app.cameras.models import NvrVendor
+from app.cameras.models import Nvr, NvrVendor
 from app.db import unit_of_work
 from app.demo import NvrEndpoint, sample_request, seed
 from app.exports import pipeline
@@ -27,6 +28,8 @@ from app.exports.models import Export, ExportState
 from app.requests.models import EvidenceRequest
 from app.runtime import Runtime, build_runtime, set_current
 from app.settings import Settings
+from custody import ledger
+from nvr_adapters import RecordingNotFound
 from nvr_sim import NvrSimulator
 from tests.app.factories import walk_runtime_to_export_step
 from tests.nvr_adapters.conftest_vendors import (
@@ -115,3 +118,64 @@ def test_each_vendor_exports_bit_exact_with_gaps_and_clock_on_record(
     assert len(motion.gaps) == 1
     assert abs(datetime.fromisoformat(motion.gaps[0]["start"]) - gap_start) <= timedelta(seconds=1)
     assert continuous.gaps == []
+
+
+@pytest.mark.parametrize("z_is_local", [True, False])
+def test_an_nvrs_z_is_local_setting_reaches_the_hikvision_playback(
+    z_is_local: bool, fresh_database_url: str, tmp_path: Path, vendor_sim: NvrSimulator,
+    device_anchor: datetime,
+) -> None:  # fmt: skip
+    """Camera 3's firmware reads `…Z` playback times as WIB. With the NVR's setting on, its
+    export is bit-exact; without it the same digits point seven hours back, past retention."""
+    settings = Settings(
+        data_dir=tmp_path / "data", database_url=fresh_database_url, queue_url="memory://",
+        _env_file=None,
+    )  # fmt: skip
+    runtime = build_runtime(settings)
+    ends = vendor_sim.endpoints
+    world = seed(runtime, NvrEndpoint("127.0.0.1", ends.http_port, ends.rtsp_port, USER,
+                                      PASSWORD, vendor=NvrVendor.HIKVISION))  # fmt: skip
+    with unit_of_work(runtime.sessions) as session:
+        for nvr in session.scalars(select(Nvr)):
+            nvr.hikvision_z_is_local = z_is_local
+    world.camera_ids = world.camera_ids[2:3]
+    true_start = device_anchor - CLOCK_OFFSET + timedelta(seconds=11)
+    request_id = sample_request(runtime, world, (true_start, true_start + timedelta(seconds=4)))
+    walk_runtime_to_export_step(runtime, request_id)
+    with unit_of_work(runtime.sessions) as session:
+        evidence = session.get(EvidenceRequest, request_id)
+        assert evidence is not None
+        operator = session.get(User, evidence.assigned_operator_id)
+        assert operator is not None
+        [created] = export_service.start_exports(
+            session, runtime.sop, evidence, operator, runtime.clock.now()
+        )
+        export_id = created.id
+    try:
+        if z_is_local:
+            assert pipeline.run(runtime, export_id, "test") is ExportState.DONE
+        else:
+            with pytest.raises(RecordingNotFound):
+                pipeline.run(runtime, export_id, "test")
+        with unit_of_work(runtime.sessions) as session:
+            export = session.get(Export, export_id)
+            assert export is not None
+            session.expunge(export)
+            started = [json.loads(e.canonical)["object"]
+                       for e in ledger.read(session.connection(), request_id)
+                       if e.action == "export.started"]  # fmt: skip
+        assert started[0]["nvr_settings"] == {"z_is_local": z_is_local}  # on record
+    finally:
+        runtime.close()
+        set_current(None)
+
+    if not z_is_local:
+        assert (export.state, export.error_code) == (ExportState.FAILED, "RecordingNotFound")
+        return
+    assert export.trimming is not None
+    start = true_start + timedelta(seconds=export.trimming["clock_shift_s"])
+    source = vendor_sim.archive.replay(
+        vendor_sim.config.camera(3), start, start + timedelta(seconds=4)
+    )
+    expected = b"".join(item.unit.annexb() for item in source)
+    assert export.raw_sha256 == hashlib.sha256(expected).hexdigest()

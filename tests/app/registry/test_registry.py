@@ -171,3 +171,64 @@ def test_duplicate_names_are_conflicts(factory: Factory) -> None:
 
     assert response.status_code == 409
     assert response.json()["error"] == "AlreadyExists"
+
+
+def test_device_settings_of_an_nvr_are_kept_and_changed(factory: Factory) -> None:
+    """A Hikvision firmware reading playback `…Z` times as local, and the device's own limit of
+    playback sessions; a null limit puts the service's default back."""
+    headers = factory.headers(factory.user(Role.ADMIN))
+    client = factory.client
+
+    created = client.post(
+        "/api/v1/nvrs", json={**NVR, "hikvision_z_is_local": True, "playback_limit": 1},
+        headers=headers,
+    )  # fmt: skip
+    nvr_id = created.json()["id"]
+    raised = client.patch(f"/api/v1/nvrs/{nvr_id}", json={"playback_limit": 4}, headers=headers)
+    reset = client.patch(
+        f"/api/v1/nvrs/{nvr_id}", json={"playback_limit": None, "hikvision_z_is_local": False},
+        headers=headers,
+    )  # fmt: skip
+
+    assert created.status_code == 201, created.text
+    assert (created.json()["hikvision_z_is_local"], created.json()["playback_limit"]) == (True, 1)
+    assert raised.json()["playback_limit"] == 4
+    assert raised.json()["hikvision_z_is_local"] is True  # untouched by a change of the limit
+    assert (reset.json()["hikvision_z_is_local"], reset.json()["playback_limit"]) == (False, None)
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [{"vendor": "dahua", "hikvision_z_is_local": True}, {"playback_limit": 0},
+     {"playback_limit": 17}],
+)  # fmt: skip
+def test_device_settings_that_do_not_apply_are_refused(
+    factory: Factory, session: Session, changes: dict[str, Any]
+) -> None:
+    headers = factory.headers(factory.user(Role.ADMIN))
+    before = database_state(session)
+
+    response = factory.client.post("/api/v1/nvrs", json={**NVR, **changes}, headers=headers)
+
+    assert response.status_code == 422, response.text
+    assert response.json()["error"] == "ValidationFailed"
+    assert response.json()["fields"][0]["field"] in changes
+    assert database_state(session) == before
+
+
+def test_the_z_setting_is_refused_on_a_non_hikvision_nvr_when_changed(factory: Factory) -> None:
+    headers = factory.headers(factory.user(Role.ADMIN))
+    created = factory.client.post("/api/v1/nvrs", json={**NVR, "vendor": "onvif"}, headers=headers)
+
+    changed = factory.client.patch(
+        f"/api/v1/nvrs/{created.json()['id']}", json={"hikvision_z_is_local": True},
+        headers=headers,
+    )  # fmt: skip
+
+    assert changed.status_code == 422
+    assert changed.json() == {
+        "error": "ValidationFailed",
+        "detail": "hikvision_z_is_local applies only to a Hikvision NVR",
+    }
+    listed = factory.client.get("/api/v1/nvrs", headers=headers).json()
+    assert listed[0]["hikvision_z_is_local"] is False

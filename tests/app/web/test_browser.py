@@ -247,16 +247,22 @@ def test_admin_registers_an_nvr_and_a_camera(page: Page, live_server: LiveServer
     nvr.get_by_label("Port RTSP").fill("554")
     nvr.get_by_label("Nama pengguna NVR").fill("admin")
     nvr.get_by_label("Kata sandi NVR").fill("rahasia-nvr")
+    nvr.get_by_label("Firmware membaca waktu …Z").check()  # the vendor is still ONVIF
     nvr.get_by_role("button", name="Tambah NVR").click()
 
     refused = page.locator("#nvr")
     expect(refused.locator("#nvr-host-error")).to_be_visible()
+    expect(refused.locator("#nvr-hikvision_z_is_local-error")).to_contain_text("hanya untuk NVR")
     expect(refused.get_by_label("Nama NVR")).to_have_value("NVR Kantor Kecamatan Weru")
 
+    refused.get_by_label("Jenis").select_option("hikvision")
     refused.get_by_label("Alamat (host/IP)").fill("10.20.30.40")
     refused.get_by_label("Kata sandi NVR").fill("rahasia-nvr")
+    refused.get_by_label("Batas sesi pemutaran").fill("1")
     refused.get_by_role("button", name="Tambah NVR").click()
-    expect(page.locator("#nvr tbody")).to_contain_text("NVR Kantor Kecamatan Weru")
+    row = page.locator("#nvr tbody tr", has_text="NVR Kantor Kecamatan Weru")
+    expect(row).to_contain_text("waktu …Z dibaca lokal")
+    expect(row.locator("[data-field=playback-limit]")).to_have_text("1")
     expect(page.locator("#nvr")).not_to_contain_text("rahasia-nvr")
 
     camera = page.locator("#kamera")
