@@ -13,6 +13,7 @@ from app import migrate
 from app.auth.models import Role, User
 from app.auth.schemas import UserCreate
 from app.auth.service import create_user
+from app.custody import service as custody
 from app.db import unit_of_work
 from app.runtime import Runtime
 
@@ -41,7 +42,7 @@ def ensure_first_admin(runtime: Runtime) -> FirstAdmin | None:
         data = UserCreate(
             username=FIRST_ADMIN, full_name="Administrator", role=Role.ADMIN, password=password
         )
-        create_user(session, data, runtime.clock.now())
+        create_user(session, data, runtime.clock.now(), by=custody.SYSTEM)
     path = runtime.settings.data_dir / "secrets" / "initial-admin-password"
     _write_private(path, password + "\n")
     return FirstAdmin(username=FIRST_ADMIN, password=password, password_file=path)

@@ -29,6 +29,7 @@ from app.auth.service import create_user
 from app.cameras.models import Camera, NvrVendor
 from app.cameras.schemas import CameraCreate, NvrCreate, NvrUpdate
 from app.cameras.service import create_camera, create_nvr, update_nvr
+from app.custody import service as custody
 from app.db import unit_of_work
 from app.requests import letters, preservation
 from app.requests.models import DeliveryMethod, EvidenceRequest
@@ -80,7 +81,9 @@ def seed(runtime: Runtime, nvr: NvrEndpoint, passwords: dict[Role, str] | None =
     with unit_of_work(runtime.sessions) as session:
         agency = session.scalar(select(Agency).where(Agency.name == AGENCY))
         if agency is None:
-            agency = create_agency(session, AgencyCreate(name=AGENCY, kind=AgencyKind.POLRI), now)
+            agency = create_agency(
+                session, AgencyCreate(name=AGENCY, kind=AgencyKind.POLRI), now, by=custody.SYSTEM
+            )
         world.agency_id = agency.id
         for role, (username, full_name, position) in PEOPLE.items():
             if session.scalar(select(User.id).where(User.username == username)) is not None:
@@ -90,7 +93,7 @@ def seed(runtime: Runtime, nvr: NvrEndpoint, passwords: dict[Role, str] | None =
                 username=username, full_name=full_name, role=role, password=password,
                 position=position, agency_id=agency.id if role is Role.PEMOHON else None,
             )  # fmt: skip
-            create_user(session, data, now)
+            create_user(session, data, now, by=custody.SYSTEM)
             world.passwords[role] = (username, password)
         world.camera_ids = _cameras(session, runtime, nvr)
     return world
@@ -104,7 +107,8 @@ def _cameras(session: Session, runtime: Runtime, nvr: NvrEndpoint) -> list[int]:
             host=nvr.host, http_port=nvr.http_port, rtsp_port=nvr.rtsp_port,
             password=SecretStr(nvr.password),
         )  # fmt: skip
-        update_nvr(session, existing[0].nvr, update, runtime.secret_box)
+        update_nvr(session, existing[0].nvr, update, runtime.secret_box, runtime.clock.now(),
+                   by=custody.SYSTEM)  # fmt: skip
         return [camera.id for camera in existing]
     record = create_nvr(
         session,
@@ -115,6 +119,7 @@ def _cameras(session: Session, runtime: Runtime, nvr: NvrEndpoint) -> list[int]:
         ),
         runtime.secret_box,
         runtime.clock.now(),
+        by=custody.SYSTEM,
     )  # fmt: skip
     ids = []
     for channel, (name, location, latitude, longitude) in enumerate(CAMERAS, start=1):
@@ -122,7 +127,7 @@ def _cameras(session: Session, runtime: Runtime, nvr: NvrEndpoint) -> list[int]:
             name=name, location=location, latitude=latitude, longitude=longitude,
             nvr_id=record.id, channel=channel, source_token=f"Profile_{channel}",
         )  # fmt: skip
-        ids.append(create_camera(session, data, runtime.clock.now()).id)
+        ids.append(create_camera(session, data, runtime.clock.now(), by=custody.SYSTEM).id)
     return ids
 
 

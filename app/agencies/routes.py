@@ -7,6 +7,7 @@ from fastapi import APIRouter, Depends
 from app.agencies import service
 from app.agencies.models import Agency
 from app.agencies.schemas import AgencyCreate, AgencyRead, AgencyUpdate
+from app.custody import service as custody
 from app.deps import AdminUser, CurrentUser, RuntimeDep, SessionDep
 from app.http import ERROR_RESPONSES
 
@@ -28,9 +29,12 @@ def list_agencies(_user: CurrentUser, session: SessionDep) -> list[AgencyRead]:
 
 @router.post("", response_model=AgencyRead, status_code=201)
 def create_agency(
-    data: AgencyCreate, _admin: AdminUser, session: SessionDep, runtime: RuntimeDep
+    data: AgencyCreate, admin: AdminUser, session: SessionDep, runtime: RuntimeDep
 ) -> AgencyRead:
-    return AgencyRead.model_validate(service.create_agency(session, data, runtime.clock.now()))
+    by = custody.performer(admin)
+    return AgencyRead.model_validate(
+        service.create_agency(session, data, runtime.clock.now(), by=by)
+    )
 
 
 @router.get("/{agency_id}", response_model=AgencyRead)
@@ -40,6 +44,10 @@ def get_agency(agency: AgencyDep, _user: CurrentUser) -> AgencyRead:
 
 @router.patch("/{agency_id}", response_model=AgencyRead)
 def update_agency(
-    agency: AgencyDep, data: AgencyUpdate, _admin: AdminUser, session: SessionDep
-) -> AgencyRead:
-    return AgencyRead.model_validate(service.update_agency(session, agency, data))
+    agency: AgencyDep, data: AgencyUpdate, admin: AdminUser, session: SessionDep,
+    runtime: RuntimeDep,
+) -> AgencyRead:  # fmt: skip
+    by = custody.performer(admin)
+    return AgencyRead.model_validate(
+        service.update_agency(session, agency, data, runtime.clock.now(), by=by)
+    )

@@ -8,6 +8,8 @@ from sqlalchemy.orm import Session
 from app import errors
 from app.agencies.models import Agency
 from app.agencies.schemas import AgencyCreate, AgencyUpdate
+from app.custody import service as custody
+from custody import Performer
 
 
 def get_agency(session: Session, agency_id: int) -> Agency:
@@ -24,20 +26,28 @@ def list_agencies(session: Session, *, active_only: bool = False) -> list[Agency
     return list(session.scalars(query))
 
 
-def create_agency(session: Session, data: AgencyCreate, now: datetime) -> Agency:
+def create_agency(session: Session, data: AgencyCreate, now: datetime, *, by: Performer) -> Agency:
+    """Authorise an institution to request footage; on record, as who may ask is evidence."""
     _ensure_unique_name(session, data.name)
     agency = Agency(name=data.name, kind=data.kind, active=data.active, created_at=now)
     session.add(agency)
     session.flush()
+    shown = custody.fields({"agency": agency.id} | data.model_dump(mode="json"))
+    custody.record(session, "registry.agency_added", by, now, object=shown)
     return agency
 
 
-def update_agency(session: Session, agency: Agency, data: AgencyUpdate) -> Agency:
+def update_agency(
+    session: Session, agency: Agency, data: AgencyUpdate, now: datetime, *, by: Performer
+) -> Agency:
     if data.name is not None and data.name != agency.name:
         _ensure_unique_name(session, data.name)
+    changes = data.model_dump(mode="json", exclude_unset=True, exclude_none=True)
     for field, value in data.model_dump(exclude_unset=True, exclude_none=True).items():
         setattr(agency, field, value)
     session.flush()
+    shown = custody.fields({"agency": agency.id, "name": agency.name, "changes": changes})
+    custody.record(session, "registry.agency_changed", by, now, object=shown)
     return agency
 
 

@@ -9,6 +9,7 @@ from fastapi.security import OAuth2PasswordRequestForm
 from app.auth import service
 from app.auth.models import Role
 from app.auth.schemas import TokenResponse, UserCreate, UserRead
+from app.custody import service as custody
 from app.deps import AdminUser, CurrentUser, RuntimeDep, SessionDep, StaffUser
 from app.http import ERROR_RESPONSES
 from app.security import issue_token
@@ -45,6 +46,7 @@ def list_users(
 
 @router.post("/users", response_model=UserRead, status_code=201)
 def create_user(
-    data: UserCreate, _admin: AdminUser, session: SessionDep, runtime: RuntimeDep
+    data: UserCreate, admin: AdminUser, session: SessionDep, runtime: RuntimeDep
 ) -> UserRead:
-    return UserRead.model_validate(service.create_user(session, data, runtime.clock.now()))
+    by = custody.performer(admin)
+    return UserRead.model_validate(service.create_user(session, data, runtime.clock.now(), by=by))

@@ -11,15 +11,18 @@ from app import errors
 from app.agencies.models import Agency
 from app.auth.models import Role, User
 from app.auth.schemas import UserCreate
+from app.custody import service as custody
 from app.security import hash_password, verify_password
+from custody import Performer
 
 # Verifying against a real hash when the user does not exist keeps the timing the same, so the
 # response time does not tell which usernames exist.
 _DUMMY_HASH = hash_password("saksi-timing-equaliser")
 
 
-def create_user(session: Session, data: UserCreate, now: datetime) -> User:
-    """Add a user; a pemohon must belong to an active agency, staff to none."""
+def create_user(session: Session, data: UserCreate, now: datetime, *, by: Performer) -> User:
+    """Add a user; a pemohon must belong to an active agency, staff to none. On record: who
+    may act on evidence, and with which role."""
     if session.scalar(select(User.id).where(User.username == data.username)) is not None:
         raise errors.AlreadyExists(f"the username {data.username!r} is taken")
     _check_agency(session, data.role, data.agency_id)
@@ -37,6 +40,11 @@ def create_user(session: Session, data: UserCreate, now: datetime) -> User:
     )
     session.add(user)
     session.flush()
+    custody.record(
+        session, "user.created", by, now,
+        object={"user": user.id, "username": user.username, "name": user.full_name,
+                "role": user.role.value, "agency": user.agency_id},
+    )  # fmt: skip
     return user
 
 

@@ -15,6 +15,7 @@ from app.cameras.schemas import (
     NvrRead,
     NvrUpdate,
 )
+from app.custody import service as custody
 from app.deps import AdminUser, CurrentUser, RuntimeDep, SessionDep, StaffUser
 from app.http import ERROR_RESPONSES
 
@@ -40,9 +41,10 @@ def list_nvrs(_user: StaffUser, session: SessionDep) -> list[NvrRead]:
 
 @router.post("/nvrs", response_model=NvrRead, status_code=201)
 def create_nvr(
-    data: NvrCreate, _admin: AdminUser, session: SessionDep, runtime: RuntimeDep
+    data: NvrCreate, admin: AdminUser, session: SessionDep, runtime: RuntimeDep
 ) -> NvrRead:
-    nvr = service.create_nvr(session, data, runtime.secret_box, runtime.clock.now())
+    by = custody.performer(admin)
+    nvr = service.create_nvr(session, data, runtime.secret_box, runtime.clock.now(), by=by)
     return NvrRead.model_validate(nvr)
 
 
@@ -53,9 +55,12 @@ def get_nvr(nvr: NvrDep, _user: StaffUser) -> NvrRead:
 
 @router.patch("/nvrs/{nvr_id}", response_model=NvrRead)
 def update_nvr(
-    nvr: NvrDep, data: NvrUpdate, _admin: AdminUser, session: SessionDep, runtime: RuntimeDep
+    nvr: NvrDep, data: NvrUpdate, admin: AdminUser, session: SessionDep, runtime: RuntimeDep
 ) -> NvrRead:
-    return NvrRead.model_validate(service.update_nvr(session, nvr, data, runtime.secret_box))
+    by, now = custody.performer(admin), runtime.clock.now()
+    return NvrRead.model_validate(
+        service.update_nvr(session, nvr, data, runtime.secret_box, now, by=by)
+    )
 
 
 @router.post("/nvrs/{nvr_id}/probe", response_model=NvrProbeRead)
@@ -74,9 +79,10 @@ def list_cameras(_user: CurrentUser, session: SessionDep) -> list[CameraRead]:
 
 @router.post("/cameras", response_model=CameraRead, status_code=201)
 def create_camera(
-    data: CameraCreate, _admin: AdminUser, session: SessionDep, runtime: RuntimeDep
+    data: CameraCreate, admin: AdminUser, session: SessionDep, runtime: RuntimeDep
 ) -> CameraRead:
-    camera = service.create_camera(session, data, runtime.clock.now())
+    by = custody.performer(admin)
+    camera = service.create_camera(session, data, runtime.clock.now(), by=by)
     return CameraRead.model_validate(camera)
 
 
@@ -87,6 +93,10 @@ def get_camera(camera: CameraDep, _user: CurrentUser) -> CameraRead:
 
 @router.patch("/cameras/{camera_id}", response_model=CameraRead)
 def update_camera(
-    camera: CameraDep, data: CameraUpdate, _admin: AdminUser, session: SessionDep
-) -> CameraRead:
-    return CameraRead.model_validate(service.update_camera(session, camera, data))
+    camera: CameraDep, data: CameraUpdate, admin: AdminUser, session: SessionDep,
+    runtime: RuntimeDep,
+) -> CameraRead:  # fmt: skip
+    by = custody.performer(admin)
+    return CameraRead.model_validate(
+        service.update_camera(session, camera, data, runtime.clock.now(), by=by)
+    )

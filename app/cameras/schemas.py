@@ -55,7 +55,8 @@ class NvrCreate(BaseModel):
 
 
 class NvrUpdate(BaseModel):
-    model_config = ConfigDict(str_strip_whitespace=True)
+    # A field that cannot change (vendor) is refused, not silently ignored.
+    model_config = ConfigDict(str_strip_whitespace=True, extra="forbid")
 
     name: str | None = Field(default=None, min_length=1, max_length=200)
     host: str | None = Field(default=None, min_length=1, max_length=255, pattern=HOST_PATTERN)
@@ -108,7 +109,9 @@ class CameraCreate(BaseModel):
 
 
 class CameraUpdate(BaseModel):
-    model_config = ConfigDict(str_strip_whitespace=True)
+    # Which NVR and channel a camera's name stands for never changes (register a new camera):
+    # a request to change it is refused, not silently ignored.
+    model_config = ConfigDict(str_strip_whitespace=True, extra="forbid")
 
     name: str | None = Field(default=None, min_length=1, max_length=200)
     location: str | None = Field(default=None, min_length=1, max_length=300)

@@ -10,7 +10,9 @@ from sqlalchemy.orm import Session
 from app import errors
 from app.cameras.models import Camera, Nvr, NvrVendor
 from app.cameras.schemas import Z_IS_LOCAL, CameraCreate, CameraUpdate, NvrCreate, NvrUpdate
+from app.custody import service as custody
 from app.security import SecretBox
+from custody import Performer
 
 
 def get_nvr(session: Session, nvr_id: int) -> Nvr:
@@ -24,7 +26,9 @@ def list_nvrs(session: Session) -> list[Nvr]:
     return list(session.scalars(select(Nvr).order_by(Nvr.name)))
 
 
-def create_nvr(session: Session, data: NvrCreate, box: SecretBox, now: datetime) -> Nvr:
+def create_nvr(
+    session: Session, data: NvrCreate, box: SecretBox, now: datetime, *, by: Performer
+) -> Nvr:
     if session.scalar(select(Nvr.id).where(Nvr.name == data.name)) is not None:
         raise errors.AlreadyExists(f"an NVR named {data.name!r} already exists")
     values = data.model_dump(exclude={"password"})
@@ -35,10 +39,14 @@ def create_nvr(session: Session, data: NvrCreate, box: SecretBox, now: datetime)
     )
     session.add(nvr)
     session.flush()
+    shown = custody.fields({"nvr": nvr.id} | data.model_dump(mode="json", exclude={"password"}))
+    custody.record(session, "registry.nvr_added", by, now, object=shown)  # never the password
     return nvr
 
 
-def update_nvr(session: Session, nvr: Nvr, data: NvrUpdate, box: SecretBox) -> Nvr:
+def update_nvr(
+    session: Session, nvr: Nvr, data: NvrUpdate, box: SecretBox, now: datetime, *, by: Performer
+) -> Nvr:
     changes = data.model_dump(exclude_unset=True, exclude_none=True, exclude={"password"})
     if "name" in changes and changes["name"] != nvr.name:
         if session.scalar(select(Nvr.id).where(Nvr.name == changes["name"])) is not None:
@@ -51,7 +59,10 @@ def update_nvr(session: Session, nvr: Nvr, data: NvrUpdate, box: SecretBox) -> N
         setattr(nvr, field, value)
     if data.password is not None:
         nvr.password_encrypted = box.encrypt(data.password.get_secret_value())
+        changes["password"] = "changed"  # never the password itself
     session.flush()
+    shown = custody.fields({"nvr": nvr.id, "name": nvr.name, "changes": changes})
+    custody.record(session, "registry.nvr_changed", by, now, object=shown)
     return nvr
 
 
@@ -81,19 +92,28 @@ def list_cameras(session: Session, *, active_only: bool = False) -> list[Camera]
     return list(session.scalars(query))
 
 
-def create_camera(session: Session, data: CameraCreate, now: datetime) -> Camera:
+def create_camera(session: Session, data: CameraCreate, now: datetime, *, by: Performer) -> Camera:
     get_nvr(session, data.nvr_id)
     duplicate = select(Camera.id).where(Camera.nvr_id == data.nvr_id, Camera.name == data.name)
     if session.scalar(duplicate) is not None:
         raise errors.AlreadyExists(f"this NVR already has a camera named {data.name!r}")
-    camera = Camera(**data.model_dump(), created_at=now)
+    values = data.model_dump()
+    camera = Camera(**values, created_at=now)
     session.add(camera)
     session.flush()
+    shown = custody.fields({"camera": camera.id} | data.model_dump(mode="json"))
+    custody.record(session, "registry.camera_added", by, now, object=shown)
     return camera
 
 
-def update_camera(session: Session, camera: Camera, data: CameraUpdate) -> Camera:
+def update_camera(
+    session: Session, camera: Camera, data: CameraUpdate, now: datetime, *, by: Performer
+) -> Camera:
+    """Change a camera; a new channel or token changes which footage its name stands for."""
+    changes = data.model_dump(mode="json", exclude_unset=True)
     for field, value in data.model_dump(exclude_unset=True).items():
         setattr(camera, field, value)
     session.flush()
+    shown = custody.fields({"camera": camera.id, "name": camera.name, "changes": changes})
+    custody.record(session, "registry.camera_changed", by, now, object=shown)
     return camera

@@ -15,6 +15,7 @@ from app.auth.models import Role
 from app.auth.schemas import UserCreate
 from app.auth.service import create_user
 from app.cameras.models import NvrVendor
+from app.custody import service as custody
 from app.db import unit_of_work
 from app.main import create_app
 from app.runtime import Runtime, build_runtime
@@ -89,7 +90,7 @@ def user_add(args: argparse.Namespace) -> int:
     runtime = runtime_from_settings()
     try:
         with unit_of_work(runtime.sessions) as session:
-            user = create_user(session, data, runtime.clock.now())
+            user = create_user(session, data, runtime.clock.now(), by=custody.console())
             print(f"user {user.username!r} ({user.role.value}) created with id {user.id}")
     finally:
         runtime.close()

@@ -7,10 +7,13 @@ custody event commit together or not at all.
 from __future__ import annotations
 
 import base64
+import getpass
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from importlib.metadata import PackageNotFoundError, version
+from typing import Any, cast
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -43,6 +46,31 @@ def saksi_version() -> str:
 
 INSTRUMENT = Instrument(tool="saksi", version=saksi_version())
 SYSTEM = Performer(kind="system", identifier="saksi", name="Saksi", role="system")
+
+
+def fields(values: Mapping[str, Any]) -> dict[str, JsonValue]:
+    """A record's fields as an event can carry them: floats (a camera's latitude) as text."""
+    return {name: _json_value(value) for name, value in values.items()}
+
+
+def _json_value(value: Any) -> JsonValue:
+    if isinstance(value, float):
+        return repr(value)
+    if isinstance(value, Mapping):
+        return fields(value)
+    if isinstance(value, list | tuple):
+        return [_json_value(item) for item in value]
+    return cast(JsonValue, value)
+
+
+def console() -> Performer:
+    """Whoever ran a `saksi` command on the server, by their system account."""
+    try:
+        account = getpass.getuser()
+    except (OSError, KeyError):  # no login name and no passwd entry (some containers)
+        account = "unknown"
+    return Performer(kind="console", identifier=account, name=f"saksi CLI ({account})",
+                     role="system")  # fmt: skip
 
 
 def performer(user: User) -> Performer:

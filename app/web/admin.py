@@ -21,6 +21,7 @@ from app.cameras import probe
 from app.cameras import service as cameras
 from app.cameras.models import NvrVendor
 from app.cameras.schemas import CameraCreate, NvrCreate
+from app.custody import service as custody
 from app.deps import RuntimeDep, SessionDep
 from app.runtime import Runtime
 from app.web import forms, labels
@@ -124,7 +125,7 @@ async def add_agency(
     now = runtime.clock.now()
     return _create(
         request, runtime, session, user, "instansi", values, AgencyCreate.model_validate,
-        lambda data: agencies.create_agency(session, data, now),
+        lambda data: agencies.create_agency(session, data, now, by=custody.performer(user)),
     )  # fmt: skip
 
 
@@ -134,7 +135,8 @@ async def toggle_agency(
 ) -> Response:
     await _submitted(request, runtime)
     agency = agencies.get_agency(session, agency_id)
-    agencies.update_agency(session, agency, AgencyUpdate(active=not agency.active))
+    change = AgencyUpdate(active=not agency.active)
+    agencies.update_agency(session, agency, change, runtime.clock.now(), by=custody.performer(user))
     return RedirectResponse("/admin#instansi", status_code=303)
 
 
@@ -146,7 +148,9 @@ async def add_nvr(
     now = runtime.clock.now()
     return _create(
         request, runtime, session, user, "nvr", values, NvrCreate.model_validate,
-        lambda data: cameras.create_nvr(session, data, runtime.secret_box, now),
+        lambda data: cameras.create_nvr(
+            session, data, runtime.secret_box, now, by=custody.performer(user)
+        ),
     )  # fmt: skip
 
 
@@ -169,7 +173,7 @@ async def add_camera(
     now = runtime.clock.now()
     return _create(
         request, runtime, session, user, "kamera", values, CameraCreate.model_validate,
-        lambda data: cameras.create_camera(session, data, now),
+        lambda data: cameras.create_camera(session, data, now, by=custody.performer(user)),
     )  # fmt: skip
 
 
@@ -181,7 +185,7 @@ async def add_user(
     now = runtime.clock.now()
     return _create(
         request, runtime, session, user, "pengguna", values, UserCreate.model_validate,
-        lambda data: users.create_user(session, data, now),
+        lambda data: users.create_user(session, data, now, by=custody.performer(user)),
     )  # fmt: skip
 
 

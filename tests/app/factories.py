@@ -20,6 +20,7 @@ from app.auth.service import create_user
 from app.cameras.models import Camera, Nvr, NvrVendor
 from app.cameras.schemas import CameraCreate, NvrCreate
 from app.cameras.service import create_camera, create_nvr
+from app.custody.service import SYSTEM
 from app.db import unit_of_work
 from app.requests.models import EvidenceRequest
 from app.runtime import Runtime
@@ -68,7 +69,7 @@ class Factory:
 
     def agency(self, name: str = "Polres Cirebon Kota", *, active: bool = True) -> Agency:
         data = AgencyCreate(name=name, kind=AgencyKind.POLRI, active=active)
-        agency = create_agency(self.session, data, self.now)
+        agency = create_agency(self.session, data, self.now, by=SYSTEM)
         self.session.commit()
         return agency
 
@@ -81,7 +82,7 @@ class Factory:
             password=PASSWORD,
             agency_id=agency.id if agency else None,
         )
-        user = create_user(self.session, data, self.now)
+        user = create_user(self.session, data, self.now, by=SYSTEM)
         self.session.commit()
         return user
 
@@ -95,7 +96,7 @@ class Factory:
             username="admin",
             password="nvr-secret-1",  # type: ignore[arg-type]
         )
-        nvr = create_nvr(self.session, data, self.runtime.secret_box, self.now)
+        nvr = create_nvr(self.session, data, self.runtime.secret_box, self.now, by=SYSTEM)
         self.session.commit()
         return nvr
 
@@ -107,7 +108,7 @@ class Factory:
             channel=len(nvr.cameras) + 1,
             active=active,
         )
-        camera = create_camera(self.session, data, self.now)
+        camera = create_camera(self.session, data, self.now, by=SYSTEM)
         self.session.commit()
         return camera
 

@@ -15,7 +15,7 @@ from app.custody import service
 from app.custody.tasks import checkpoint, timestamp_checkpoints
 from app.db import make_engine
 from app.runtime import Runtime
-from custody import open_note
+from custody import ledger, open_note
 from tests.app.factories import Factory, walk_to_export_step
 from tests.custody.conftest import fill
 from tests.custody.tsa import LocalAuthority
@@ -65,18 +65,30 @@ def test_a_refused_action_leaves_no_custody_event(factory: Factory, session: Ses
     assert len(service.events_of_request(session, created["id"])) == before
 
 
-def test_checkpoints_are_signed_notes_of_the_ledger(factory: Factory, runtime: Runtime) -> None:
-    _walk_to_assignment(factory)
+def test_checkpoints_are_signed_notes_of_the_ledger(
+    factory: Factory, runtime: Runtime, session: Session
+) -> None:
+    created, _people = _walk_to_assignment(factory)
 
     size = checkpoint()
     again = checkpoint()
 
-    assert size == 6
+    # The request's six events, after the registry and accounts it was made with.
+    recorded = list(ledger.read(session.connection()))
+    assert [e.action for e in recorded if e.request_id == created["id"]] == [
+        "request.registered",
+        *["sop.step_completed"] * 5,
+    ]
+    assert {e.action.split(".")[0] for e in recorded if e.request_id is None} == {
+        "registry",
+        "user",
+    }
+    assert size == len(recorded)
     assert again is None  # nothing new since
     latest = factory.client.get("/api/v1/custody/checkpoint").json()
     key = factory.client.get("/api/v1/custody/public-key").json()
     opened = open_note(latest["note"], key["name"], base64.b64decode(key["public_key"]))
-    assert opened.size == 6
+    assert opened.size == size
     assert opened.root.hex() == latest["root_hash"]
     assert key["verifier_key"].startswith(f"{runtime.settings.custody_origin}+")
 

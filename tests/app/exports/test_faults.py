@@ -25,6 +25,7 @@ from app.auth.models import Role, User
 from app.cameras.models import Camera, Nvr, NvrVendor
 from app.cameras.schemas import NvrUpdate
 from app.cameras.service import update_nvr
+from app.custody.service import SYSTEM
 from app.db import unit_of_work
 from app.demo import NvrEndpoint, sample_request, seed
 from app.exports import pipeline
@@ -227,7 +228,7 @@ def test_a_permanent_error_fails_at_once_without_retries(
         assert camera is not None
         if refusal == "wrong password":
             update_nvr(session, camera.nvr, NvrUpdate(password=SecretStr("salah")),
-                       world.runtime.secret_box)  # fmt: skip
+                       world.runtime.secret_box, world.runtime.clock.now(), by=SYSTEM)  # fmt: skip
         else:
             camera.source_token = "Recording_9"  # the NVR records no such thing
     [export_id] = start_exports(world.runtime, world.request_id)

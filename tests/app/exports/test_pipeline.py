@@ -17,6 +17,7 @@ from app.auth.models import Role, User
 from app.cameras.models import NvrVendor
 from app.cameras.schemas import NvrUpdate
 from app.cameras.service import update_nvr
+from app.custody.service import SYSTEM
 from app.db import unit_of_work
 from app.demo import NvrEndpoint, sample_request, seed
 from app.exports import pipeline
@@ -104,7 +105,7 @@ def test_a_failure_is_recorded_with_its_reason_and_not_retried(world: dict[str, 
         request = session.get(EvidenceRequest, world["request_id"])
         assert request is not None
         update_nvr(session, request.items[0].camera.nvr, NvrUpdate(password=SecretStr("salah")),
-                   runtime.secret_box)  # fmt: skip
+                   runtime.secret_box, runtime.clock.now(), by=SYSTEM)  # fmt: skip
         operator = session.scalar(select(User).where(User.role == Role.OPERATOR))
         assert operator is not None
         [first, _second] = export_service.start_exports(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -12,6 +13,7 @@ from app.auth.models import Role
 from app.cameras.models import Nvr
 from app.cameras.service import nvr_password
 from app.runtime import Runtime
+from custody import ledger
 from tests.app.factories import Factory
 from tests.app.snapshot import database_state
 
@@ -232,3 +234,66 @@ def test_the_z_setting_is_refused_on_a_non_hikvision_nvr_when_changed(factory: F
     }
     listed = factory.client.get("/api/v1/nvrs", headers=headers).json()
     assert listed[0]["hikvision_z_is_local"] is False
+
+
+def test_every_registry_change_is_a_custody_event_by_its_admin(
+    factory: Factory, session: Session
+) -> None:
+    """Who may ask for footage, which device and channel a camera's name stands for, who may act:
+    each change is on the ledger, by the admin who made it, and no password is."""
+    admin = factory.user(Role.ADMIN)
+    headers = factory.headers(admin)
+    client = factory.client
+    agency = client.post("/api/v1/agencies", json={"name": "Kejari Sumber", "kind": "kejaksaan"},
+                         headers=headers).json()  # fmt: skip
+    client.patch(f"/api/v1/agencies/{agency['id']}", json={"active": False}, headers=headers)
+    nvr = client.post("/api/v1/nvrs", json=NVR, headers=headers).json()
+    client.patch(f"/api/v1/nvrs/{nvr['id']}", json={"password": "Baru#2026", "rtsp_port": 8554},
+                 headers=headers)  # fmt: skip
+    camera = client.post(
+        "/api/v1/cameras", headers=headers,
+        json={"name": "PTZ Utara", "location": "Alun-alun", "latitude": -6.7597,
+              "nvr_id": nvr["id"], "channel": 1},
+    ).json()  # fmt: skip
+    client.patch(f"/api/v1/cameras/{camera['id']}", json={"location": "Alun-alun, utara"},
+                 headers=headers)  # fmt: skip
+    client.post("/api/v1/users", headers=headers,
+                json={"username": "operator2", "full_name": "Rina Operator", "role": "operator",
+                      "password": "Sandi-Operator-2026"})  # fmt: skip
+
+    recorded = [json.loads(e.canonical) for e in ledger.read(session.connection())]
+    by_admin = [e for e in recorded if e["performer"]["id"] == str(admin.id)]
+    assert [e["action"] for e in by_admin] == [
+        "registry.agency_added", "registry.agency_changed", "registry.nvr_added",
+        "registry.nvr_changed", "registry.camera_added", "registry.camera_changed",
+        "user.created",
+    ]  # fmt: skip
+    objects = {e["action"]: e["object"] for e in by_admin}
+    assert objects["registry.agency_changed"]["changes"] == {"active": False}
+    assert objects["registry.nvr_added"]["host"] == NVR["host"]
+    assert objects["registry.nvr_changed"]["changes"] == {"rtsp_port": 8554, "password": "changed"}
+    assert objects["registry.camera_added"]["latitude"] == "-6.7597"  # events carry no floats
+    assert objects["registry.camera_changed"]["changes"] == {"location": "Alun-alun, utara"}
+    assert objects["user.created"]["role"] == "operator"
+    text = json.dumps(recorded)
+    for secret in ("Rahasia#NVR-2026", "Baru#2026", "Sandi-Operator-2026"):
+        assert secret not in text
+
+
+@pytest.mark.parametrize(("path", "change"), [("cameras", {"channel": 2}),
+                                              ("nvrs", {"vendor": "dahua"})])  # fmt: skip
+def test_what_a_record_stands_for_cannot_be_changed_in_place(
+    factory: Factory, session: Session, path: str, change: dict[str, Any]
+) -> None:
+    """A camera's channel or an NVR's vendor decides whose footage an export fetches: a change is
+    refused (register anew), not silently ignored with a 200."""
+    camera = factory.camera(factory.nvr())
+    target = camera.id if path == "cameras" else camera.nvr_id
+    headers = factory.headers(factory.user(Role.ADMIN))
+    before = database_state(session)
+
+    response = factory.client.patch(f"/api/v1/{path}/{target}", json=change, headers=headers)
+
+    assert response.status_code == 422, response.text
+    assert response.json()["fields"][0]["field"] == next(iter(change))
+    assert database_state(session) == before
