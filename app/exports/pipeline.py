@@ -195,6 +195,7 @@ def _begin(runtime: Runtime, export_id: int, worker: str) -> Plan | ExportState:
             session, "export.started", custody.SYSTEM, now,
             object={"export": export.id, "attempt": attempt.number, "camera": camera.name,
                     "nvr": f"{camera.nvr.host}:{camera.nvr.rtsp_port}",
+                    "source": target.camera.channel,  # channel or recording token asked for
                     "nvr_settings": dict(target.options),  # they decide what is asked for
                     "window_start": window.start.isoformat(), "window_end": window.end.isoformat()},
             authorization=request.letter_number, request_id=request.id,

@@ -165,6 +165,7 @@ def test_an_nvrs_z_is_local_setting_reaches_the_hikvision_playback(
                        for e in ledger.read(session.connection(), request_id)
                        if e.action == "export.started"]  # fmt: skip
         assert started[0]["nvr_settings"] == {"z_is_local": z_is_local}  # on record
+        assert started[0]["source"] == "3"  # the channel asked for
     finally:
         runtime.close()
         set_current(None)
