@@ -22,6 +22,15 @@ PLAYBACK_LIMIT = Field(default=None, ge=1, le=16)
 Z_IS_LOCAL = "hikvision_z_is_local applies only to a Hikvision NVR"
 
 
+def known_zone(value: str) -> str:
+    """An IANA zone name this machine knows, else a validation error."""
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"unknown time zone {value!r}") from exc
+    return value
+
+
 class NvrCreate(BaseModel):
     model_config = ConfigDict(str_strip_whitespace=True)
 
@@ -40,11 +49,7 @@ class NvrCreate(BaseModel):
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown time zone {value!r}") from exc
-        return value
+        return known_zone(value)
 
     @field_validator("hikvision_z_is_local")
     @classmethod
@@ -64,9 +69,15 @@ class NvrUpdate(BaseModel):
     rtsp_port: int | None = Field(default=None, ge=1, le=65535)
     username: str | None = Field(default=None, min_length=1, max_length=128)
     password: SecretStr | None = Field(default=None, min_length=1, max_length=256)
+    timezone: str | None = None
     hikvision_z_is_local: bool | None = None
     playback_limit: int | None = PLAYBACK_LIMIT  # null: back to the service's default
     active: bool | None = None
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str | None) -> str | None:
+        return None if value is None else known_zone(value)
 
 
 class NvrRead(BaseModel):

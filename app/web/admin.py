@@ -20,7 +20,7 @@ from app.auth.schemas import UserCreate
 from app.cameras import probe
 from app.cameras import service as cameras
 from app.cameras.models import NvrVendor
-from app.cameras.schemas import CameraCreate, NvrCreate
+from app.cameras.schemas import CameraCreate, NvrCreate, NvrUpdate
 from app.custody import service as custody
 from app.deps import RuntimeDep, SessionDep
 from app.runtime import Runtime
@@ -152,6 +152,33 @@ async def add_nvr(
             session, data, runtime.secret_box, now, by=custody.performer(user)
         ),
     )  # fmt: skip
+
+
+@router.post("/nvr/{nvr_id}", response_model=None)
+async def change_nvr(
+    request: Request, nvr_id: int, user: AdminUser, runtime: RuntimeDep, session: SessionDep
+) -> Response:
+    """Change an NVR's address, account, zone and device settings (its vendor stays)."""
+    values = await _submitted(request, runtime)
+    nvr = cameras.get_nvr(session, nvr_id)
+    now = runtime.clock.now()
+    return _create(
+        request, runtime, session, user, f"nvr-{nvr_id}", values,
+        lambda data: NvrUpdate.model_validate(_nvr_change(data, values, nvr.vendor)),
+        lambda data: cameras.update_nvr(
+            session, nvr, data, runtime.secret_box, now, by=custody.performer(user)
+        ),
+    )  # fmt: skip
+
+
+def _nvr_change(data: dict[str, Any], values: dict[str, str], vendor: NvrVendor) -> dict[str, Any]:
+    """An edit form's fields as a change: an empty password keeps the old one, an empty limit
+    goes back to the default, an unticked box is a "no"."""
+    change = dict(data) | {"active": "active" in values}
+    change["playback_limit"] = data.get("playback_limit")
+    if vendor is NvrVendor.HIKVISION:
+        change["hikvision_z_is_local"] = "hikvision_z_is_local" in values
+    return change
 
 
 @router.post("/nvr/{nvr_id}/uji", response_model=None)

@@ -240,7 +240,7 @@ def test_wrong_password_and_no_session(page: Page, live_server: LiveServer) -> N
 def test_admin_registers_an_nvr_and_a_camera(page: Page, live_server: LiveServer) -> None:
     login(page, live_server, Role.ADMIN)
     page.get_by_role("link", name="Administrasi").click()
-    nvr = page.locator("#nvr")
+    nvr = page.get_by_role("form", name="Tambah NVR")
     nvr.get_by_label("Nama NVR").fill("NVR Kantor Kecamatan Weru")
     nvr.get_by_label("Alamat (host/IP)").fill("http://nvr-weru")
     nvr.get_by_label("Port HTTP").fill("80")
@@ -250,7 +250,7 @@ def test_admin_registers_an_nvr_and_a_camera(page: Page, live_server: LiveServer
     nvr.get_by_label("Firmware membaca waktu …Z").check()  # the vendor is still ONVIF
     nvr.get_by_role("button", name="Tambah NVR").click()
 
-    refused = page.locator("#nvr")
+    refused = page.get_by_role("form", name="Tambah NVR")
     expect(refused.locator("#nvr-host-error")).to_be_visible()
     expect(refused.locator("#nvr-hikvision_z_is_local-error")).to_contain_text("hanya untuk NVR")
     expect(refused.get_by_label("Nama NVR")).to_have_value("NVR Kantor Kecamatan Weru")
@@ -260,7 +260,7 @@ def test_admin_registers_an_nvr_and_a_camera(page: Page, live_server: LiveServer
     refused.get_by_label("Kata sandi NVR").fill("rahasia-nvr")
     refused.get_by_label("Batas sesi pemutaran").fill("1")
     refused.get_by_role("button", name="Tambah NVR").click()
-    row = page.locator("#nvr tbody tr", has_text="NVR Kantor Kecamatan Weru")
+    row = page.locator("#nvr tbody tr[data-nvr]", has_text="NVR Kantor Kecamatan Weru")
     expect(row).to_contain_text("waktu …Z dibaca lokal")
     expect(row.locator("[data-field=playback-limit]")).to_have_text("1")
     expect(page.locator("#nvr")).not_to_contain_text("rahasia-nvr")
