@@ -40,14 +40,17 @@ def create_agency(session: Session, data: AgencyCreate, now: datetime, *, by: Pe
 def update_agency(
     session: Session, agency: Agency, data: AgencyUpdate, now: datetime, *, by: Performer
 ) -> Agency:
-    if data.name is not None and data.name != agency.name:
-        _ensure_unique_name(session, data.name)
-    changes = data.model_dump(mode="json", exclude_unset=True, exclude_none=True)
-    for field, value in data.model_dump(exclude_unset=True, exclude_none=True).items():
+    """Apply what differs from the record; on record when anything did."""
+    asked = data.model_dump(exclude_unset=True, exclude_none=True)
+    changes = {field: value for field, value in asked.items() if getattr(agency, field) != value}
+    if "name" in changes:
+        _ensure_unique_name(session, changes["name"])
+    for field, value in changes.items():
         setattr(agency, field, value)
-    session.flush()
-    shown = custody.fields({"agency": agency.id, "name": agency.name, "changes": changes})
-    custody.record(session, "registry.agency_changed", by, now, object=shown)
+    if changes:
+        session.flush()
+        shown = custody.fields({"agency": agency.id, "name": agency.name, "changes": changes})
+        custody.record(session, "registry.agency_changed", by, now, object=shown)
     return agency
 
 

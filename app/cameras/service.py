@@ -47,22 +47,25 @@ def create_nvr(
 def update_nvr(
     session: Session, nvr: Nvr, data: NvrUpdate, box: SecretBox, now: datetime, *, by: Performer
 ) -> Nvr:
-    changes = data.model_dump(exclude_unset=True, exclude_none=True, exclude={"password"})
-    if "name" in changes and changes["name"] != nvr.name:
-        if session.scalar(select(Nvr.id).where(Nvr.name == changes["name"])) is not None:
-            raise errors.AlreadyExists(f"an NVR named {changes['name']!r} already exists")
+    """Apply what differs from the record; on record when anything did (never the password)."""
+    asked = data.model_dump(exclude_unset=True, exclude_none=True, exclude={"password"})
     if "playback_limit" in data.model_fields_set:
-        changes["playback_limit"] = data.playback_limit  # null puts the default back
+        asked["playback_limit"] = data.playback_limit  # null puts the default back
+    changes = {field: value for field, value in asked.items() if getattr(nvr, field) != value}
+    if "name" in changes and session.scalar(select(Nvr.id).where(Nvr.name == changes["name"])):
+        raise errors.AlreadyExists(f"an NVR named {changes['name']!r} already exists")
     if changes.get("hikvision_z_is_local") and nvr.vendor is not NvrVendor.HIKVISION:
         raise errors.ValidationFailed(Z_IS_LOCAL)
     for field, value in changes.items():
         setattr(nvr, field, value)
-    if data.password is not None:
-        nvr.password_encrypted = box.encrypt(data.password.get_secret_value())
-        changes["password"] = "changed"  # never the password itself
-    session.flush()
-    shown = custody.fields({"nvr": nvr.id, "name": nvr.name, "changes": changes})
-    custody.record(session, "registry.nvr_changed", by, now, object=shown)
+    password = data.password.get_secret_value() if data.password is not None else None
+    if password is not None and password != box.decrypt(nvr.password_encrypted):
+        nvr.password_encrypted = box.encrypt(password)
+        changes["password"] = "changed"
+    if changes:
+        session.flush()
+        shown = custody.fields({"nvr": nvr.id, "name": nvr.name, "changes": changes})
+        custody.record(session, "registry.nvr_changed", by, now, object=shown)
     return nvr
 
 
@@ -109,11 +112,14 @@ def create_camera(session: Session, data: CameraCreate, now: datetime, *, by: Pe
 def update_camera(
     session: Session, camera: Camera, data: CameraUpdate, now: datetime, *, by: Performer
 ) -> Camera:
-    """Change a camera; a new channel or token changes which footage its name stands for."""
-    changes = data.model_dump(mode="json", exclude_unset=True)
-    for field, value in data.model_dump(exclude_unset=True).items():
+    """Apply what differs from the record; on record when anything did. Its NVR and channel
+    never change (`CameraUpdate` refuses them): they decide whose footage its name stands for."""
+    asked = data.model_dump(exclude_unset=True)
+    changes = {field: value for field, value in asked.items() if getattr(camera, field) != value}
+    for field, value in changes.items():
         setattr(camera, field, value)
-    session.flush()
-    shown = custody.fields({"camera": camera.id, "name": camera.name, "changes": changes})
-    custody.record(session, "registry.camera_changed", by, now, object=shown)
+    if changes:
+        session.flush()
+        shown = custody.fields({"camera": camera.id, "name": camera.name, "changes": changes})
+        custody.record(session, "registry.camera_changed", by, now, object=shown)
     return camera

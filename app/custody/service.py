@@ -12,6 +12,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from enum import Enum
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any, cast
 
@@ -56,6 +57,8 @@ def fields(values: Mapping[str, Any]) -> dict[str, JsonValue]:
 def _json_value(value: Any) -> JsonValue:
     if isinstance(value, float):
         return repr(value)
+    if isinstance(value, Enum):
+        return _json_value(value.value)
     if isinstance(value, Mapping):
         return fields(value)
     if isinstance(value, list | tuple):

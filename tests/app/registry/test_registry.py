@@ -297,3 +297,22 @@ def test_what_a_record_stands_for_cannot_be_changed_in_place(
     assert response.status_code == 422, response.text
     assert response.json()["fields"][0]["field"] == next(iter(change))
     assert database_state(session) == before
+
+
+def test_a_change_that_changes_nothing_is_not_recorded(factory: Factory, session: Session) -> None:
+    """The demo points its NVR record at the simulator at every start; the same address and
+    password again is no change, and the ledger does not fill with empty ones."""
+    headers = factory.headers(factory.user(Role.ADMIN))
+    nvr = factory.client.post("/api/v1/nvrs", json=NVR, headers=headers).json()
+    same = {key: NVR[key] for key in ("host", "http_port", "rtsp_port", "username", "password")}
+
+    again = factory.client.patch(f"/api/v1/nvrs/{nvr['id']}", json=same, headers=headers)
+    moved = factory.client.patch(
+        f"/api/v1/nvrs/{nvr['id']}", json=same | {"http_port": 8080}, headers=headers
+    )
+
+    assert (again.status_code, moved.status_code) == (200, 200)
+    changed = [json.loads(e.canonical)["object"]["changes"]
+               for e in ledger.read(session.connection())
+               if e.action == "registry.nvr_changed"]  # fmt: skip
+    assert changed == [{"http_port": 8080}]
