@@ -13,7 +13,7 @@ from app import errors
 from app.auth.models import STAFF_ROLES, Role, User
 from app.db import unit_of_work
 from app.runtime import Runtime
-from app.security import read_token
+from app.security import TokenClaims, read_token
 
 SESSION_COOKIE = "saksi_session"
 _bearer = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
@@ -51,7 +51,16 @@ def get_current_user(
     user = session.get(User, claims.user_id)
     if user is None or not user.active:
         raise errors.InvalidToken("the account of this token no longer exists or is disabled")
+    if _issued_before_reset(claims, user):
+        raise errors.InvalidToken("the password of this account was reset: sign in again")
     return user
+
+
+def _issued_before_reset(claims: TokenClaims, user: User) -> bool:
+    changed = user.password_changed_at
+    if changed is None:
+        return False
+    return claims.issued_at is None or claims.issued_at < changed.replace(microsecond=0)
 
 
 def _cookie_token(request: Request) -> str | None:

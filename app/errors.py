@@ -100,6 +100,10 @@ class AlreadyExists(Conflict):
     pass
 
 
+class LastAdministrator(Conflict):
+    pass
+
+
 class DuplicateLetterNumber(Conflict):
     pass
 

@@ -48,6 +48,7 @@ class TokenClaims:
     user_id: int
     role: str
     expires_at: datetime
+    issued_at: datetime | None = None  # tokens from before `iat` was written have none
 
 
 def issue_token(key: bytes, user_id: int, role: str, now: datetime, ttl: timedelta) -> str:
@@ -78,7 +79,10 @@ def read_token(key: bytes, token: str, now: datetime) -> TokenClaims:
     expires_at = datetime.fromtimestamp(int(claims["exp"]), tz=now.tzinfo)
     if expires_at <= now:
         raise errors.InvalidToken("the access token has expired")
-    return TokenClaims(user_id=int(claims["sub"]), role=str(claims["role"]), expires_at=expires_at)
+    issued = claims.get("iat")
+    issued_at = datetime.fromtimestamp(int(issued), tz=now.tzinfo) if issued is not None else None
+    return TokenClaims(user_id=int(claims["sub"]), role=str(claims["role"]),
+                       expires_at=expires_at, issued_at=issued_at)  # fmt: skip
 
 
 class SecretBox:

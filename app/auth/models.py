@@ -41,3 +41,5 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(255))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    # Tokens issued before the password was last reset no longer count.
+    password_changed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)

@@ -8,7 +8,7 @@ from fastapi.security import OAuth2PasswordRequestForm
 
 from app.auth import service
 from app.auth.models import Role
-from app.auth.schemas import TokenResponse, UserCreate, UserRead
+from app.auth.schemas import TokenResponse, UserCreate, UserRead, UserUpdate
 from app.custody import service as custody
 from app.deps import AdminUser, CurrentUser, RuntimeDep, SessionDep, StaffUser
 from app.http import ERROR_RESPONSES
@@ -42,6 +42,18 @@ def list_users(
 ) -> list[UserRead]:
     """List users (office staff only), e.g. the operators a subkoordinator can assign."""
     return [UserRead.model_validate(u) for u in service.list_users(session, role)]
+
+
+@router.patch("/users/{user_id}", response_model=UserRead)
+def update_user(
+    user_id: int, data: UserUpdate, admin: AdminUser, session: SessionDep, runtime: RuntimeDep
+) -> UserRead:
+    """Deactivate an account, reset its password or correct its details (admin)."""
+    user = service.get_user(session, user_id)
+    by = custody.performer(admin)
+    return UserRead.model_validate(
+        service.update_user(session, user, data, runtime.clock.now(), by=by)
+    )
 
 
 @router.post("/users", response_model=UserRead, status_code=201)

@@ -27,6 +27,19 @@ class UserCreate(BaseModel):
     agency_id: int | None = None
 
 
+class UserUpdate(BaseModel):
+    """What an admin changes of an account: its role and agency never (make a new account)."""
+
+    model_config = ConfigDict(str_strip_whitespace=True, extra="forbid")
+
+    full_name: str | None = Field(default=None, min_length=1, max_length=200)
+    id_number: str | None = Field(default=None, max_length=64)
+    position: str | None = Field(default=None, max_length=200)
+    email: EmailStr | None = None
+    password: str | None = Field(default=None, min_length=10, max_length=256)
+    active: bool | None = None
+
+
 class UserRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 

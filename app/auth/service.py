@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from app import errors
 from app.agencies.models import Agency
 from app.auth.models import Role, User
-from app.auth.schemas import UserCreate
+from app.auth.schemas import UserCreate, UserUpdate
 from app.custody import service as custody
 from app.security import hash_password, verify_password
 from custody import Performer
@@ -46,6 +46,41 @@ def create_user(session: Session, data: UserCreate, now: datetime, *, by: Perfor
                 "role": user.role.value, "agency": user.agency_id},
     )  # fmt: skip
     return user
+
+
+def get_user(session: Session, user_id: int) -> User:
+    user = session.get(User, user_id)
+    if user is None:
+        raise errors.UserNotFound(f"user {user_id} does not exist")
+    return user
+
+
+def update_user(
+    session: Session, user: User, data: UserUpdate, now: datetime, *, by: Performer
+) -> User:
+    """Change an account: deactivate it (its tokens stop at once), reset its password (tokens
+    issued before stop), correct its details. On record when anything changed; never the
+    password. The last active administrator cannot be deactivated."""
+    asked = data.model_dump(exclude_unset=True, exclude_none=True, exclude={"password"})
+    changes = {field: value for field, value in asked.items() if getattr(user, field) != value}
+    if changes.get("active") is False and user.role is Role.ADMIN and _active_admins(session) <= 1:
+        raise errors.LastAdministrator("the last active administrator cannot be deactivated")
+    for field, value in changes.items():
+        setattr(user, field, value)
+    if data.password is not None:
+        user.password_hash = hash_password(data.password)
+        user.password_changed_at = now
+        changes["password"] = "reset"
+    if changes:
+        session.flush()
+        shown = custody.fields({"user": user.id, "username": user.username, "changes": changes})
+        custody.record(session, "user.changed", by, now, object=shown)
+    return user
+
+
+def _active_admins(session: Session) -> int:
+    query = select(User.id).where(User.role == Role.ADMIN, User.active.is_(True))
+    return len(session.scalars(query).all())
 
 
 def _check_agency(session: Session, role: Role, agency_id: int | None) -> None:

@@ -16,7 +16,7 @@ from app.agencies.models import AgencyKind
 from app.agencies.schemas import AgencyCreate, AgencyUpdate
 from app.auth import service as users
 from app.auth.models import Role, User
-from app.auth.schemas import UserCreate
+from app.auth.schemas import UserCreate, UserUpdate
 from app.cameras import probe
 from app.cameras import service as cameras
 from app.cameras.models import NvrVendor
@@ -217,3 +217,35 @@ async def add_user(
 
 
 __all__ = ["AGENCY_KINDS", "AgencyKind", "router"]
+
+
+@router.post("/pengguna/{user_id}/status", response_model=None)
+async def toggle_user(
+    request: Request, user_id: int, user: AdminUser, runtime: RuntimeDep, session: SessionDep
+) -> Response:
+    """Deactivate an account (its sessions end at once) or activate it again."""
+    values = await _submitted(request, runtime)
+    account = users.get_user(session, user_id)
+    return _create(
+        request, runtime, session, user, f"pengguna-{user_id}", values,
+        lambda _data: UserUpdate(active=not account.active),
+        lambda data: users.update_user(
+            session, account, data, runtime.clock.now(), by=custody.performer(user)
+        ),
+    )  # fmt: skip
+
+
+@router.post("/pengguna/{user_id}/sandi", response_model=None)
+async def reset_password(
+    request: Request, user_id: int, user: AdminUser, runtime: RuntimeDep, session: SessionDep
+) -> Response:
+    """Set a new password for an account (forgotten, or exposed): its old sessions end."""
+    values = await _submitted(request, runtime)
+    account = users.get_user(session, user_id)
+    return _create(
+        request, runtime, session, user, f"pengguna-{user_id}", values,
+        lambda data: UserUpdate(password=data.get("password", "")),
+        lambda data: users.update_user(
+            session, account, data, runtime.clock.now(), by=custody.performer(user)
+        ),
+    )  # fmt: skip

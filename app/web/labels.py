@@ -47,6 +47,7 @@ EXPORT_ERRORS = reasons.EXPORT_ERRORS
 # Error codes of the service, in the words an operator reads next to the field.
 MESSAGES = {
     "InvalidCredentials": "Nama pengguna atau kata sandi salah.",
+    "LastAdministrator": "Administrator aktif terakhir tidak dapat dinonaktifkan.",
     "InvalidTimeWindow": "Waktu selesai harus setelah waktu mulai.",
     "WindowTooLong": "Rentang waktu terlalu panjang.",
     "WindowInFuture": "Rentang waktu belum terjadi (berakhir di masa depan).",
