@@ -84,6 +84,13 @@ def _service_commands(commands: Commands[argparse.ArgumentParser]) -> None:
     add.add_argument("--agency-id", type=int, default=None)
     add.add_argument("--password-stdin", action="store_true", required=True)
     add.set_defaults(handler="service:user_add")
+    passwd = user.add_parser(
+        "passwd", help="set a user's password (read from standard input): the way back in when "
+        "the only administrator forgot theirs; the account's old sessions end",
+    )  # fmt: skip
+    passwd.add_argument("--username", required=True)
+    passwd.add_argument("--password-stdin", action="store_true", required=True)
+    passwd.set_defaults(handler="service:user_passwd")
     key = commands.add_parser("key", help="the office signing key").add_subparsers(required=True)
     init = key.add_parser("init", help="create the office key (production needs one)")
     init.set_defaults(handler="service:key_init")

@@ -48,6 +48,13 @@ def create_user(session: Session, data: UserCreate, now: datetime, *, by: Perfor
     return user
 
 
+def find_user(session: Session, username: str) -> User:
+    user = session.scalar(select(User).where(User.username == username))
+    if user is None:
+        raise errors.UserNotFound(f"no user named {username!r}")
+    return user
+
+
 def get_user(session: Session, user_id: int) -> User:
     user = session.get(User, user_id)
     if user is None:

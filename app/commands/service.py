@@ -12,8 +12,8 @@ import uvicorn
 from app import bootstrap, errors, migrate, walkthrough
 from app import demo as demo_data
 from app.auth.models import Role
-from app.auth.schemas import UserCreate
-from app.auth.service import create_user
+from app.auth.schemas import UserCreate, UserUpdate
+from app.auth.service import create_user, find_user, update_user
 from app.cameras.models import NvrVendor
 from app.custody import service as custody
 from app.db import unit_of_work
@@ -92,6 +92,19 @@ def user_add(args: argparse.Namespace) -> int:
         with unit_of_work(runtime.sessions) as session:
             user = create_user(session, data, runtime.clock.now(), by=custody.console())
             print(f"user {user.username!r} ({user.role.value}) created with id {user.id}")
+    finally:
+        runtime.close()
+    return 0
+
+
+def user_passwd(args: argparse.Namespace) -> int:
+    data = UserUpdate(password=sys.stdin.readline().rstrip("\n"))
+    runtime = runtime_from_settings()
+    try:
+        with unit_of_work(runtime.sessions) as session:
+            user = find_user(session, args.username)
+            update_user(session, user, data, runtime.clock.now(), by=custody.console())
+            print(f"password of {user.username!r} set; its earlier sessions have ended")
     finally:
         runtime.close()
     return 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from datetime import timedelta
@@ -17,6 +18,7 @@ from app.auth.models import Role, User
 from app.clock import FrozenClock
 from app.db import make_engine
 from app.runtime import Runtime
+from custody import ledger
 from tests.app.factories import PASSWORD, Factory
 
 
@@ -180,4 +182,33 @@ def test_cli_adds_a_user_with_password_from_stdin(tmp_path: Path) -> None:
         assert user is not None
         assert user.role is Role.KEPALA_DINAS
         assert security.verify_password(user.password_hash, "sangat-rahasia-123")
+    engine.dispose()
+
+
+def test_cli_sets_a_forgotten_password(tmp_path: Path) -> None:
+    """The only administrator forgot the password: the server's console is the way back in."""
+    env = {"SAKSI_DATA_DIR": str(tmp_path / "data"), "PATH": "/usr/bin:/bin"}
+    saksi = [sys.executable, "-m", "app.cli"]
+    subprocess.run([*saksi, "db", "upgrade"], env=env, check=True, capture_output=True)
+    add = [*saksi, "user", "add", "--username", "admin2", "--role", "admin", "--password-stdin"]
+    subprocess.run(add, input="lama-sekali-123\n", env=env, check=True, capture_output=True,
+                   text=True)  # fmt: skip
+
+    def passwd(username: str, password: str) -> subprocess.CompletedProcess[str]:
+        argv = [*saksi, "user", "passwd", "--username", username, "--password-stdin"]
+        return subprocess.run(argv, input=password + "\n", env=env, capture_output=True,
+                              text=True, check=False)  # fmt: skip
+
+    done, unknown = passwd("admin2", "baru-sekali-456"), passwd("siapa", "baru-sekali-456")
+
+    assert done.returncode == 0, done.stderr
+    assert unknown.returncode == 2
+    assert unknown.stderr.strip().endswith("saksi: no user named 'siapa'")
+    engine = make_engine(f"sqlite:///{tmp_path / 'data' / 'saksi.db'}")
+    with Session(engine) as check:
+        user = check.scalar(select(User).where(User.username == "admin2"))
+        assert user is not None
+        assert security.verify_password(user.password_hash, "baru-sekali-456")
+        [event] = [e for e in ledger.read(check.connection()) if e.action == "user.changed"]
+        assert json.loads(event.canonical)["performer"]["kind"] == "console"
     engine.dispose()
