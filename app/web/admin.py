@@ -20,7 +20,7 @@ from app.auth.schemas import UserCreate, UserUpdate
 from app.cameras import probe
 from app.cameras import service as cameras
 from app.cameras.models import NvrVendor
-from app.cameras.schemas import CameraCreate, NvrCreate, NvrUpdate
+from app.cameras.schemas import CameraCreate, CameraUpdate, NvrCreate, NvrUpdate
 from app.custody import service as custody
 from app.deps import RuntimeDep, SessionDep
 from app.runtime import Runtime
@@ -138,6 +138,18 @@ async def toggle_agency(
     change = AgencyUpdate(active=not agency.active)
     agencies.update_agency(session, agency, change, runtime.clock.now(), by=custody.performer(user))
     return RedirectResponse("/admin#instansi", status_code=303)
+
+
+@router.post("/kamera/{camera_id}/status", response_model=None)
+async def toggle_camera(
+    request: Request, camera_id: int, user: AdminUser, runtime: RuntimeDep, session: SessionDep
+) -> Response:
+    """Take a camera out of what requests may name (broken, removed), or back in."""
+    await _submitted(request, runtime)
+    camera = cameras.get_camera(session, camera_id)
+    change = CameraUpdate(active=not camera.active)
+    cameras.update_camera(session, camera, change, runtime.clock.now(), by=custody.performer(user))
+    return RedirectResponse("/admin#kamera", status_code=303)
 
 
 @router.post("/nvr", response_model=None)

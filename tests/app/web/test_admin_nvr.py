@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from app.auth.models import Role
-from app.cameras.models import Nvr, NvrVendor
+from app.cameras.models import Camera, Nvr, NvrVendor
 from app.cameras.service import nvr_password
 from app.runtime import Runtime
 from custody import ledger
@@ -84,3 +84,28 @@ def test_a_wrong_change_is_shown_in_its_own_form_and_nothing_changes(
     stored = session.get(Nvr, nvr.id)
     assert stored is not None
     assert (stored.rtsp_port, stored.timezone) == (nvr.rtsp_port, nvr.timezone)
+
+
+def test_an_admin_takes_a_camera_out_of_requests_and_back(
+    factory: Factory, client: TestClient, session: Session
+) -> None:
+    camera = factory.camera(factory.nvr())
+    csrf = _signed_in_admin(factory, client)
+
+    off = client.post(f"/admin/kamera/{camera.id}/status", data={"csrf": csrf},
+                      follow_redirects=False)  # fmt: skip
+    session.expire_all()
+    inactive = session.get(Camera, camera.id)
+    assert inactive is not None
+    was_active = inactive.active
+    on = client.post(f"/admin/kamera/{camera.id}/status", data={"csrf": csrf},
+                     follow_redirects=False)  # fmt: skip
+
+    assert (off.status_code, on.status_code) == (303, 303)
+    assert was_active is False
+    session.expire_all()
+    assert session.get(Camera, camera.id).active is True  # type: ignore[union-attr]
+    changes = [json.loads(e.canonical)["object"]["changes"]
+               for e in ledger.read(session.connection())
+               if e.action == "registry.camera_changed"]  # fmt: skip
+    assert changes == [{"active": False}, {"active": True}]
