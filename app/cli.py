@@ -26,6 +26,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    # Alembic announces each of its plugins at INFO as it is imported: seven lines at the start
+    # of every command that tell an operator nothing. Its migration lines stay.
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
     parser = _parser()
     args = parser.parse_args(argv)
     module, name = str(args.handler).split(":")
