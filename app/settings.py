@@ -72,6 +72,11 @@ class Settings(BaseSettings):
     checkpoint_every_events: int = Field(default=100, ge=1)
     # NVRs allow few simultaneous playback sessions; exports of one NVR wait for a free one.
     nvr_playback_limit: int = Field(default=2, ge=1, le=16)
+    # An export retries a busy or unreachable NVR up to this many tries that reach it, waiting
+    # between half and all of base·2^(n-1) seconds (capped) before try n+1.
+    export_max_attempts: int = Field(default=5, ge=1, le=50)
+    export_retry_base_seconds: float = Field(default=15.0, gt=0, le=3600)
+    export_retry_cap_seconds: float = Field(default=600.0, gt=0, le=24 * 3600)
     # A window whose start is within this many days of the NVR's oldest recording is at risk of
     # being overwritten: flagged at intake, and its preservation copy may be taken at once.
     preservation_margin_days: int = Field(default=3, ge=0, le=90)

@@ -8,8 +8,9 @@ GetReplayUri and `Range: clock=`, or the Hikvision/Dahua playback conventions).
 
 Faults: a transient error (the NVR busy or unreachable, or anything unforeseen) ends the attempt
 `interrupted`, puts the export back in `queued` and asks the queue to run it again after an
-exponential backoff with jitter (`RetryLater`); after MAX_ATTEMPTS tries the export fails with
-the last reason. Refused credentials, a missing recording and protocol errors fail at once.
+exponential backoff with jitter (`RetryLater`); after `export_max_attempts` tries (settings) the
+export fails with the last reason. Refused credentials, a missing recording and protocol errors
+fail at once.
 While an attempt runs, its heartbeat (and its playback slot's lease) is renewed every few
 seconds, so `recovery` can tell a dead worker's attempt from a slow one; an attempt that
 recovery closed meanwhile stops without recording anything more (`AttemptLost`).
@@ -42,6 +43,7 @@ from app.exports.models import AttemptOutcome, Export, ExportAttempt, ExportStat
 from app.jobs.queue import RetryLater
 from app.requests.models import EvidenceRequest, RequestItem
 from app.runtime import Runtime
+from app.settings import Settings
 from custody.events import JsonValue
 from nvr_adapters import ClipFacts, ClipWriter, NvrAuthFailed, NvrError, TimeWindow
 from nvr_adapters.verify import ClipCheck, check_clip, contact_sheet
@@ -49,7 +51,6 @@ from nvr_adapters.verify import ClipCheck, check_clip, contact_sheet
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
-MAX_ATTEMPTS = 5  # tries that reached the NVR; waits for a free playback slot do not count
 HEARTBEAT_SECONDS = 5.0
 SLOT_LEASE = timedelta(minutes=10)
 NO_SLOT = "NoPlaybackSlot"
@@ -67,7 +68,9 @@ class Backoff:
         return ceiling / 2 + random.random() * ceiling / 2  # jitter spreads retries of one NVR
 
 
-RETRY = Backoff()
+def retry_of(settings: Settings) -> Backoff:
+    """The office's backoff (`SAKSI_EXPORT_RETRY_BASE_SECONDS`, `…_CAP_SECONDS`)."""
+    return Backoff(settings.export_retry_base_seconds, settings.export_retry_cap_seconds)
 
 
 class NoPlaybackSlot(RetryLater):
@@ -108,7 +111,7 @@ def run(
     export_id: int,
     worker: str,
     *,
-    backoff: Backoff = RETRY,
+    backoff: Backoff | None = None,
     heartbeat_s: float = HEARTBEAT_SECONDS,
 ) -> ExportState:
     """Run one attempt of an export to its end; return the state it ended in.
@@ -119,6 +122,7 @@ def run(
     plan = _begin(runtime, export_id, worker)
     if isinstance(plan, ExportState):
         return plan  # finished, or running elsewhere: nothing to fetch
+    backoff = backoff or retry_of(runtime.settings)
     slots = NvrSlots(runtime.sessions, runtime.clock, plan.playback_limit, SLOT_LEASE)
     lease = slots.acquire(plan.nvr_id, lease_holder(worker, plan.attempt_id))
     if lease is None:
@@ -151,7 +155,7 @@ def _failed(runtime: Runtime, plan: Plan, exc: Exception, backoff: Backoff) -> N
     if not isinstance(exc, NvrError):
         logger.exception("export %d attempt %d failed", plan.export_id, plan.attempt_number)
     error = _reason(plan, exc)
-    if transient and plan.tries < MAX_ATTEMPTS:
+    if transient and plan.tries < runtime.settings.export_max_attempts:
         _end(runtime, plan, AttemptOutcome.INTERRUPTED, ExportState.QUEUED, error)
         delay = backoff.delay(plan.tries)
         raise RetryLater(f"export {plan.export_id}: {error[0]}, again in {delay:.1f} s", delay)

@@ -150,7 +150,7 @@ def _restart(runtime: Runtime, session: Session, attempt: ExportAttempt, now: da
     if export.state in TERMINAL_STATES:
         return export.id  # it finished all the same: nothing to restart
     tries = pipeline.tries(export.attempts)
-    if tries >= pipeline.MAX_ATTEMPTS:
+    if tries >= runtime.settings.export_max_attempts:
         error = (WORKER_LOST, f"{attempt.error_detail} (gave up after {tries} attempts)")
         pipeline.settle(session, export, ExportState.FAILED, error, now)
         return export.id

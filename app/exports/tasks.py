@@ -17,7 +17,7 @@ logger = logging.getLogger(__name__)
 @job("exports.fetch_item")
 def fetch_item(export_id: int) -> str:
     """Fetch, write, hash and verify the clip of one request item (retried when transient)."""
-    # A transient failure raises RetryLater (pipeline.RETRY's backoff) and runs again later.
+    # A transient failure raises RetryLater (the settings' backoff) and runs again later.
     try:
         state = pipeline.run(runtime_module.current(), export_id, recovery.this_worker())
     except NvrError as exc:

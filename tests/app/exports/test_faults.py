@@ -152,11 +152,11 @@ def world_with(
 ) -> Iterator[Callable[[Faults], World]]:
     made: list[tuple[World, SimulatorThread]] = []
 
-    def make(faults: Faults) -> World:
+    def make(faults: Faults, **overrides: Any) -> World:
         thread = start_simulator(sim_cache, faults)
         settings = Settings(  # type: ignore[call-arg]
             data_dir=tmp_path / "data", database_url=fresh_database_url,
-            queue_url="memory://", _env_file=None,
+            queue_url="memory://", _env_file=None, **overrides,
         )  # fmt: skip
         window = TimeWindow(anchor + timedelta(seconds=24), anchor + timedelta(seconds=44))
         world = build_world(settings, thread.simulator, window)
@@ -195,10 +195,17 @@ def test_a_busy_nvr_is_retried_with_backoff_until_it_serves(
     assert actions.count("export.file_written") == 1
 
 
+@pytest.mark.parametrize("attempts", [None, 2])
 def test_an_always_busy_nvr_fails_after_the_last_attempt_with_its_reason(
-    world_with: Callable[[Faults], World],
+    world_with: Callable[..., World], attempts: int | None
 ) -> None:
-    world = world_with({1: {"status": 503}})
+    """The office's number of tries and first wait (`SAKSI_EXPORT_MAX_ATTEMPTS`, 5, and
+    `SAKSI_EXPORT_RETRY_BASE_SECONDS`, 15, unless set)."""
+    overrides: dict[str, Any] = {}
+    if attempts is not None:
+        overrides = {"export_max_attempts": attempts, "export_retry_base_seconds": 100.0}
+    world = world_with({1: {"status": 503}}, **overrides)
+    tries = attempts or 5
     [export_id] = start_exports(world.runtime, world.request_id)
 
     delays = drain(world.runtime.queue.huey)
@@ -207,15 +214,17 @@ def test_an_always_busy_nvr_fails_after_the_last_attempt_with_its_reason(
     assert shown["state"] == "failed"
     assert shown["error_code"] == "NvrBusy"
     assert "answered 503" in shown["error_detail"]
-    assert f"gave up after {pipeline.MAX_ATTEMPTS} attempts" in shown["error_detail"]
+    assert f"gave up after {tries} attempts" in shown["error_detail"]
     outcomes = [a["outcome"] for a in shown["attempts"]]
-    assert outcomes == ["interrupted"] * (pipeline.MAX_ATTEMPTS - 1) + ["failed"]
+    assert outcomes == ["interrupted"] * (tries - 1) + ["failed"]
     assert all(a["error_code"] == "NvrBusy" and a["ended_at"] for a in shown["attempts"])
-    assert len(delays) == pipeline.MAX_ATTEMPTS - 1
+    assert len(delays) == tries - 1
     assert delays == sorted(delays)  # each wait at least the one before: 2^n with jitter ≤ 1/2
+    base = overrides.get("export_retry_base_seconds", 15.0)
+    assert base / 2 - 1 <= delays[0] <= base  # the first wait: half to all of the base
     ended = [o for action, o in events(world.runtime, world.request_id)
              if action == "export.attempt_ended"]  # fmt: skip
-    assert [o["attempt"] for o in ended] == list(range(1, pipeline.MAX_ATTEMPTS + 1))
+    assert [o["attempt"] for o in ended] == list(range(1, tries + 1))
 
 
 @pytest.mark.parametrize("refusal", ["wrong password", "no such recording"])
