@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -22,6 +23,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     MetaData,
+    Row,
     String,
     Table,
     Text,
@@ -155,16 +157,32 @@ def read(connection: Connection, request_id: int | None = None) -> Iterator[Stor
     if request_id is not None:
         query = query.where(events_table.c.request_id == request_id)
     for row in connection.execute(query):
-        yield StoredEvent(
-            seq=row.seq,
-            action=row.action,
-            request_id=row.request_id,
-            sha256=row.sha256,
-            recorded_at=from_column_time(row.recorded_at),
-            canonical=row.canonical.encode(),
-            leaf_hash=bytes.fromhex(row.leaf_hash),
-            prev_hash=row.prev_hash,
-        )
+        yield _stored(row)
+
+
+def read_latest(
+    connection: Connection, limit: int, *, before_seq: int | None = None, unattached: bool = False
+) -> list[StoredEvent]:
+    """The newest `limit` events, newest first; `unattached`: only those of no request."""
+    query = select(events_table).order_by(events_table.c.seq.desc()).limit(limit)
+    if before_seq is not None:
+        query = query.where(events_table.c.seq < before_seq)
+    if unattached:
+        query = query.where(events_table.c.request_id.is_(None))
+    return [_stored(row) for row in connection.execute(query)]
+
+
+def _stored(row: Row[Any]) -> StoredEvent:
+    return StoredEvent(
+        seq=row.seq,
+        action=row.action,
+        request_id=row.request_id,
+        sha256=row.sha256,
+        recorded_at=from_column_time(row.recorded_at),
+        canonical=row.canonical.encode(),
+        leaf_hash=bytes.fromhex(row.leaf_hash),
+        prev_hash=row.prev_hash,
+    )
 
 
 def leaf_hashes(connection: Connection) -> Iterator[tuple[int, bytes]]:

@@ -4,10 +4,11 @@ import base64
 import json
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import JSONResponse
 
 from app import errors
+from app.auth.models import Role, User
 from app.custody import service
 from app.custody.schemas import (
     CheckpointRead,
@@ -17,30 +18,40 @@ from app.custody.schemas import (
     PublicKeyRead,
     VerificationRead,
 )
-from app.deps import RuntimeDep, SessionDep, StaffUser
+from app.deps import RuntimeDep, SessionDep, StaffUser, require_roles
 from app.http import ERROR_RESPONSES
 from app.requests.routes import RequestDep
-from custody import case, verifier_key
+from custody import StoredEvent, case, verifier_key
 from custody.minisign import public_key_file
 
 Sha256 = Annotated[str, Query(pattern=r"^[0-9a-fA-F]{64}$", description="hex SHA-256")]
 
 router = APIRouter(prefix="/api/v1", tags=["custody"], responses=ERROR_RESPONSES)
+AuditorUser = Annotated[User, Depends(require_roles(Role.AUDITOR, Role.ADMIN))]
 
 
 @router.get("/requests/{request_id}/custody", response_model=list[CustodyEventRead])
 def request_custody(request: RequestDep, session: SessionDep) -> list[CustodyEventRead]:
     """List the custody events of a request, in ledger order, as they were recorded."""
-    return [
-        CustodyEventRead(
-            seq=event.seq,
-            action=event.action,
-            recorded_at=event.recorded_at,
-            leaf_hash=event.leaf_hash.hex(),
-            event=json.loads(event.canonical),
-        )
-        for event in service.events_of_request(session, request.id)
-    ]
+    return [_read(event) for event in service.events_of_request(session, request.id)]
+
+
+@router.get("/custody/office-events", response_model=list[CustodyEventRead])
+def office_events(
+    _user: AuditorUser, session: SessionDep,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    before_seq: Annotated[int | None, Query(ge=1)] = None,
+) -> list[CustodyEventRead]:  # fmt: skip
+    """The ledger's events of no request, newest first (auditors and admins): registry and
+    account changes, NVR probes, ledger checks. Page back with `before_seq`."""
+    return [_read(event) for event in service.office_events(session, limit, before_seq)]
+
+
+def _read(event: StoredEvent) -> CustodyEventRead:
+    return CustodyEventRead(
+        seq=event.seq, action=event.action, recorded_at=event.recorded_at,
+        leaf_hash=event.leaf_hash.hex(), event=json.loads(event.canonical),
+    )  # fmt: skip
 
 
 @router.get("/custody/checkpoint", response_model=CheckpointRead)

@@ -150,6 +150,13 @@ def events_of_request(session: Session, request_id: int) -> list[StoredEvent]:
     return list(ledger.read(session.connection(), request_id=request_id))
 
 
+def office_events(session: Session, limit: int, before_seq: int | None = None) -> list[StoredEvent]:
+    """The newest events tied to no request (registry, accounts, NVR probes, ledger checks),
+    newest first: who changed what the requests rely on."""
+    connection = session.connection()
+    return ledger.read_latest(connection, limit, before_seq=before_seq, unattached=True)
+
+
 def find_by_sha256(session: Session, sha256: str) -> list[int]:
     """Return the sequence numbers of events whose result is a file with this hash."""
     table = ledger.events_table

@@ -7,7 +7,8 @@ custody event, so the ledger shows when it was last audited and by whom.
 
 from __future__ import annotations
 
-from typing import Annotated
+import json
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse
@@ -18,12 +19,14 @@ from app.auth.models import Role, User
 from app.custody import service as custody
 from app.deps import RuntimeDep, SessionDep
 from app.runtime import Runtime
+from app.web import labels
 from app.web.routes import WebUser, render
 from app.web.session import check_csrf
-from custody import verify_ledger
+from custody import StoredEvent, verify_ledger
 from custody.verify import LedgerReport
 
 router = APIRouter(prefix="/audit", include_in_schema=False)
+OFFICE_EVENTS = 50  # the latest changes shown; the rest through /api/v1/custody/office-events
 AUDIT_ROLES = frozenset({Role.AUDITOR, Role.ADMIN})
 
 
@@ -74,4 +77,26 @@ def _page(
         request, runtime, "audit.html", 200 if report is None or report.ok else 409, user=user,
         report=report, checkpoint=custody.latest_checkpoint(session),
         origin=runtime.settings.custody_origin,
+        office_events=[_office_row(e) for e in custody.office_events(session, OFFICE_EVENTS)],
     )  # fmt: skip
+
+
+def _role(role: str) -> str:
+    return labels.ROLES.get(role) or {"system": "sistem"}.get(role, role)
+
+
+def _office_row(event: StoredEvent) -> dict[str, Any]:
+    """One line of the registry and account changes: when, what, by whom, which fields."""
+    document = json.loads(event.canonical)
+    performer, what = document["performer"], document.get("object", {})
+    subject = what.get("name") or what.get("username") or what.get("nvr") or ""
+    changes = what.get("changes")
+    if changes is None and event.action == "ledger.verified":
+        changes = {"ok": document.get("result", {}).get("ok")}
+    return {
+        "seq": event.seq, "at": event.recorded_at,
+        "action": labels.OFFICE_ACTIONS.get(event.action, event.action),
+        "by": f"{performer['name']} ({_role(performer['role'])})",
+        "subject": subject,
+        "changes": ", ".join(f"{k}: {v}" for k, v in (changes or {}).items()),
+    }  # fmt: skip

@@ -44,6 +44,20 @@ EXPORT_STATES = {
 # Why an export attempt failed, in the operator's words: `app.exports.reasons`.
 EXPORT_ERRORS = reasons.EXPORT_ERRORS
 
+# Ledger events of no request, as the audit page names them.
+OFFICE_ACTIONS = {
+    "registry.agency_added": "Instansi ditambahkan",
+    "registry.agency_changed": "Instansi diubah",
+    "registry.nvr_added": "NVR ditambahkan",
+    "registry.nvr_changed": "NVR diubah",
+    "registry.camera_added": "Titik CCTV ditambahkan",
+    "registry.camera_changed": "Titik CCTV diubah",
+    "user.created": "Pengguna ditambahkan",
+    "user.changed": "Pengguna diubah",
+    "nvr.probed": "Uji koneksi NVR",
+    "ledger.verified": "Pemeriksaan buku catatan",
+}
+
 # Error codes of the service, in the words an operator reads next to the field.
 MESSAGES = {
     "InvalidCredentials": "Nama pengguna atau kata sandi salah.",

@@ -65,3 +65,35 @@ def test_the_audit_page_is_for_auditors_and_administrators(
     refused = client.get("/audit")
 
     assert refused.status_code == 403
+
+
+def test_registry_and_account_changes_are_listed_for_the_auditor(
+    factory: Factory, client: TestClient
+) -> None:
+    nvr = factory.nvr(name="NVR Pasar Sumber")
+    admin = factory.headers(factory.user(Role.ADMIN))
+    factory.client.patch(f"/api/v1/nvrs/{nvr.id}", json={"rtsp_port": 9554}, headers=admin)
+    auditor = factory.headers(factory.user(Role.AUDITOR))
+
+    listed = factory.client.get("/api/v1/custody/office-events", headers=auditor).json()
+    older = factory.client.get(
+        f"/api/v1/custody/office-events?before_seq={listed[0]['seq']}&limit=1", headers=auditor
+    ).json()
+    refused = factory.client.get(
+        "/api/v1/custody/office-events", headers=factory.headers(factory.user(Role.OPERATOR))
+    )
+    _login(factory, client, Role.AUDITOR)
+    page = client.get("/audit")
+
+    seqs = [e["seq"] for e in listed]
+    assert seqs == sorted(seqs, reverse=True)  # newest first
+    assert all(e["event"].get("request_id") is None for e in listed)
+    changed = next(e for e in listed if e["action"] == "registry.nvr_changed")
+    assert changed["event"]["object"]["changes"] == {"rtsp_port": 9554}
+    assert [e["seq"] for e in older] == [seqs[1]]
+    assert refused.status_code == 403
+    row = re.search(rf'<tr data-seq="{changed["seq"]}">(.*?)</tr>', page.text, re.S)
+    assert row is not None
+    assert "NVR diubah" in row.group(1)
+    assert "NVR Pasar Sumber" in row.group(1)
+    assert "rtsp_port: 9554" in row.group(1)
