@@ -40,6 +40,7 @@ import math
 import os
 import platform
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -404,6 +405,8 @@ def measure(repeats: int) -> dict[str, Any]:
     return {
         "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": f"{platform.machine()} {platform.python_version()}",
+        "cpu_model": cpu_model(),
+        "ffmpeg": ffmpeg_version(),  # the peer: its speed moved between machines (session 6)
         "cpu_count": os.cpu_count(),
         "load_average_1_5_15_before": [round(x, 2) for x in load_before],
         "load_average_1_5_15_after": [round(x, 2) for x in os.getloadavg()],
@@ -413,6 +416,21 @@ def measure(repeats: int) -> dict[str, Any]:
         "encode_s_this_run": round(encode_s, 1),
         **sections,
     }
+
+
+def cpu_model() -> str:
+    """The processor as /proc/cpuinfo names it, to tell machines apart in committed results."""
+    try:
+        lines = Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return platform.processor()
+    names = [line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")]
+    return names[0] if names else platform.processor()
+
+
+def ffmpeg_version() -> str:
+    answer = subprocess.run(["ffmpeg", "-version"], capture_output=True, text=True, check=False)
+    return answer.stdout.splitlines()[0] if answer.stdout else "unknown"
 
 
 def warm_up(simulator: Simulator, scratch: Path) -> None:
