@@ -97,9 +97,7 @@ def list_cameras(session: Session, *, active_only: bool = False) -> list[Camera]
 
 def create_camera(session: Session, data: CameraCreate, now: datetime, *, by: Performer) -> Camera:
     get_nvr(session, data.nvr_id)
-    duplicate = select(Camera.id).where(Camera.nvr_id == data.nvr_id, Camera.name == data.name)
-    if session.scalar(duplicate) is not None:
-        raise errors.AlreadyExists(f"this NVR already has a camera named {data.name!r}")
+    _ensure_unique_camera(session, data.nvr_id, data.name)
     values = data.model_dump()
     camera = Camera(**values, created_at=now)
     session.add(camera)
@@ -116,6 +114,8 @@ def update_camera(
     never change (`CameraUpdate` refuses them): they decide whose footage its name stands for."""
     asked = data.model_dump(exclude_unset=True)
     changes = {field: value for field, value in asked.items() if getattr(camera, field) != value}
+    if "name" in changes:
+        _ensure_unique_camera(session, camera.nvr_id, changes["name"])
     for field, value in changes.items():
         setattr(camera, field, value)
     if changes:
@@ -123,3 +123,9 @@ def update_camera(
         shown = custody.fields({"camera": camera.id, "name": camera.name, "changes": changes})
         custody.record(session, "registry.camera_changed", by, now, object=shown)
     return camera
+
+
+def _ensure_unique_camera(session: Session, nvr_id: int, name: str) -> None:
+    duplicate = select(Camera.id).where(Camera.nvr_id == nvr_id, Camera.name == name)
+    if session.scalar(duplicate) is not None:
+        raise errors.AlreadyExists(f"this NVR already has a camera named {name!r}")

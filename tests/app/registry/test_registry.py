@@ -175,6 +175,26 @@ def test_duplicate_names_are_conflicts(factory: Factory) -> None:
     assert response.json()["error"] == "AlreadyExists"
 
 
+def test_renaming_into_a_taken_name_is_a_conflict_not_a_crash(
+    factory: Factory, session: Session
+) -> None:
+    """Regression: renaming a camera to its NVR's other camera's name reached the database's
+    unique constraint and answered 500."""
+    headers = factory.headers(factory.user(Role.ADMIN))
+    nvr = factory.nvr()
+    factory.camera(nvr, "Kamera 1")
+    second = factory.camera(nvr, "Kamera 2")
+    before = database_state(session)
+
+    response = factory.client.patch(
+        f"/api/v1/cameras/{second.id}", json={"name": "Kamera 1"}, headers=headers
+    )
+
+    assert response.status_code == 409
+    assert response.json()["error"] == "AlreadyExists"
+    assert database_state(session) == before
+
+
 def test_device_settings_of_an_nvr_are_kept_and_changed(factory: Factory) -> None:
     """A Hikvision firmware reading playback `…Z` times as local, and the device's own limit of
     playback sessions; a null limit puts the service's default back."""
