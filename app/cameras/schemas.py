@@ -130,6 +130,15 @@ class CameraUpdate(BaseModel):
     longitude: float | None = Field(default=None, ge=-180, le=180)
     active: bool | None = None
 
+    @field_validator("name", "location", "active")
+    @classmethod
+    def _not_null(cls, value: object) -> object:
+        # Leaving a field out keeps it; null would erase what every request names the camera
+        # by (the coordinates may be cleared with null).
+        if value is None:
+            raise ValueError("may be left out, not set to null")
+        return value
+
 
 class CameraRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)

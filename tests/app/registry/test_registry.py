@@ -336,3 +336,31 @@ def test_a_change_that_changes_nothing_is_not_recorded(factory: Factory, session
                for e in ledger.read(session.connection())
                if e.action == "registry.nvr_changed"]  # fmt: skip
     assert changed == [{"http_port": 8080}]
+
+
+HOSTILE_BODIES: list[Any] = [
+    {}, {"name": None}, {"name": ""}, {"name": "x" * 10_000}, {"latitude": "utara"},
+    {"active": "mungkin"}, {"playback_limit": "dua"}, {"password": 12345}, [], "teks", None,
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("path", ["agencies", "nvrs", "cameras", "users"])
+def test_hostile_changes_get_a_clear_answer_never_a_crash(
+    factory: Factory, session: Session, path: str
+) -> None:
+    headers = factory.headers(factory.user(Role.ADMIN))
+    nvr = factory.nvr()
+    ids = {"agencies": factory.agency("Kejari Sumber").id, "nvrs": nvr.id,
+           "cameras": factory.camera(nvr).id, "users": factory.user(Role.OPERATOR).id}  # fmt: skip
+
+    answers = [
+        factory.client.patch(f"/api/v1/{path}/{ids[path]}", json=body, headers=headers)
+        for body in HOSTILE_BODIES
+    ]
+    missing = factory.client.patch(f"/api/v1/{path}/424242", json={}, headers=headers)
+
+    for body, answer in zip(HOSTILE_BODIES, answers, strict=True):
+        assert answer.status_code in {200, 409, 422}, (body, answer.text)
+        if answer.status_code != 200:
+            assert set(answer.json()) >= {"error", "detail"}, answer.text
+    assert missing.status_code == 404
