@@ -50,7 +50,7 @@ def start_exports(
 def items_to_export(session: Session, request: EvidenceRequest) -> list[RequestItem]:
     """The items with no export queued, running or done: never started, or whose latest failed.
     A preservation copy taken at intake stands for its item: it is not fetched twice."""
-    existing = _latest_by_item(session, request.id)
+    existing = latest_by_item(session, request.id)
     return [
         item
         for item in request.items
@@ -70,7 +70,8 @@ def _check_may_export(sop: SopDefinition, request: EvidenceRequest, user: User) 
         raise errors.Forbidden("only the operator assigned to this request exports its footage")
 
 
-def _latest_by_item(session: Session, request_id: int) -> dict[int, Export]:
+def latest_by_item(session: Session, request_id: int) -> dict[int, Export]:
+    """Each item's newest export of the request (preservation copies count)."""
     query = select(Export).where(Export.request_id == request_id).order_by(Export.id)
     return {export.item_id: export for export in session.scalars(query)}
 
@@ -86,7 +87,7 @@ def start_preservation(
     at_risk = [i for i in request.items if i.preservation is Preservation.AT_RISK]
     if not at_risk:
         raise errors.InvalidTransition("no item of this request is at risk of being overwritten")
-    existing = _latest_by_item(session, request.id)
+    existing = latest_by_item(session, request.id)
     created = [
         _new_export(session, item, ExportPurpose.PRESERVATION, user, now)
         for item in at_risk

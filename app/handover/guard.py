@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app import errors
 from app.auth.models import Role, User
-from app.exports.models import TERMINAL_STATES, Export, ExportState
+from app.exports.models import TERMINAL_STATES, ExportState
+from app.exports.service import latest_by_item
 from app.requests.models import EvidenceRequest, RequestStatus
 from app.sop.definition import SopDefinition, StepAction
 
@@ -47,10 +47,7 @@ def check_completable(session: Session, sop: SopDefinition, request: EvidenceReq
 
 
 def _check_exported(session: Session, request: EvidenceRequest) -> None:
-    latest: dict[int, Export] = {}
-    query = select(Export).where(Export.request_id == request.id)  # preservation copies count
-    for export in session.scalars(query.order_by(Export.id)):
-        latest[export.item_id] = export
+    latest = latest_by_item(session, request.id)  # preservation copies count
     finished = [e for e in latest.values() if e.state in TERMINAL_STATES]
     clips = [e for e in finished if e.state in (ExportState.DONE, ExportState.PARTIAL)]
     if len(finished) < len(request.items) or not clips:

@@ -24,6 +24,7 @@ from app.custody import service as custody
 from app.exports.models import Export, ExportState
 from app.exports.pipeline import exhibit_number
 from app.exports.reasons import no_clip_reason
+from app.exports.service import latest_by_item
 from app.handover.guard import check_may_hand_over
 from app.handover.models import EvidencePackage
 from app.requests.models import EvidenceRequest, RequestItem
@@ -107,11 +108,7 @@ def _unavailable(
     session: Session, request: EvidenceRequest, clipped: set[int]
 ) -> list[UnavailableItem]:
     """Every requested item without a clip, with why its latest export left none."""
-    latest: dict[int, Export] = {}
-    for export in session.scalars(
-        select(Export).where(Export.request_id == request.id).order_by(Export.id)
-    ):
-        latest[export.item_id] = export
+    latest = latest_by_item(session, request.id)
     missing = []
     for item in sorted(request.items, key=lambda i: i.position):
         if item.id in clipped:
