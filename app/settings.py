@@ -41,6 +41,16 @@ class OfficeSettings(BaseModel):
     postal_code: str = "45611"
 
 
+def known_zone(value: str) -> str:
+    """An IANA zone name this machine knows, else a validation error (ZoneInfoNotFoundError is
+    a KeyError, which pydantic would let escape as a crash)."""
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"unknown time zone {value!r}") from exc
+    return value
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="SAKSI_", env_nested_delimiter="__", extra="ignore"
@@ -101,11 +111,7 @@ class Settings(BaseSettings):
     @field_validator("timezone")
     @classmethod
     def _known_timezone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown time zone {value!r}") from exc
-        return value
+        return known_zone(value)
 
     @model_validator(mode="after")
     def _read_secret_files(self) -> Settings:

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     BaseModel,
@@ -14,21 +13,13 @@ from pydantic import (
 )
 
 from app.cameras.models import NvrVendor
+from app.settings import known_zone
 
 # A host name or an IPv4/IPv6 address, nothing else: it ends up inside URLs we build.
 HOST_PATTERN = r"^([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)*[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$|^[0-9A-Fa-f:.]+$"  # noqa: E501
 Port = Field(ge=1, le=65535)
 PLAYBACK_LIMIT = Field(default=None, ge=1, le=16)
 Z_IS_LOCAL = "hikvision_z_is_local applies only to a Hikvision NVR"
-
-
-def known_zone(value: str) -> str:
-    """An IANA zone name this machine knows, else a validation error."""
-    try:
-        ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ValueError(f"unknown time zone {value!r}") from exc
-    return value
 
 
 class NvrCreate(BaseModel):

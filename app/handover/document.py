@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from typing import Annotated
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+
+from app.settings import known_zone
 
 _SHA256_PATTERN = r"^[0-9a-f]{64}$"
 _BAST_NUMBER_PATTERN = r"^\d{3,}/BAST/\d{4}$"
@@ -95,21 +97,12 @@ class Checkpoint(_Frozen):
     signed_note: str = Field(min_length=1)
 
 
-def _valid_zone(value: str) -> str:
-    # ZoneInfoNotFoundError is a KeyError, which pydantic would let escape as a crash.
-    try:
-        ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError) as error:
-        raise ValueError(f"unknown time zone {value!r}") from error
-    return value
-
-
 class BastDocument(_Frozen):
     """Everything printed on one Berita Acara Serah Terima Rekaman CCTV."""
 
     number: str = Field(pattern=_BAST_NUMBER_PATTERN)
     handover_at: AwareDatetime
-    office_zone: Annotated[str, AfterValidator(_valid_zone)] = "Asia/Jakarta"
+    office_zone: Annotated[str, AfterValidator(known_zone)] = "Asia/Jakarta"
     letterhead: Letterhead = Letterhead()
     place: str = "Dinas Komunikasi dan Informatika Kabupaten Cirebon"
     office_name: str = "Dinas Komunikasi dan Informatika Kabupaten Cirebon"
@@ -175,7 +168,7 @@ class DestructionRecord(_Frozen):
     job_id: str = Field(min_length=1)
     reason: str = "masa ketersediaan 14 (empat belas) hari sejak penyerahan telah berakhir"
     files: tuple[DestroyedFile, ...] = Field(min_length=1)
-    office_zone: Annotated[str, AfterValidator(_valid_zone)] = "Asia/Jakarta"
+    office_zone: Annotated[str, AfterValidator(known_zone)] = "Asia/Jakarta"
     letterhead: Letterhead = Letterhead()
     place: str = "Dinas Komunikasi dan Informatika Kabupaten Cirebon"
     petugas: Party | None = None
