@@ -21,7 +21,7 @@ from sqlalchemy import select
 from app.auth.models import User
 from app.cameras.models import Nvr, NvrVendor
 from app.db import unit_of_work
-from app.demo import NvrEndpoint, sample_request, seed
+from app.demo import DemoWorld, NvrEndpoint, sample_request, seed
 from app.exports import pipeline
 from app.exports import service as export_service
 from app.exports.models import Export, ExportState
@@ -50,17 +50,40 @@ def exported(
     request: pytest.FixtureRequest, fresh_database_url: str, tmp_path: Path,
     vendor_sim: NvrSimulator, device_anchor: datetime,
 ) -> Iterator[tuple[Runtime, list[Export], datetime]]:  # fmt: skip
-    settings = Settings(
-        data_dir=tmp_path / "data", database_url=fresh_database_url, queue_url="memory://",
-        _env_file=None,
-    )  # fmt: skip
-    runtime = build_runtime(settings)
-    ends = vendor_sim.endpoints
-    world = seed(runtime, NvrEndpoint("127.0.0.1", ends.http_port, ends.rtsp_port, USER,
-                                      PASSWORD, vendor=NvrVendor(request.param)))  # fmt: skip
+    runtime, world = _office(fresh_database_url, tmp_path, vendor_sim, NvrVendor(request.param))
     world.camera_ids = world.camera_ids[:2]  # 1 continuous, 2 motion-only
     true_anchor = device_anchor - CLOCK_OFFSET
     window = (true_anchor + timedelta(seconds=24), true_anchor + timedelta(seconds=44))
+    for export_id in _exports_started(runtime, world, window)[1]:
+        pipeline.run(runtime, export_id, "test")
+    with unit_of_work(runtime.sessions) as session:
+        exports = list(session.scalars(select(Export).order_by(Export.id)))
+        session.expunge_all()
+    yield runtime, exports, device_anchor
+    runtime.close()
+    set_current(None)
+
+
+def _office(
+    database_url: str, tmp_path: Path, sim: NvrSimulator, vendor: NvrVendor
+) -> tuple[Runtime, DemoWorld]:
+    """The demo office, its NVR registered as `vendor` on the simulator."""
+    settings = Settings(
+        data_dir=tmp_path / "data", database_url=database_url, queue_url="memory://",
+        _env_file=None,
+    )  # fmt: skip
+    runtime = build_runtime(settings)
+    ends = sim.endpoints
+    world = seed(runtime, NvrEndpoint("127.0.0.1", ends.http_port, ends.rtsp_port, USER,
+                                      PASSWORD, vendor=vendor))  # fmt: skip
+    return runtime, world
+
+
+def _exports_started(
+    runtime: Runtime, world: DemoWorld, window: tuple[datetime, datetime]
+) -> tuple[int, list[int]]:
+    """A request for the world's cameras over `window`, walked to the export step and its
+    exports started by the assigned operator: the request and the exports."""
     request_id = sample_request(runtime, world, window)
     walk_runtime_to_export_step(runtime, request_id)
     with unit_of_work(runtime.sessions) as session:
@@ -71,15 +94,7 @@ def exported(
         created = export_service.start_exports(
             session, runtime.sop, evidence, operator, runtime.clock.now()
         )
-        ids = [e.id for e in created]
-    for export_id in ids:
-        pipeline.run(runtime, export_id, "test")
-    with unit_of_work(runtime.sessions) as session:
-        exports = list(session.scalars(select(Export).order_by(Export.id)))
-        session.expunge_all()
-    yield runtime, exports, device_anchor
-    runtime.close()
-    set_current(None)
+        return request_id, [e.id for e in created]
 
 
 def _decoded_frames(path: Path) -> int:
@@ -127,30 +142,14 @@ def test_an_nvrs_z_is_local_setting_reaches_the_hikvision_playback(
 ) -> None:  # fmt: skip
     """Camera 3's firmware reads `…Z` playback times as WIB. With the NVR's setting on, its
     export is bit-exact; without it the same digits point seven hours back, past retention."""
-    settings = Settings(
-        data_dir=tmp_path / "data", database_url=fresh_database_url, queue_url="memory://",
-        _env_file=None,
-    )  # fmt: skip
-    runtime = build_runtime(settings)
-    ends = vendor_sim.endpoints
-    world = seed(runtime, NvrEndpoint("127.0.0.1", ends.http_port, ends.rtsp_port, USER,
-                                      PASSWORD, vendor=NvrVendor.HIKVISION))  # fmt: skip
+    runtime, world = _office(fresh_database_url, tmp_path, vendor_sim, NvrVendor.HIKVISION)
     with unit_of_work(runtime.sessions) as session:
         for nvr in session.scalars(select(Nvr)):
             nvr.hikvision_z_is_local = z_is_local
     world.camera_ids = world.camera_ids[2:3]
     true_start = device_anchor - CLOCK_OFFSET + timedelta(seconds=11)
-    request_id = sample_request(runtime, world, (true_start, true_start + timedelta(seconds=4)))
-    walk_runtime_to_export_step(runtime, request_id)
-    with unit_of_work(runtime.sessions) as session:
-        evidence = session.get(EvidenceRequest, request_id)
-        assert evidence is not None
-        operator = session.get(User, evidence.assigned_operator_id)
-        assert operator is not None
-        [created] = export_service.start_exports(
-            session, runtime.sop, evidence, operator, runtime.clock.now()
-        )
-        export_id = created.id
+    window = (true_start, true_start + timedelta(seconds=4))
+    request_id, [export_id] = _exports_started(runtime, world, window)
     try:
         if z_is_local:
             assert pipeline.run(runtime, export_id, "test") is ExportState.DONE
