@@ -1,36 +1,45 @@
-"""The NVR's one HTTP port: ONVIF SOAP, Hikvision ISAPI and the Dahua CGI, as on a real NVR."""
+"""The NVR's one HTTP port: ONVIF SOAP, Hikvision ISAPI and the Dahua CGI (their downloads in
+`_download`), as on a real NVR."""
 
 from __future__ import annotations
 
 import itertools
 import xml.etree.ElementTree as ET  # noqa: N817 - parses our own loopback clients
 from collections.abc import Awaitable, Callable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from xml.sax.saxutils import escape
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
+from nvr_sim._download import Downloads, dahua_time, dav_path, hik_name
 from nvr_sim._onvif import OnvifDevice
 from nvr_sim.archive import Archive
 from nvr_sim.config import CameraConfig
+from nvr_sim.link import Link, Sessions
 from nvr_sim.rtsp_protocol import Authenticator, Request
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 ISAPI_NS = "http://www.hikvision.com/ver20/XMLSchema"
 XML = "application/xml; charset=utf-8"
+# A Dahua file found: its channel, the segment it is, and its span within the search.
+Found = tuple[int, datetime, datetime, datetime]
 
 
 class HttpServer:
     """aiohttp on one port; SOAP checks WS-UsernameToken, ISAPI and CGI check HTTP Digest."""
 
-    def __init__(self, archive: Archive, host: str, port: int) -> None:
+    def __init__(
+        self, archive: Archive, host: str, port: int, *, link: Link | None = None,
+        sessions: Sessions | None = None,
+    ) -> None:  # fmt: skip
         self.archive = archive
         self.host, self.port = host, port
         self.rtsp_port = 0
         self.onvif = OnvifDevice(archive, self._bases)
         self.auth = Authenticator(archive.config.username, archive.config.password)
-        self._finds: dict[int, list[tuple[int, datetime, datetime]]] = {}
+        self.downloads = Downloads(archive, link or Link(None), sessions or Sessions(None))
+        self._finds: dict[int, list[Found]] = {}
         self._ids = itertools.count(1000)
         self._runner: web.AppRunner | None = None
 
@@ -46,7 +55,9 @@ class HttpServer:
         app.router.add_get("/cgi-bin/mediaFileFind.cgi", self._guard(self._dahua_find))
         app.router.add_get("/cgi-bin/magicBox.cgi", self._guard(self._dahua_magic_box))
         app.router.add_get("/cgi-bin/global.cgi", self._guard(self._dahua_global))
-        self._runner = web.AppRunner(app, access_log=None)
+        self._add_downloads(app)
+        # A download in progress when the device stops is cut, not waited for (60 s default).
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)
         await site.start()
@@ -56,6 +67,19 @@ class HttpServer:
     async def stop(self) -> None:
         if self._runner is not None:
             await self._runner.cleanup()
+
+    def _add_downloads(self, app: web.Application) -> None:
+        """The downloads the profile offers; the others are unknown paths, answered 404 as
+        devices answer a resource they lack (maciej-or/hikvision_next#196)."""
+        offered, downloads = self.archive.config.downloads, self.downloads
+        if "isapi" in offered:
+            for method in ("GET", "POST"):
+                app.router.add_route(method, "/ISAPI/ContentMgmt/download",
+                                     self._guard(downloads.isapi))  # fmt: skip
+        if "loadfile" in offered:
+            app.router.add_get("/cgi-bin/loadfile.cgi", self._guard(downloads.loadfile))
+            app.router.add_get("/cgi-bin/RPC_Loadfile/{path:.*}",
+                               self._guard(downloads.rpc_loadfile))  # fmt: skip
 
     async def _soap(self, request: web.Request) -> web.Response:
         status, body = self.onvif.handle(await request.read())
@@ -105,10 +129,10 @@ class HttpServer:
         maximum = int(root.findtext("h:maxResults", "40", ns))
         offset = int(root.findtext("h:searchResultPostion", "0", ns))
         camera = self.archive.config.camera(track // 100)
-        spans = self.archive.spans(camera, start, end)
-        page = spans[offset : offset + maximum]
-        more = offset + len(page) < len(spans)
-        items = "".join(self._isapi_item(track, camera, s.start, s.end) for s in page)
+        files = self.archive.files(camera, start, end)
+        page = files[offset : offset + maximum]
+        more = offset + len(page) < len(files)
+        items = "".join(self._isapi_item(track, camera, f, start, end) for f in page)
         status = "MORE" if more else ("OK" if page else "NO MATCHES")
         body = (
             f'<?xml version="1.0" encoding="UTF-8"?>\n<CMSearchResult version="2.0" '
@@ -119,10 +143,20 @@ class HttpServer:
         )
         return web.Response(text=body, content_type="application/xml")
 
-    def _isapi_item(self, track: int, camera: CameraConfig, start: datetime, end: datetime) -> str:
+    def _isapi_item(
+        self, track: int, camera: CameraConfig, file: datetime, window_start: datetime,
+        window_end: datetime,
+    ) -> str:  # fmt: skip
+        """One file (segment) of the search, its times within the window; `name` and `size`
+        identify the whole file for a download (as the playbackURIs in
+        hikvision-download-assistant's README: `…/tracks/101/?starttime=…&name=…&size=…`)."""
+        start = max(file, window_start)
+        end = min(file + timedelta(seconds=self.archive.config.segment_seconds), window_end)
         begin, finish = _hik_stamp(start), _hik_stamp(end)
-        uri = (f"rtsp://{self.host}:{self.rtsp_port}/Streaming/tracks/{track}"
-               f"?starttime={begin}&amp;endtime={finish}")  # fmt: skip
+        uri = (f"rtsp://{self.host}:{self.rtsp_port}/Streaming/tracks/{track}/"
+               f"?starttime={begin}&amp;endtime={finish}&amp;"
+               f"name={hik_name(camera.channel, file)}&amp;"
+               f"size={self.downloads.size(camera, file, 'ps')}")  # fmt: skip
         return (
             f"<searchMatchItem><trackID>{track}</trackID><timeSpan><startTime>"
             f"{_iso(start)}</startTime><endTime>{_iso(end)}</endTime></timeSpan>"
@@ -176,23 +210,34 @@ class HttpServer:
             return _text("OK\r\n")
         return _text("Error\r\nBad Request!\r\n", 400)
 
-    def _dahua_files(self, query: Mapping[str, str]) -> list[tuple[int, datetime, datetime]]:
+    def _dahua_files(self, query: Mapping[str, str]) -> list[Found]:
         zone = ZoneInfo(self.archive.config.timezone)
         channel = int(query.get("condition.Channel", "1"))
-        start = _dahua_time(query.get("condition.StartTime", ""), zone)
-        end = _dahua_time(query.get("condition.EndTime", ""), zone)
+        start = dahua_time(query.get("condition.StartTime", ""), zone)
+        end = dahua_time(query.get("condition.EndTime", ""), zone)
         camera = self.archive.config.camera(channel)
-        return [(channel, s.start, s.end) for s in self.archive.spans(camera, start, end)]
+        step = timedelta(seconds=self.archive.config.segment_seconds)
+        return [(channel, f, max(f, start), min(f + step, end))
+                for f in self.archive.files(camera, start, end)]  # fmt: skip
 
-    def _dahua_items(self, batch: list[tuple[int, datetime, datetime]]) -> str:
-        zone = ZoneInfo(self.archive.config.timezone)
+    def _dahua_items(self, batch: list[Found]) -> str:
+        """The files as findNextFile lists them (fields as in the Dahua HTTP API's example and
+        a device's answer quoted in nayrnet/node-dahua-api), `Channel` counted as the profile
+        says, `FilePath` for RPC_Loadfile, `Length` its size in bytes."""
+        config = self.archive.config
+        zone = ZoneInfo(config.timezone)
         lines = [f"found={len(batch)}"]
-        for i, (channel, start, end) in enumerate(batch):
-            local_start = start.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S")
-            local_end = end.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S")
-            lines += [f"items[{i}].Channel={channel}", f"items[{i}].StartTime={local_start}",
-                      f"items[{i}].EndTime={local_end}", f"items[{i}].Type=dav",
-                      f"items[{i}].VideoStream=Main"]  # fmt: skip
+        for i, (channel, file, start, end) in enumerate(batch):
+            camera = config.camera(channel)
+            motion = camera.schedule == "motion"
+            path = dav_path(channel, file, config.segment_seconds, zone, motion)
+            size = self.downloads.size(camera, file, "dav")
+            lines += [f"items[{i}].Channel={channel - 1 + config.dahua_item_channel_base}",
+                      f"items[{i}].StartTime={start.astimezone(zone):%Y-%m-%d %H:%M:%S}",
+                      f"items[{i}].EndTime={end.astimezone(zone):%Y-%m-%d %H:%M:%S}",
+                      f"items[{i}].Type=dav", f"items[{i}].VideoStream=Main",
+                      f"items[{i}].FilePath={path}", f"items[{i}].Length={size}",
+                      f"items[{i}].Flags[0]={'Event' if motion else 'Timing'}"]  # fmt: skip
         return "\r\n".join(lines) + "\r\n"
 
 
@@ -210,7 +255,3 @@ def _iso(moment: datetime) -> str:
 
 def _hik_stamp(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
-
-
-def _dahua_time(text: str, zone: ZoneInfo) -> datetime:
-    return datetime.strptime(text, "%Y-%m-%d %H:%M:%S").replace(tzinfo=zone).astimezone(UTC)

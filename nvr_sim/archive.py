@@ -80,6 +80,10 @@ class Archive:
                 spans.append(Span(seg, seg_end))
         return [Span(max(s.start, start), min(s.end, end)) for s in spans]
 
+    def files(self, camera: CameraConfig, start: datetime, end: datetime) -> list[datetime]:
+        """The starts of the recorded segments overlapping [start, end): the device's files."""
+        return [seg for seg in self._segments(start, end) if self._scheduled(camera, seg)]
+
     def _segments(self, start: datetime, end: datetime) -> Iterator[datetime]:
         """The segments overlapping [start, end) that retention still keeps: nothing outside it
         is recorded, and a search reaching back a year would otherwise walk three million

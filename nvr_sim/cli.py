@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from nvr_sim.config import CameraConfig, SimConfig, default_cameras
+from nvr_sim.profiles import CLI_DEFAULT, PROFILES, apply_profile
 from nvr_sim.simulator import NvrSimulator
 
 
@@ -32,24 +33,58 @@ def parser() -> argparse.ArgumentParser:
     parser.add_argument("--fps", type=int, default=25)
     parser.add_argument("--retention-hours", type=float, default=24)
     parser.add_argument("--cache-dir", type=Path, default=Path("saksi-data/nvr-sim-cache"))
-    parser.add_argument("--realtime", action="store_true", help="pace vendor playback in real time")
+    parser.add_argument(
+        "--profile",
+        choices=sorted(PROFILES),
+        default=CLI_DEFAULT,
+        help=f"the device to behave like (default {CLI_DEFAULT}; docs/nvr-sim.md)",
+    )
+    parser.add_argument(
+        "--fast-vendor-playback",
+        action="store_true",
+        help="send vendor RTSP playback as fast as the link takes (tests, demo)",
+    )
+    parser.add_argument(
+        "--link-mbps",
+        type=float,
+        help="cap the device's link, shared by all connections (0: unlimited)",
+    )
+    parser.add_argument(
+        "--bitrate-kbps",
+        type=int,
+        help="pad footage to this bitrate with filler data (0: as encoded)",
+    )
     return parser
 
 
 def config_from(args: argparse.Namespace) -> SimConfig:
+    """The profile's device, then the config file's fields, then the flags that override."""
     config = SimConfig(
         cameras=default_cameras(args.cameras), cache_dir=args.cache_dir, width=args.width,
         height=args.height, fps=args.fps, retention=timedelta(hours=args.retention_hours),
         username=args.username, password=args.password,
         clock_offset=timedelta(seconds=args.clock_offset_seconds),
     )  # fmt: skip
-    return apply_file(config, args.config) if args.config else config
+    config = apply_profile(config, args.profile)
+    config = apply_file(config, args.config) if args.config else config
+    changes: dict[str, Any] = {}
+    if args.fast_vendor_playback:
+        changes["realtime_vendor"] = False
+    if args.link_mbps is not None:
+        changes["link_mbps"] = args.link_mbps or None
+    if args.bitrate_kbps is not None:
+        changes["bitrate_kbps"] = args.bitrate_kbps or None
+    return dataclasses.replace(config, **changes)
 
 
 def apply_file(config: SimConfig, path: Path) -> SimConfig:
     """Override fields from a JSON file; `cameras` is a list of CameraConfig field objects."""
     data = json.loads(path.read_text(encoding="utf-8"))
+    if "profile" in data:
+        config = apply_profile(config, data.pop("profile"))
     changes: dict[str, Any] = {}
+    if "downloads" in data:
+        changes["downloads"] = frozenset(data.pop("downloads"))
     if "cameras" in data:
         changes["cameras"] = tuple(CameraConfig(**camera) for camera in data.pop("cameras"))
     if "faults" in data:
@@ -60,12 +95,26 @@ def apply_file(config: SimConfig, path: Path) -> SimConfig:
     return dataclasses.replace(config, **changes, **data)
 
 
+def describe(config: SimConfig) -> str:
+    """One line on how the simulated device behaves."""
+    pacing = "real time" if config.realtime_vendor else "fast"
+    sessions = config.playback_sessions or "unlimited"
+    link = f"{config.link_mbps:g} Mbit/s" if config.link_mbps else "unlimited"
+    bitrate = f"{config.bitrate_kbps} kbit/s" if config.bitrate_kbps else "as encoded"
+    downloads = ", ".join(sorted(config.downloads)) or "none"
+    return (
+        f"{config.profile} ({config.make} {config.model}); vendor playback {pacing}; "
+        f"sessions {sessions}; downloads {downloads}; link {link}; footage {bitrate}"
+    )
+
+
 async def serve(simulator: NvrSimulator) -> None:
     endpoints = await simulator.start()
     config = simulator.config
     print(f"NVR simulator: {len(config.cameras)} cameras, user {config.username!r}")
     print(f"  ONVIF device service: {endpoints.device_service}")
     print(f"  ISAPI / Dahua CGI:    {endpoints.http('/ISAPI/')} {endpoints.http('/cgi-bin/')}")
+    print(f"  Device: {describe(config)}")
     for camera in config.cameras:
         kind = "motion-only (gaps)" if camera.schedule == "motion" else "continuous"
         print(f"  {camera.name} ({kind}):")
@@ -86,11 +135,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the simulator until interrupted."""
     args = parser().parse_args(argv)
     simulator = NvrSimulator(
-        config_from(args),
-        host=args.host,
-        rtsp_port=args.rtsp_port,
-        http_port=args.http_port,
-        realtime_vendor=args.realtime,
+        config_from(args), host=args.host, rtsp_port=args.rtsp_port, http_port=args.http_port
     )
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(serve(simulator))

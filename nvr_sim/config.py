@@ -54,6 +54,23 @@ class SimConfig:
     firmware: str = "1.0.0"
     serial: str = "SAKSI-SIM-0001"
     faults: dict[int, dict[str, float]] = field(default_factory=dict)
+    # The device simulated (nvr_sim.profiles sets the fields below from it). The default is the
+    # simulator as programs and tests have always had it: nothing paced, no limits.
+    profile: str = "simulator"
+    # Vendor RTSP playback (/Streaming/tracks, /cam/playback) paced at real time.
+    realtime_vendor: bool = False
+    # Whether ONVIF replay honours `Rate-Control: no` (sends as fast as it can) or paces anyway.
+    onvif_rate_control: bool = True
+    # Simultaneous playback and download sessions the device allows; None: no limit.
+    playback_sessions: int | None = None
+    # The HTTP downloads offered: "isapi" (ContentMgmt/download), "loadfile" (Dahua).
+    downloads: frozenset[str] = frozenset({"isapi", "loadfile"})
+    # The device's network link, shared by every connection, in Mbit/s; None: unlimited.
+    link_mbps: float | None = None
+    # Footage brought up to this bitrate with filler data, kbit/s; None: as encoded.
+    bitrate_kbps: int | None = None
+    # What Dahua mediaFileFind numbers `items[i].Channel` from (requests count from 1).
+    dahua_item_channel_base: int = 1
 
     def camera(self, channel: int) -> CameraConfig:
         for camera in self.cameras:

@@ -10,10 +10,11 @@ against.
 
 from __future__ import annotations
 
+import functools
 import json
 import threading
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from fractions import Fraction
 from pathlib import Path
@@ -28,6 +29,16 @@ from nvr_sim.config import CameraConfig, SimConfig
 from nvr_sim.rtp import PARAMETER_SET_TYPES, nal_type
 
 START_CODE = b"\x00\x00\x00\x01"
+# Filler data NAL units, to bring footage up to a camera's bitrate: H.264 nal_unit_type 12
+# (Rec. ITU-T H.264 Table 7-1, filler_data_rbsp §7.3.2.7), header 0x0C since nal_ref_idc is 0
+# for filler (§7.4.1); H.265 FD_NUT 38 (Rec. ITU-T H.265 Table 7-1, filler_data_rbsp §7.3.2.8),
+# header 0x4C 0x01 (nuh_layer_id 0, TemporalId 0). The payload is ff_byte 0xFF repeated, then
+# rbsp_trailing_bits 0x80. Both standards forbid filler before an access unit's first VCL NAL
+# unit (H.264 §7.4.1.2.3, H.265 §7.4.2.4.4), so it goes last.
+FILLER_HEADER = {"h264": b"\x0c", "h265": b"\x4c\x01"}
+# Filler payloads are multiples of this, so that units share the few distinct filler strings
+# (a padded minute of 720p holds no more memory than its encoded bytes and a few fillers).
+FILLER_STEP = 256
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +68,11 @@ class Footage:
         with self._lock(path):
             if not path.with_suffix(".json").exists():
                 self._encode(camera, start, path)
-        return _load(path)
+        units = _load(path)
+        kbps = self.config.bitrate_kbps
+        # The cache keeps what the encoder made; the filler is added at every load, the same
+        # each time, so changing the bitrate needs no new encode.
+        return with_filler(units, camera.codec, kbps, self.config.fps) if kbps else units
 
     def parameter_sets(self, camera: CameraConfig) -> tuple[bytes, ...]:
         """The camera's parameter sets (SPS, PPS; H.265: VPS, SPS, PPS), which open every GOP.
@@ -193,6 +208,36 @@ def _load(path: Path) -> list[AccessUnit]:
             )
         )
     return units
+
+
+def with_filler(units: Sequence[AccessUnit], codec: str, kbps: int, fps: int) -> list[AccessUnit]:
+    """Pad units with filler NAL units so that each second of them carries about `kbps` kbit.
+
+    Each unit is padded up to where a constant bitrate would have the stream by its end, so a
+    large key frame is made up for by less filler after it; a unit already past that point
+    gets none (footage above the bitrate stays as encoded).
+    """
+    per_unit = kbps * 1000 / 8 / fps
+    overhead = len(START_CODE) + len(FILLER_HEADER[codec]) + 1
+    padded: list[AccessUnit] = []
+    sent = 0
+    for number, unit in enumerate(units):
+        size = sum(len(START_CODE) + len(nal) for nal in unit.nals)
+        room = round(per_unit * (number + 1)) - sent - size - overhead
+        if room < 0:
+            padded.append(unit)
+        else:
+            payload = room - room % FILLER_STEP
+            padded.append(replace(unit, nals=(*unit.nals, filler_nal(codec, payload))))
+            size += overhead + payload
+        sent += size
+    return padded
+
+
+@functools.lru_cache(maxsize=256)
+def filler_nal(codec: str, payload: int) -> bytes:
+    """A filler data NAL unit with `payload` 0xFF bytes."""
+    return FILLER_HEADER[codec] + b"\xff" * payload + b"\x80"
 
 
 def _first_nals(path: Path) -> list[bytes]:

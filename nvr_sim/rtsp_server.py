@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 
 from nvr_sim.archive import Archive, ReplayRun
 from nvr_sim.config import CameraConfig
+from nvr_sim.link import Link, Sessions
 from nvr_sim.rtp import (
     FLAG_DISCONTINUITY,
     FLAG_END,
@@ -46,6 +47,9 @@ METHODS = "OPTIONS, DESCRIBE, SETUP, PLAY, PAUSE, GET_PARAMETER, TEARDOWN"
 # Access units framed and written at once when not pacing in real time (one segment comes from
 # the archive per trip to the thread pool, already framed: `wire`).
 WRITE_UNITS = 250
+# Beyond the device's playback sessions (RFC 2326 §7.1.1 status 453), as Hikvision NVRs answer
+# one playback too many (mpromonet/webrtc-streamer#174, #495; Tedyst/HikLoad#4).
+BUSY = Response(453, "Not Enough Bandwidth")
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,11 +75,13 @@ class Play:
 
 class RtspServer:
     def __init__(
-        self, archive: Archive, host: str, port: int, *, realtime_vendor: bool = False
-    ) -> None:
+        self, archive: Archive, host: str, port: int, *, link: Link | None = None,
+        sessions: Sessions | None = None,
+    ) -> None:  # fmt: skip
         self.archive = archive
         self.host, self.port = host, port
-        self.realtime_vendor = realtime_vendor
+        self.link = link or Link(None)
+        self.sessions = sessions or Sessions(None)
         self.auth = Authenticator(archive.config.username, archive.config.password)
         self._server: asyncio.Server | None = None
         self._connections: dict[asyncio.Task[None], asyncio.StreamWriter] = {}
@@ -127,6 +133,8 @@ class Connection:
         self.sent = 0
         self.faults: dict[str, float] = {}  # those of the latest PLAY
         self._wall0 = 0.0  # the loop time the stream started at, moved on by pauses
+        self.link = server.link
+        self.holds_session = False  # one of the device's playback sessions, until TEARDOWN
 
     async def run(self) -> None:
         try:
@@ -138,6 +146,19 @@ class Connection:
             # Also when the connection failed (a client's reset): a stream left behind would run
             # on, unobserved, until its next write failed or the loop closed under it.
             await self._stop_stream()
+            self._release_session()
+
+    def _hold_session(self) -> bool:
+        """Take one of the device's playback sessions for this connection, if none is held;
+        False when the device runs as many as it can."""
+        if not self.holds_session:
+            self.holds_session = self.server.sessions.acquire()
+        return self.holds_session
+
+    def _release_session(self) -> None:
+        if self.holds_session:
+            self.server.sessions.release()
+            self.holds_session = False
 
     async def _dispatch(self, request: Request) -> Response:
         if request.method == "OPTIONS":
@@ -177,6 +198,8 @@ class Connection:
         target = self._resolve(request.url)
         if target is None:
             return Response(404, "Not Found")
+        if not self._hold_session():
+            return BUSY
         self.target = target
         sdp = await asyncio.get_running_loop().run_in_executor(None, self._sdp, request.url)
         return Response(
@@ -217,6 +240,8 @@ class Connection:
             self.target = self._resolve(request.url.rsplit("/trackID=", 1)[0])
             if self.target is None:
                 return Response(404, "Not Found")
+            if not self._hold_session():
+                return BUSY
         reply = f"RTP/AVP/TCP;unicast;interleaved=0-1;ssrc={self.ssrc:08X}"
         return Response(200, "OK", {"Transport": reply, "Session": f"{self.session};timeout=60"})
 
@@ -237,6 +262,8 @@ class Connection:
         if "status" in fault:
             status = int(fault["status"])
             return Response(status, "Service Unavailable" if status == 503 else "Session Not Found")
+        if not self._hold_session():
+            return BUSY
         start, end = self._range(request)
         resuming = self.stream is not None and not self.stream.done() and start is None
         if resuming:
@@ -272,12 +299,7 @@ class Connection:
         first = await loop.run_in_executor(None, next, runs, None)
         if first is None:
             return Response(404, "Not Found", {"Reason": "no recording in the requested range"})
-        # `realtime`: a device that paces its replay whatever `Rate-Control: no` asks.
-        realtime = bool(self.faults.get("realtime")) or (
-            (request.headers.get("rate-control", "yes").lower() != "no")
-            if onvif
-            else self.server.realtime_vendor
-        )
+        realtime = self._paced(request, onvif)
         first_at = first.wire.time(first.lo)
         base = secrets.randbits(32)
         play = Play(start, base, first_at, request.cseq, onvif, realtime, self.faults)
@@ -292,13 +314,25 @@ class Connection:
             headers["Rate-Control"] = "yes" if realtime else "no"
         return Response(200, "OK", headers)
 
+    def _paced(self, request: Request, onvif: bool) -> bool:
+        """Whether this PLAY is sent at real time: vendor playback as the profile says; ONVIF
+        replay unless `Rate-Control: no` was asked of a device that honours it. The `realtime`
+        fault paces it whatever was asked."""
+        config = self.archive.config
+        if self.faults.get("realtime"):
+            return True
+        if not onvif:
+            return config.realtime_vendor
+        asked_fast = request.headers.get("rate-control", "yes").lower() == "no"
+        return not (asked_fast and config.onvif_rate_control)
+
     async def _send(self, runs: Iterator[ReplayRun], first: ReplayRun, play: Play) -> None:
         loop = asyncio.get_running_loop()
         if "stall_seconds" in play.faults:
             await asyncio.sleep(play.faults["stall_seconds"])
         self._wall0 = loop.time()
         report = rtcp_sender_report(self.ssrc, play.first_at, play.timestamp(play.first_at))
-        self.writer.write(interleaved(1, report))
+        await self._send_bytes(interleaved(1, report))
         run: ReplayRun | None = first
         while run is not None:
             # The next run is fetched first: the last unit of the range carries the T flag.
@@ -307,8 +341,7 @@ class Connection:
                 self.writer.transport.abort()
                 return
             run = upcoming
-        self.writer.write(interleaved(1, rtcp_bye(self.ssrc)))
-        await self.writer.drain()
+        await self._send_bytes(interleaved(1, rtcp_bye(self.ssrc)))
         if not play.onvif:
             # Vendor playback ends the way those devices end it: BYE, then the connection
             # closes. (A client that read the BYE while still probing would otherwise wait.)
@@ -330,21 +363,27 @@ class Connection:
         cuts = "drop_after_bytes" in play.faults or "drop_after_seconds" in play.faults
         if play.realtime or cuts or not self.running.is_set():
             return await self._write_units(batch, wire, lo, play)
-        self.writer.write(batch.data)
+        await self._send_bytes(batch.data)
         self.sent += len(batch.data)
         self.position = wire.time(lo + len(batch.unit_ends) - 1)
-        await self.writer.drain()
         return True
+
+    async def _send_bytes(self, data: bytes) -> None:
+        """Write media through the device's link (replies are not metered: a few hundred bytes
+        each, and a PLAY's reply must go out before the stream it starts)."""
+        for piece in self.link.slices(data):
+            await self.link.take(len(piece))
+            self.writer.write(piece)
+            await self.writer.drain()
 
     async def _write_units(self, batch: Batch, wire: WireSegment, lo: int, play: Play) -> bool:
         begin = 0
         for number, end in enumerate(batch.unit_ends):
             moment = wire.time(lo + number)
             await self._wait_turn(moment, play)
-            self.writer.write(batch.data[begin:end])
+            await self._send_bytes(batch.data[begin:end])
             self.sent += end - begin
             self.position, begin = moment, end
-            await self.writer.drain()
             if self._dropping(play):
                 return False
         return True
@@ -380,6 +419,7 @@ class Connection:
 
     async def _teardown(self, request: Request) -> Response:
         await self._stop_stream()
+        self._release_session()
         self.target = None
         return Response(200, "OK")
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import threading
 from dataclasses import dataclass
 
 from nvr_sim._http import HttpServer
 from nvr_sim.archive import Archive
 from nvr_sim.config import SimConfig
+from nvr_sim.link import Link, Sessions
 from nvr_sim.rtsp_server import RtspServer
 
 
@@ -30,16 +32,28 @@ class Endpoints:
 
 
 class NvrSimulator:
-    """The whole device; `async with` it, or use `run_in_thread()`."""
+    """The whole device; `async with` it, or use `SimulatorThread`.
+
+    `realtime_vendor`, when given, overrides the config's pacing of vendor playback.
+    """
 
     def __init__(
         self, config: SimConfig, host: str = "127.0.0.1", rtsp_port: int = 0,
-        *, http_port: int = 0, realtime_vendor: bool = False,
+        *, http_port: int = 0, realtime_vendor: bool | None = None,
     ) -> None:  # fmt: skip
+        if realtime_vendor is not None:
+            config = dataclasses.replace(config, realtime_vendor=realtime_vendor)
         self.config = config
         self.archive = Archive(config)
-        self.rtsp = RtspServer(self.archive, host, rtsp_port, realtime_vendor=realtime_vendor)
-        self.http = HttpServer(self.archive, host, http_port)
+        # One link and one pool of sessions for the whole device: RTSP and HTTP share them.
+        self.link = Link(config.link_mbps)
+        self.sessions = Sessions(config.playback_sessions)
+        self.rtsp = RtspServer(
+            self.archive, host, rtsp_port, link=self.link, sessions=self.sessions
+        )
+        self.http = HttpServer(
+            self.archive, host, http_port, link=self.link, sessions=self.sessions
+        )
         self.host = host
 
     @property

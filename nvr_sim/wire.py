@@ -34,7 +34,8 @@ MICROSECOND = timedelta(microseconds=1)
 # after the 12-byte RTP header, the flags and the CSeq byte.
 SEQUENCE_AT, TIMESTAMP_AT, SSRC_AT = 6, 8, 12
 FLAGS_AT, CSEQ_AT = 28, 29
-# Segments kept framed, by size: a few hours of 720p across the cameras a benchmark replays.
+# Segments kept framed, by size: a few hours of 720p across the cameras a benchmark replays
+# (footage padded to 4 Mbit/s frames to ~31 MB a minute: then about sixteen minutes).
 CACHE_BYTES = 512 << 20
 
 Int64s = npt.NDArray[np.int64]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -11,6 +12,7 @@ from typing import Any
 import pytest
 
 from nvr_sim.config import CameraConfig, SimConfig, default_cameras, segment_start
+from nvr_sim.profiles import apply_profile
 from nvr_sim.simulator import NvrSimulator, SimulatorThread
 
 USER, PASSWORD = "admin", "rahasia-nvr"
@@ -29,6 +31,15 @@ def small_config(cache: Path, cameras: tuple[CameraConfig, ...], **overrides: An
         "username": USER, "password": PASSWORD,
     }  # fmt: skip
     return SimConfig(**(fields | overrides))
+
+
+def device_config(
+    cache: Path, cameras: tuple[CameraConfig, ...], profile: str, **overrides: Any
+) -> SimConfig:
+    """`small_config` as the named device (nvr_sim.profiles), then `overrides`; footage as
+    encoded unless a test asks for a bitrate, so that it stays small."""
+    config = apply_profile(small_config(cache, cameras), profile)
+    return dataclasses.replace(config, **({"bitrate_kbps": None} | overrides))
 
 
 @contextmanager

@@ -156,8 +156,10 @@ def test_isapi(simulator: NvrSimulator, anchor: datetime) -> None:
             "</CMSearchDescription>"
         )
         answer = http.post("/ISAPI/ContentMgmt/search", content=body).text
-    assert "<numOfMatches>2</numOfMatches>" in answer
+    # One match per recorded file (10-s segment): the motion camera misses +30 s to +40 s.
+    assert "<numOfMatches>5</numOfMatches>" in answer
     assert f"starttime={start:%Y%m%dT%H%M%S}Z" in answer
+    assert f"name=ch02_{int(start.timestamp()):017d}&amp;size=" in answer
 
 
 def test_dahua_media_file_find(simulator: NvrSimulator, anchor: datetime) -> None:
@@ -173,9 +175,12 @@ def test_dahua_media_file_find(simulator: NvrSimulator, anchor: datetime) -> Non
         found = http.get(cgi, params={"action": "findNextFile", "object": object_id, "count": 10})
         assert http.get(cgi, params={"action": "close", "object": object_id}).text.strip() == "OK"
     lines = found.text.split("\r\n")
-    assert lines[0] == "found=2"
+    assert lines[0] == "found=5"  # one per recorded file (10-s segment), the gap left out
     assert f"items[0].StartTime={start:%Y-%m-%d %H:%M:%S}" in lines
-    assert f"items[1].EndTime={end:%Y-%m-%d %H:%M:%S}" in lines
+    assert f"items[4].EndTime={end:%Y-%m-%d %H:%M:%S}" in lines
+    first = f"{start:%H.%M.%S}-{start + timedelta(seconds=10):%H.%M.%S}"
+    path = f"/mnt/dvr/sda0/{start:%Y-%m-%d}/002/dav/{start:%H}/{first}[M][0@0][0].dav"
+    assert f"items[0].FilePath={path}" in lines
 
 
 def test_cli_program_with_config_file_and_clock_offset(tmp_path: Path) -> None:
