@@ -1,4 +1,5 @@
-"""The `saksi` command: serve, worker, db, user, key, verify, purge, replay, nvr-sim, demo.
+"""The `saksi` command: serve, worker, db, user, key, verify, purge, replay, fetch, nvr-sim,
+demo.
 
 The CLI reads the same `SAKSI_*` settings as the service, so it always acts on the same data
 directory and database. Each command's handler (in `app.commands`) is imported only when that
@@ -128,6 +129,30 @@ def _evidence_commands(commands: Commands[argparse.ArgumentParser]) -> None:
     replay.add_argument("--username", default="")
     replay.add_argument("--password-stdin", action="store_true")
     replay.set_defaults(handler="replay:replay")
+    _fetch_command(commands)
+
+
+def _fetch_command(commands: Commands[argparse.ArgumentParser]) -> None:
+    fetch = commands.add_parser(
+        "fetch", help="probe, search and fetch one camera's window exactly as an export does"
+    )
+    fetch.add_argument("--vendor", required=True, choices=("hikvision", "dahua", "onvif"))
+    fetch.add_argument("--host", required=True)
+    fetch.add_argument("--http-port", type=int, default=80)
+    fetch.add_argument("--rtsp-port", type=int, default=554)
+    fetch.add_argument("--channel", required=True, help="camera number (ONVIF: recording token)")
+    fetch.add_argument("--start", required=True, type=datetime.fromisoformat)
+    fetch.add_argument("--end", required=True, type=datetime.fromisoformat)
+    fetch.add_argument("-o", "--output", required=True, type=Path, help="folder for the files")
+    fetch.add_argument("--username", default="admin")
+    fetch.add_argument("--password-stdin", action="store_true")
+    fetch.add_argument("--timezone", default=None, help="the NVR's zone (default: the office's)")
+    fetch.add_argument("--method", choices=("auto", "download", "playback"), default="auto")
+    fetch.add_argument("--search-only", action="store_true", help="stop after the search")
+    fetch.add_argument(
+        "--hikvision-z-is-local", action="store_true", help="firmware reading …Z times as local"
+    )
+    fetch.set_defaults(handler="fetch:fetch")
 
 
 def _tool_commands(commands: Commands[argparse.ArgumentParser]) -> None:

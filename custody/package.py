@@ -1,11 +1,13 @@
 """The evidence package of a request: clips, signed manifest, receipts, and how to check them.
 
 <request number>/
-  clips/…                 the exported clips, copied and re-hashed on the way
+  clips/…                 the exported clips (MP4 working copies), copied and re-hashed
+  masters/…               the devices' native files the clips were derived from, where the NVR
+                          offered a download (listed first in each clip's manifest entry)
   manifest.json           what each clip is (see `ClipEntry`) and which requested items have
                           none, and why (`UnavailableItem`), signed:
   manifest.json.minisig   minisign signature by the office key
-  receipts/<clip>.proof   C2SP tlog-proof receipt of each clip's custody event
+  receipts/<file>.proof   C2SP tlog-proof receipt of each clip's and master's custody event
   saksi.pub               the office public key (minisign format)
   SHA256SUMS              for `sha256sum -c SHA256SUMS`
   VERIFIKASI.txt          how to check all of this, in Bahasa Indonesia
@@ -34,6 +36,20 @@ MANIFEST_VERSION = "saksi-evidence-manifest/1"
 
 
 @dataclass(frozen=True)
+class MasterEntry:
+    """The device's own file a clip was derived from, kept unaltered."""
+
+    file: str
+    format: str  # "mpeg-ps" (Hikvision, with its IMKH header) or "dav" (Dahua)
+    sha256: str
+    size: int
+    # SHA-256 of the access units of the clip's span read from this file: equal to the clip's
+    # raw_sha256, the proof that the working copy carries exactly these frames.
+    raw_sha256: str
+    player: str
+
+
+@dataclass(frozen=True)
 class ClipEntry:
     """One clip and everything a court expert asks about it."""
 
@@ -57,6 +73,10 @@ class ClipEntry:
     tool: dict[str, str]
     operator: str
     trimming: dict[str, Any] = field(default_factory=dict)
+    raw_sha256: str = ""
+    # "download" (the device's native file, the master below) or "playback" (RTSP replay).
+    method: dict[str, Any] = field(default_factory=dict)
+    master: MasterEntry | None = None
 
 
 @dataclass(frozen=True)
@@ -92,6 +112,7 @@ class ClipSource:
     entry: ClipEntry
     path: Path
     receipt: Receipt
+    master: tuple[Path, Receipt] | None = None  # the master's file and its event's receipt
 
 
 def build(
@@ -108,13 +129,15 @@ def build(
     (root / "clips").mkdir(parents=True)
     (root / "receipts").mkdir()
     for clip in clips:
-        _copy_verified(clip.path, root / clip.entry.file, clip.entry.sha256)
-        receipt_path = root / "receipts" / f"{Path(clip.entry.file).name}.proof"
-        receipt_path.write_text(clip.receipt.text(), encoding="utf-8")
+        _copy_with_receipt(root, (clip.path, clip.receipt), clip.entry.file, clip.entry.sha256)
+        master = clip.entry.master
+        if master is not None and clip.master is not None:
+            (root / "masters").mkdir(exist_ok=True)
+            _copy_with_receipt(root, clip.master, master.file, master.sha256)
     manifest = {
         "version": MANIFEST_VERSION,
         "package": asdict(info),
-        "clips": [asdict(clip.entry) for clip in clips],
+        "clips": [_clip_json(clip.entry) for clip in clips],
         "unavailable": [asdict(item) for item in unavailable],
     }
     (root / "manifest.json").write_text(
@@ -129,6 +152,21 @@ def build(
     )
     _write_sums(root)
     return root, _zip(root)
+
+
+def _copy_with_receipt(root: Path, source: tuple[Path, Receipt], name: str, sha256: str) -> None:
+    """Copy a file into the package (re-hashed on the way) with its custody receipt."""
+    path, receipt = source
+    _copy_verified(path, root / name, sha256)
+    receipt_path = root / "receipts" / f"{Path(name).name}.proof"
+    receipt_path.write_text(receipt.text(), encoding="utf-8")
+
+
+def _clip_json(entry: ClipEntry) -> dict[str, Any]:
+    """A clip's manifest entry with its master listed first, after the exhibit number."""
+    fields = asdict(entry)
+    master = fields.pop("master")
+    return {"exhibit": fields.pop("exhibit"), "master": master, **fields}
 
 
 def _copy_verified(source: Path, target: Path, expected: str) -> None:

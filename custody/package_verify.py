@@ -6,6 +6,7 @@ import json
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from custody import minisign, receipts
 from custody.errors import CustodyError
@@ -87,7 +88,15 @@ def _check_sums(root: Path) -> list[str]:
     return findings
 
 
-def _check_clip(root: Path, clip: dict[str, object], origin: str, key: bytes) -> list[str]:
+def _check_clip(root: Path, clip: dict[str, Any], origin: str, key: bytes) -> list[str]:
+    master = clip.get("master")  # packages from before masters have none
+    findings = _check_file(root, master, origin, key) if master else []
+    if master and master.get("raw_sha256") != clip.get("raw_sha256"):
+        findings.append(f"{clip['file']}: its frames are not recorded as the master's")
+    return findings + _check_file(root, clip, origin, key)
+
+
+def _check_file(root: Path, clip: dict[str, Any], origin: str, key: bytes) -> list[str]:
     name = str(clip["file"])
     path = root / name
     if not path.is_file():

@@ -15,7 +15,33 @@ def verification_text(
     """Write the recipient's instructions for this package."""
     unit = info.export_unit.get("name", "")
     hashes = "\n".join(f"  {clip.sha256}  {clip.file}" for clip in clips)
-    return _instructions(info, unit, hashes) + _unavailable_section(unavailable)
+    return (
+        _instructions(info, unit, hashes) + _masters_section(clips)
+        + _unavailable_section(unavailable)
+    )  # fmt: skip
+
+
+def _masters_section(clips: list[ClipEntry]) -> str:
+    """The devices' own files, where the NVR gave them, and how they relate to the clips."""
+    masters = [(clip, clip.master) for clip in clips if clip.master is not None]
+    if not masters:
+        return ""
+    lines = [
+        f"  {master.sha256}  {master.file}\n      format {master.format}, asal {clip.file};"
+        f" diputar dengan {master.player}"
+        for clip, master in masters
+    ]
+    return f"""
+Berkas asli NVR (master)
+------------------------
+Untuk rekaman berikut NVR menyerahkan berkas dalam formatnya sendiri. Berkas itu
+disimpan utuh di folder masters/ sebagai master; berkas MP4 di clips/ adalah
+salinan kerja yang diambil darinya tanpa re-encode. Di manifest.json, nilai
+"raw_sha256" master dan salinan kerjanya sama: keduanya memuat bingkai video
+yang persis sama.
+
+{chr(10).join(lines)}
+"""
 
 
 def _unavailable_section(unavailable: Sequence[UnavailableItem]) -> str:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -96,13 +97,7 @@ class DeviceHttp:
             response = await self._client.request(method, path, **kwargs)
         except (httpx.TransportError, OSError) as exc:
             raise NvrUnreachable(f"cannot reach {self.origin}: {exc!r}") from exc
-        if response.status_code == 401:
-            raise NvrAuthFailed(
-                f"{self.origin} refused the credentials of user {self._username!r} "
-                f"(HTTP Digest) for {path.partition('?')[0]}"
-            )
-        if response.status_code == 503:
-            raise NvrBusy(f"{self.origin} answered 503 to {path.partition('?')[0]}")
+        self._refused(response, path)
         return response
 
     async def text(self, method: str, path: str, **kwargs: Any) -> str:
@@ -113,6 +108,32 @@ class DeviceHttp:
                 f"{self.origin} answered {response.status_code} to {path.partition('?')[0]}"
             )
         return response.text
+
+    @asynccontextmanager
+    async def stream(self, method: str, path: str, **kwargs: Any) -> AsyncIterator[httpx.Response]:
+        """Send one request and hand over the answer with its body unread (a download); the
+        refusals and failures `request` raises are raised the same, before any byte."""
+        async with AsyncExitStack() as stack:
+            try:
+                response = await stack.enter_async_context(
+                    self._client.stream(method, path, **kwargs)
+                )
+            except (httpx.TransportError, OSError) as exc:
+                raise NvrUnreachable(f"cannot reach {self.origin}: {exc!r}") from exc
+            self._refused(response, path)
+            try:
+                yield response
+            except httpx.TransportError as exc:  # not OSError: the caller's disk is not the NVR
+                raise NvrUnreachable(f"{self.origin} dropped the download: {exc!r}") from exc
+
+    def _refused(self, response: httpx.Response, path: str) -> None:
+        if response.status_code == 401:
+            raise NvrAuthFailed(
+                f"{self.origin} refused the credentials of user {self._username!r} "
+                f"(HTTP Digest) for {path.partition('?')[0]}"
+            )
+        if response.status_code == 503:
+            raise NvrBusy(f"{self.origin} answered 503 to {path.partition('?')[0]}")
 
     async def aclose(self) -> None:
         await self._client.aclose()

@@ -23,7 +23,9 @@ from nvr_adapters._common import (
     read_clock,
     utc_now,
 )
+from nvr_adapters.download import ByteSink, dahua_download
 from nvr_adapters.errors import ReplayError
+from nvr_adapters.native import NativeFormat
 from nvr_adapters.replay import FetchStats, ReplayTarget
 from nvr_adapters.replay import fetch as replay_fetch
 from nvr_adapters.types import (
@@ -56,6 +58,7 @@ class DahuaAdapter:
         self._clock = clock
         self._http = DeviceHttp(host, http_port, username, password)
         self.last_fetch: FetchStats | None = None
+        self.download_format: NativeFormat = "dav"
 
     async def probe(self) -> DeviceInfo:
         """Read the system info, software version and vendor, then measure the clock."""
@@ -139,6 +142,11 @@ class DahuaAdapter:
         url = self.playback_url(camera, window)
         target = ReplayTarget(url, self.username, self._password, window, onvif=False)
         self.last_fetch = await replay_fetch(target, sink)
+
+    async def download(self, camera: CameraRef, window: TimeWindow, sink: ByteSink) -> None:
+        """Download the window as the device's own DAV file (loadfile.cgi), at link speed."""
+        local = (self._local(floor_second(window.start)), self._local(ceil_second(window.end)))
+        await dahua_download(self._http, channel_number(camera.channel), local, sink)
 
     def playback_url(self, camera: CameraRef, window: TimeWindow) -> str:
         """The RTSP playback address of the window, in device local time (whole seconds)."""

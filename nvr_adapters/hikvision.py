@@ -26,7 +26,9 @@ from nvr_adapters._common import (
     read_clock,
     utc_now,
 )
+from nvr_adapters.download import ByteSink, isapi_download
 from nvr_adapters.errors import ReplayError
+from nvr_adapters.native import NativeFormat
 from nvr_adapters.replay import FetchStats, ReplayTarget
 from nvr_adapters.replay import fetch as replay_fetch
 from nvr_adapters.types import (
@@ -59,6 +61,7 @@ class HikvisionAdapter:
         self._clock = clock
         self._http = DeviceHttp(host, http_port, username, password)
         self.last_fetch: FetchStats | None = None
+        self.download_format: NativeFormat = "mpeg-ps"
 
     async def probe(self) -> DeviceInfo:
         """Read deviceInfo, then measure the device clock against ours."""
@@ -105,6 +108,10 @@ class HikvisionAdapter:
         url = self.playback_url(camera, window)
         target = ReplayTarget(url, self.username, self._password, window, onvif=False)
         self.last_fetch = await replay_fetch(target, sink)
+
+    async def download(self, camera: CameraRef, window: TimeWindow, sink: ByteSink) -> None:
+        """Download the window as the device's own MPEG-PS file (ISAPI), at link speed."""
+        await isapi_download(self._http, self.playback_url(camera, window), sink)
 
     def playback_url(self, camera: CameraRef, window: TimeWindow) -> str:
         """The RTSP playback address of the window (whole seconds that cover it)."""

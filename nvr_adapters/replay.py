@@ -51,6 +51,9 @@ class FetchStats:
     last: datetime | None = None
     resumes: int = 0
     time_source: str = ""
+    # ONVIF replay: the device's `Rate-Control` answer to our `no` ("no": sent as fast as it
+    # can; "yes" or absent: paced at real time, whatever was asked). None for vendor playback.
+    rate_control: str | None = None
 
 
 @dataclass
@@ -136,7 +139,7 @@ async def _session(
             sink.start(info)
         await session.request("SETUP", control, Transport="RTP/AVP/TCP;unicast;interleaved=0-1")
         begin = stats.last + timedelta(microseconds=1) if stats.last else target.window.start
-        await _play(session, target, begin)
+        stats.rate_control = await _play(session, target, begin)
         return await _receive(session, target, sink, stats, begin, codec)
     finally:
         await session.close()
@@ -186,15 +189,17 @@ def _fmtp(media: str, payload: str) -> dict[str, str]:
     return {name.strip().lower(): value.strip() for name, _, value in params if name.strip()}
 
 
-async def _play(session: RtspSession, target: ReplayTarget, begin: datetime) -> None:
-    if target.onvif:
-        end = target.window.end
-        await session.request(
-            "PLAY", Range=f"clock={_clock(begin)}-{_clock(end)}", Rate_Control="no",
-            Require="onvif-replay", Immediate="yes",
-        )  # fmt: skip
-    else:
+async def _play(session: RtspSession, target: ReplayTarget, begin: datetime) -> str | None:
+    """Start the replay; for ONVIF, return the device's `Rate-Control` answer ("" if none)."""
+    if not target.onvif:
         await session.request("PLAY", Range="npt=0.000-")
+        return None
+    end = target.window.end
+    response = await session.request(
+        "PLAY", Range=f"clock={_clock(begin)}-{_clock(end)}", Rate_Control="no",
+        Require="onvif-replay", Immediate="yes",
+    )  # fmt: skip
+    return response.headers.get("rate-control", "").strip().lower()
 
 
 def _clock(moment: datetime) -> str:

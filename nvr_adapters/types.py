@@ -81,6 +81,8 @@ class DeviceInfo:
     firmware: str
     serial: str
     clock: ClockOffset
+    # What the probe found amiss with the device's settings (e.g. its time zone), for the record.
+    warnings: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +97,9 @@ class Coverage:
 
     window: TimeWindow
     spans: tuple[Span, ...]
+    # What the device's search says the window's recording weighs (its files' sizes, in
+    # proportion to how much of each the window takes); None when it does not say.
+    recorded_bytes: int | None = None
 
     @property
     def gaps(self) -> tuple[Span, ...]:

@@ -160,6 +160,8 @@ def _print_demo(args: argparse.Namespace, replay_url: str, accounts: str, reques
         f"  Permintaan contoh : {base}/permintaan/{request_id}",
         f"  API               : {base}/docs",
         f"  NVR simulator     : {replay_url}",
+        "                      profil 'simulator': putar ulang tanpa jeda waktu nyata (seperti",
+        "                      --fast-vendor-playback), tidak seperti NVR sungguhan",
         "",
         "Akun (peran: nama pengguna / kata sandi):",
         accounts,

@@ -75,6 +75,17 @@ class Export(Base):
     coverage: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     gaps: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
     trimming: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # How the footage came: "download" (the device's native file over HTTP) or "playback"
+    # (RTSP/ONVIF replay); with why (a refused download, Rate-Control honoured or not, notes).
+    method: Mapped[str | None] = mapped_column(String(16))
+    method_detail: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    expected_bytes: Mapped[int | None] = mapped_column(BigInteger)  # from the device's search
+    # The device's own file, kept unaltered; the MP4 above is the working copy derived from it.
+    master_path: Mapped[str | None] = mapped_column(String(512))
+    master_format: Mapped[str | None] = mapped_column(String(16))
+    master_sha256: Mapped[str | None] = mapped_column(String(64))
+    master_raw_sha256: Mapped[str | None] = mapped_column(String(64))
+    master_size: Mapped[int | None] = mapped_column(BigInteger)
 
     attempts: Mapped[list[ExportAttempt]] = relationship(
         back_populates="export", order_by="ExportAttempt.number"

@@ -19,7 +19,6 @@ recovery closed meanwhile stops without recording anything more (`AttemptLost`).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 import re
@@ -37,15 +36,16 @@ from app.cameras.service import nvr_password
 from app.custody import service as custody
 from app.db import unit_of_work
 from app.exports import service
-from app.exports.device import DeviceFacts, DeviceTarget, fetch_from_device, target_for
 from app.exports.limiter import Lease, NvrSlots
 from app.exports.models import AttemptOutcome, Export, ExportAttempt, ExportState
 from app.jobs.queue import RetryLater
+from app.nvr.device import DeviceFacts, DeviceTarget, target_for
+from app.nvr.fetching import Fetched, Outputs, Progress, fetch_window, units_sha256
 from app.requests.models import EvidenceRequest, RequestItem
 from app.runtime import Runtime
 from app.settings import Settings
 from custody.events import JsonValue
-from nvr_adapters import ClipFacts, ClipWriter, NvrAuthFailed, NvrError, TimeWindow
+from nvr_adapters import NvrAuthFailed, NvrError, ReplayError, TimeWindow
 from nvr_adapters.verify import ClipCheck, check_clip, contact_sheet
 
 logger = logging.getLogger(__name__)
@@ -92,8 +92,8 @@ class Plan:
     nvr_name: str
     playback_limit: int  # the NVR's own, or the service's default
     target: DeviceTarget
-    output: Path
-    relative: str
+    outputs: Outputs
+    relative: str  # the working copy's path under the data directory
     request_id: int
     authorization: str
     exhibit: str
@@ -104,6 +104,7 @@ class Beat:
     slots: NvrSlots
     lease: Lease
     every_s: float
+    progress: Progress
 
 
 def run(
@@ -130,7 +131,9 @@ def run(
         _end(runtime, plan, AttemptOutcome.INTERRUPTED, ExportState.QUEUED, error)
         raise NoPlaybackSlot(error[1], backoff.delay(plan.waits))
     try:
-        return _fetch_and_verify(runtime, plan, Beat(slots, lease, heartbeat_s))
+        window_s = (plan.target.window.end - plan.target.window.start).total_seconds()
+        beat = Beat(slots, lease, heartbeat_s, Progress(window_s))
+        return _fetch_and_verify(runtime, plan, beat)
     except AttemptLost:
         raise
     except Exception as exc:
@@ -191,7 +194,8 @@ def _begin(runtime: Runtime, export_id: int, worker: str) -> Plan | ExportState:
         camera, request = item.camera, item.request
         window = TimeWindow(item.window_start_at, item.window_end_at)
         name = re.sub(r"[^A-Za-z0-9]+", "-", camera.name).strip("-").lower()
-        relative = f"exports/{request.number}/{export.id:05d}-a{attempt.number}-{name}.mp4"
+        stem = f"{export.id:05d}-a{attempt.number}-{name}"
+        relative = f"exports/{request.number}/{stem}.mp4"
         attempt.file_path = relative
         target = target_for(camera, window, nvr_password(camera.nvr, runtime.secret_box))
         service.move(session, export, ExportState.PROBING, now)
@@ -201,6 +205,7 @@ def _begin(runtime: Runtime, export_id: int, worker: str) -> Plan | ExportState:
                     "nvr": f"{camera.nvr.host}:{camera.nvr.rtsp_port}",
                     "source": target.camera.channel,  # channel or recording token asked for
                     "nvr_settings": dict(target.options),  # they decide what is asked for
+                    "method_policy": method_policy(target.vendor),
                     "window_start": window.start.isoformat(), "window_end": window.end.isoformat()},
             authorization=request.letter_number, request_id=request.id,
         )  # fmt: skip
@@ -208,9 +213,16 @@ def _begin(runtime: Runtime, export_id: int, worker: str) -> Plan | ExportState:
         limit = camera.nvr.playback_limit or runtime.settings.nvr_playback_limit
         return Plan(export.id, attempt.id, attempt.number, tries(before) + 1, waits + 1,
                     camera.nvr.id, camera.nvr.name, limit, target,
-                    runtime.settings.data_dir / relative,
+                    Outputs(runtime.settings.data_dir / "exports" / request.number, stem),
                     relative, request.id, request.letter_number,
                     exhibit_number(request, item))  # fmt: skip
+
+
+def method_policy(vendor: str) -> str:
+    """How the footage will be asked for: the vendor's download first, where there is one."""
+    if vendor == "onvif":
+        return "playback (ONVIF replay, Rate-Control: no)"
+    return "download (the NVR's native file), else playback"
 
 
 def exhibit_number(request: EvidenceRequest, item: RequestItem) -> str:
@@ -224,44 +236,43 @@ def export_letter(session: Session, export: Export) -> str:
 
 
 def _fetch_and_verify(runtime: Runtime, plan: Plan, beat: Beat) -> ExportState:
-    plan.output.parent.mkdir(parents=True, exist_ok=True)
-    writer = ClipWriter(plan.output)
+    plan.outputs.folder.mkdir(parents=True, exist_ok=True)
 
     def stage(state: str, facts: DeviceFacts) -> None:
         _stage(runtime, plan, ExportState(state), facts)
 
-    work = _fetch(plan, writer, stage, runtime.zone)
-    try:
-        device, clip, check = asyncio.run(_beating(runtime, plan, beat, work))
-    except BaseException:
-        _keep_partial(writer)
-        raise
+    work = _fetch(plan, stage, beat.progress, runtime.zone)
+    fetched, check, master_raw = asyncio.run(_beating(runtime, plan, beat, work))
     final = ExportState.DONE if not check.gaps and check.starts_late_s <= 0 else ExportState.PARTIAL
-    _finish(runtime, plan, (clip, device), check, final)
+    _finish(runtime, plan, (fetched, master_raw), check, final)
     return final
 
 
 async def _fetch(
-    plan: Plan, writer: ClipWriter, stage: Callable[[str, DeviceFacts], None], zone: ZoneInfo
-) -> tuple[DeviceFacts, ClipFacts, ClipCheck]:
-    device = await fetch_from_device(plan.target, writer, stage)
-    clip = writer.close()
-    window = device.device_window(plan.target.window)
+    plan: Plan, stage: Callable[[str, DeviceFacts], None], progress: Progress, zone: ZoneInfo
+) -> tuple[Fetched, ClipCheck, str | None]:
+    fetched = await fetch_window(plan.target, plan.outputs, stage, progress)
     # Decoding a long clip takes a while: off the loop, so the heartbeat keeps beating.
-    check = await asyncio.to_thread(_verify, plan.output, window, zone)
-    return device, clip, check
+    device_zone = ZoneInfo(plan.target.timezone)
+    check, master_raw = await asyncio.to_thread(_verify, fetched, zone, device_zone)
+    if fetched.master is not None and master_raw != fetched.clip.raw_sha256:
+        raise ReplayError("the working copy does not carry exactly the master's frames: "
+                          f"raw hashes {fetched.clip.raw_sha256} and {master_raw}")  # fmt: skip
+    return fetched, check, master_raw
 
 
-def _verify(path: Path, window: TimeWindow, zone: ZoneInfo) -> ClipCheck:
+def _verify(
+    fetched: Fetched, zone: ZoneInfo, device_zone: ZoneInfo
+) -> tuple[ClipCheck, str | None]:
+    """Check the working copy, draw its contact sheet, and hash the master's units again."""
+    path, window = fetched.clip.path, fetched.window
     check = check_clip(path, window)
     contact_sheet(path, path.with_suffix(".jpg"), _sheet_interval(window), zone)
-    return check
-
-
-def _keep_partial(writer: ClipWriter) -> None:
-    """Finish what was written of a failed attempt's file, which stays on disk."""
-    with contextlib.suppress(Exception):  # nothing written, or already closed
-        writer.close()
+    master = fetched.master
+    if master is None:
+        return check, None
+    first, last = fetched.clip.first_frame_utc, fetched.clip.last_frame_utc
+    return check, units_sha256(master, device_zone, first, last)
 
 
 async def _beating(runtime: Runtime, plan: Plan, beat: Beat, work: Coroutine[Any, Any, T]) -> T:
@@ -300,7 +311,7 @@ async def _still_running(runtime: Runtime, plan: Plan, beat: Beat) -> bool:
     """After a beat's wait, renew the heartbeat and the slot's lease; False once it was closed."""
     await asyncio.sleep(beat.every_s)
     try:
-        alive = _beat(runtime, plan.attempt_id)
+        alive = _beat(runtime, plan, beat.progress)
         beat.slots.renew(beat.lease)
     except Exception:  # the database is away: the fetch goes on, the next beat may land
         logger.warning("export %d: heartbeat failed", plan.export_id, exc_info=True)
@@ -308,15 +319,24 @@ async def _still_running(runtime: Runtime, plan: Plan, beat: Beat) -> bool:
     return alive
 
 
-def _beat(runtime: Runtime, attempt_id: int) -> bool:
-    """Renew a running attempt's heartbeat; False if it is no longer running."""
+def _beat(runtime: Runtime, plan: Plan, progress: Progress) -> bool:
+    """Renew a running attempt's heartbeat and show its progress; False once it is closed."""
     with unit_of_work(runtime.sessions) as session:
         beaten = session.execute(
             update(ExportAttempt)
-            .where(ExportAttempt.id == attempt_id, ExportAttempt.outcome == AttemptOutcome.RUNNING)
+            .where(ExportAttempt.id == plan.attempt_id,
+                   ExportAttempt.outcome == AttemptOutcome.RUNNING)
             .values(heartbeat_at=runtime.clock.now())
-        )
-        return bool(beaten.rowcount)  # type: ignore[attr-defined]
+        )  # fmt: skip
+        alive = bool(beaten.rowcount)  # type: ignore[attr-defined]
+        if alive:
+            session.execute(
+                update(Export).where(Export.id == plan.export_id)
+                .values(bytes_written=progress.bytes, media_seconds=progress.media_s,
+                        percent=round(progress.percent, 1),
+                        expected_bytes=progress.expected_bytes)
+            )  # fmt: skip
+        return alive
 
 
 def _stage(runtime: Runtime, plan: Plan, state: ExportState, facts: DeviceFacts) -> None:
@@ -348,12 +368,12 @@ def _sheet_interval(window: TimeWindow) -> float:
 def _finish(
     runtime: Runtime,
     plan: Plan,
-    outcome: tuple[ClipFacts, DeviceFacts],
+    outcome: tuple[Fetched, str | None],
     check: ClipCheck,
     final: ExportState,
 ) -> None:
-    facts, device = outcome
-    shift = device.shift  # frame times are the device's; store true UTC
+    fetched, master_raw = outcome
+    facts, shift = fetched.clip, fetched.facts.shift  # frame times are the device's; store UTC
     now = runtime.clock.now()
     with unit_of_work(runtime.sessions) as session:
         export = service.get_export(session, plan.export_id)
@@ -364,23 +384,60 @@ def _finish(
         export.frames = facts.frames
         export.first_frame_at = facts.first_frame_utc - shift
         export.last_frame_at = facts.last_frame_utc - shift
-        export.bytes_written, export.percent = facts.size, 100.0
+        export.bytes_written, export.percent = fetched.received_bytes, 100.0
         export.gaps = [{"start": (g.start - shift).isoformat(), "end": (g.end - shift).isoformat()}
                        for g in check.gaps]  # fmt: skip
         export.trimming = {"device_first_frame": facts.first_frame_utc.isoformat(),
                            "device_last_frame": facts.last_frame_utc.isoformat(),
                            "clock_shift_s": shift.total_seconds()}  # fmt: skip
+        _method_on_record(export, plan, fetched, master_raw)
         attempt = _running_attempt(export, plan)
         service.end_attempt(attempt, AttemptOutcome(final.value), now)
         service.move(session, export, final, now)
+        _record_files(session, export, plan, now)
+
+
+def _method_on_record(export: Export, plan: Plan, fetched: Fetched, master_raw: str | None) -> None:
+    """Store how the footage came and, for a download, the master beside the working copy."""
+    export.method = fetched.method
+    export.method_detail = {**fetched.detail, "elapsed_s": f"{fetched.elapsed_s:.3f}",
+                            "received_bytes": fetched.received_bytes}  # fmt: skip
+    export.expected_bytes = plan_expected(fetched)
+    master = fetched.master
+    if master is None:
+        return
+    export.master_path = str(Path(plan.relative).with_name(master.path.name))
+    export.master_format, export.master_sha256 = master.format, master.sha256
+    export.master_raw_sha256, export.master_size = master_raw, master.size
+
+
+def plan_expected(fetched: Fetched) -> int | None:
+    """The size the device's search announced, if it did."""
+    expected = fetched.detail.get("expected_bytes")
+    return expected if isinstance(expected, int) else None
+
+
+def _record_files(session: Session, export: Export, plan: Plan, now: datetime) -> None:
+    """Put the master (when there is one) and the working copy on record, in that order."""
+    method = {"method": export.method, **(export.method_detail or {})}
+    if export.master_path is not None:
         custody.record(
-            session, "export.file_written", custody.SYSTEM, now,
-            object={"export": export.id, "frames": export.frames, "gaps": len(export.gaps),
-                    "exhibit": plan.exhibit},
-            result={"file": plan.relative, "sha256": export.sha256, "size": export.size_bytes,
-                    "raw_sha256": export.raw_sha256},
+            session, "export.master_written", custody.SYSTEM, now,
+            object={"export": export.id, "exhibit": plan.exhibit, "method": method},
+            result={"file": export.master_path, "sha256": export.master_sha256,
+                    "size": export.master_size, "format": export.master_format,
+                    "raw_sha256": export.master_raw_sha256},
             authorization=plan.authorization, request_id=plan.request_id,
         )  # fmt: skip
+    custody.record(
+        session, "export.file_written", custody.SYSTEM, now,
+        object={"export": export.id, "frames": export.frames, "gaps": len(export.gaps or []),
+                "exhibit": plan.exhibit, "method": method},
+        result={"file": plan.relative, "sha256": export.sha256, "size": export.size_bytes,
+                "raw_sha256": export.raw_sha256,
+                "derived_from": export.master_sha256},  # None: fetched by playback
+        authorization=plan.authorization, request_id=plan.request_id,
+    )  # fmt: skip
 
 
 def _end(

@@ -29,6 +29,7 @@ class ExportProgress(BaseModel):
     bytes_written: int
     media_seconds: float
     percent: float
+    expected_bytes: int | None = None
     updated_at: datetime
 
 
@@ -50,4 +51,11 @@ class ExportRead(ExportProgress):
     clock: dict[str, Any] | None
     gaps: list[dict[str, Any]] | None
     trimming: dict[str, Any] | None
+    method: str | None
+    method_detail: dict[str, Any] | None
+    expected_bytes: int | None
+    master_format: str | None
+    master_sha256: str | None
+    master_raw_sha256: str | None
+    master_size: int | None
     attempts: list[AttemptRead]

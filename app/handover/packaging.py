@@ -34,6 +34,7 @@ from custody.merkle import MerkleTree
 from custody.package import (
     ClipEntry,
     ClipSource,
+    MasterEntry,
     PackageInfo,
     UnavailableItem,
     build,
@@ -46,6 +47,12 @@ TRIMMING_RULE = (
     "the clip starts at the key frame at or before the window start, so its first picture "
     "decodes; it ends with the last frame recorded before the window end"
 )
+
+# What plays a master: the vendor's own player, or FFmpeg's, which reads both formats.
+MASTER_PLAYERS = {
+    "mpeg-ps": "pemutar Hikvision (VSPlayer) atau ffplay",
+    "dav": "pemutar Dahua (Smart Player) atau ffplay",
+}
 
 
 @dataclass(frozen=True)
@@ -150,17 +157,36 @@ def _clip_source(
 ) -> ClipSource:
     assert export.sha256 is not None
     assert export.file_path is not None
-    event = _file_event(session, request.id, export.sha256)
+    event = _file_event(session, request.id, export.sha256, "export.file_written")
     receipt = issue(tree, event.seq - 1, event.canonical, note, tree.size)
     entry = _entry(runtime, session, request, export, index)
-    return ClipSource(entry, runtime.settings.data_dir / export.file_path, receipt)
+    master = None
+    if export.master_path is not None and export.master_sha256 is not None:
+        made = _file_event(session, request.id, export.master_sha256, "export.master_written")
+        master = (runtime.settings.data_dir / export.master_path,
+                  issue(tree, made.seq - 1, made.canonical, note, tree.size))  # fmt: skip
+    return ClipSource(entry, runtime.settings.data_dir / export.file_path, receipt, master)
 
 
-def _file_event(session: Session, request_id: int, sha256: str) -> ledger.StoredEvent:
+def _file_event(session: Session, request_id: int, sha256: str, action: str) -> ledger.StoredEvent:
     for event in ledger.read(session.connection(), request_id=request_id):
-        if event.sha256 == sha256 and event.action == "export.file_written":
+        if event.sha256 == sha256 and event.action == action:
             return event
-    raise errors.Conflict(f"no custody event records the clip {sha256}")
+    raise errors.Conflict(f"no custody event records the file {sha256}")
+
+
+def _master_entry(export: Export, index: int, camera: str) -> MasterEntry | None:
+    """The device's native file the clip was derived from, if the NVR gave one."""
+    if export.master_path is None or export.master_format is None:
+        return None
+    assert export.master_sha256 is not None
+    assert export.master_size is not None
+    suffix = Path(export.master_path).suffix
+    return MasterEntry(
+        file=f"masters/{index:02d}-{_slug(camera)}{suffix}", format=export.master_format,
+        sha256=export.master_sha256, size=export.master_size,
+        raw_sha256=export.master_raw_sha256 or "", player=MASTER_PLAYERS[export.master_format],
+    )  # fmt: skip
 
 
 def _entry(
@@ -200,6 +226,9 @@ def _entry(
         tool={"name": custody.INSTRUMENT.tool, "version": custody.INSTRUMENT.version},
         operator=operator.full_name if operator else "",
         trimming={"rule": TRIMMING_RULE} | (export.trimming or {}),
+        raw_sha256=export.raw_sha256 or "",
+        method={"method": export.method or "playback", **(export.method_detail or {})},
+        master=_master_entry(export, index, camera.name),
     )
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from app.cameras.models import Camera, NvrVendor
 from app.cameras.service import adapter_options
-from nvr_adapters import AccessUnitSink, CameraRef, Coverage, DeviceInfo, NvrAdapter, TimeWindow
+from nvr_adapters import CameraRef, Coverage, DeviceInfo, NvrAdapter, TimeWindow
 from nvr_adapters.factory import Vendor, open_adapter
 
 
@@ -68,22 +68,19 @@ def open_target(target: DeviceTarget) -> NvrAdapter:
     )  # fmt: skip
 
 
-async def fetch_from_device(
-    target: DeviceTarget, sink: AccessUnitSink, on_state: Callable[[str, DeviceFacts], None]
-) -> DeviceFacts:
-    """Probe, search, fetch; report each stage (`searching`, `fetching`) as it starts."""
-    adapter = open_target(target)
-    try:
-        facts = DeviceFacts()
-        _probed(facts, await adapter.probe())
-        on_state("searching", facts)
-        window = facts.device_window(target.window)
-        _searched(facts, await adapter.search(target.camera, window), facts.shift)
-        on_state("fetching", facts)
-        await adapter.fetch(target.camera, window, sink)
-        return facts
-    finally:
-        await adapter.aclose()
+async def probe_and_search(
+    adapter: NvrAdapter, target: DeviceTarget, on_state: Callable[[str, DeviceFacts], None]
+) -> tuple[DeviceFacts, TimeWindow, Coverage]:
+    """Probe the device, then search the window on its clock; report `searching` as it starts.
+
+    Returns the facts, the window as asked of the device and what the device holds of it."""
+    facts = DeviceFacts()
+    _probed(facts, await adapter.probe())
+    on_state("searching", facts)
+    window = facts.device_window(target.window)
+    coverage = await adapter.search(target.camera, window)
+    _searched(facts, coverage, facts.shift)
+    return facts, window, coverage
 
 
 def _probed(facts: DeviceFacts, info: DeviceInfo) -> None:
@@ -92,6 +89,8 @@ def _probed(facts: DeviceFacts, info: DeviceInfo) -> None:
     facts.shift = timedelta(seconds=clock.seconds) if applied else timedelta(0)
     facts.device = {"make": info.make, "model": info.model, "firmware": info.firmware,
                     "serial": info.serial}  # fmt: skip
+    if info.warnings:
+        facts.device["warnings"] = list(info.warnings)
     facts.clock = {
         "seconds": f"{clock.seconds:.3f}", "uncertainty_s": f"{clock.uncertainty_s:.3f}",
         "method": clock.method, "measured_at": clock.measured_at.isoformat(),

@@ -26,8 +26,8 @@ from sqlalchemy.orm import Session
 from app.cameras.service import nvr_password
 from app.custody import service as custody
 from app.db import unit_of_work
-from app.exports.device import DeviceTarget, open_target, target_for
 from app.exports.models import Export, ExportState
+from app.nvr.device import DeviceTarget, open_target, target_for
 from app.requests.models import EvidenceRequest, Preservation, RequestItem
 from app.runtime import Runtime
 from custody.events import JsonValue

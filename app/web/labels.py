@@ -43,6 +43,11 @@ EXPORT_STATES = {
 
 # Why an export attempt failed, in the operator's words: `app.exports.reasons`.
 EXPORT_ERRORS = reasons.EXPORT_ERRORS
+# How the footage came from the NVR (exports.method).
+FETCH_METHODS = {
+    "download": "Unduh langsung dari NVR",
+    "playback": "Putar ulang RTSP",
+}
 
 # Ledger events of no request, as the audit page names them.
 OFFICE_ACTIONS = {

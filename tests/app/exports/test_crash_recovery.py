@@ -31,6 +31,7 @@ from app.exports import pipeline, recovery
 from app.exports import service as export_service
 from app.exports.limiter import NvrSlots
 from app.exports.models import AttemptOutcome, Export, ExportPurpose, ExportState
+from app.nvr.fetching import Progress
 from app.requests.models import EvidenceRequest
 from app.runtime import Runtime, set_current
 from app.settings import Settings
@@ -337,7 +338,7 @@ def test_a_fetch_that_swallows_the_first_cancellation_is_cancelled_again(
                     raise
         return "ran to the end"
 
-    beat = pipeline.Beat(slots, lease, 0.1)
+    beat = pipeline.Beat(slots, lease, 0.1, Progress(window_s=20.0))
     with pytest.raises(pipeline.AttemptLost):
         asyncio.run(pipeline._beating(runtime, plan, beat, stubborn()))
     assert len(cancellations) == 2

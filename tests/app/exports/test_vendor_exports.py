@@ -31,6 +31,7 @@ from app.settings import Settings
 from custody import ledger
 from nvr_adapters import RecordingNotFound
 from nvr_sim import NvrSimulator
+from nvr_sim.config import CameraConfig
 from tests.app.factories import walk_runtime_to_export_step
 from tests.nvr_adapters.conftest_vendors import (
     CLOCK_OFFSET,
@@ -40,7 +41,7 @@ from tests.nvr_adapters.conftest_vendors import (
     device_anchor,
     vendor_sim,
 )
-from tests.nvr_sim.conftest import sim_cache
+from tests.nvr_sim.conftest import running, sim_cache, small_config
 
 __all__ = ["device_anchor", "sim_cache", "vendor_sim"]
 
@@ -133,6 +134,38 @@ def test_each_vendor_exports_bit_exact_with_gaps_and_clock_on_record(
     assert len(motion.gaps) == 1
     assert abs(datetime.fromisoformat(motion.gaps[0]["start"]) - gap_start) <= timedelta(seconds=1)
     assert continuous.gaps == []
+    _check_method(runtime, continuous)
+
+
+def _check_method(runtime: Runtime, export: Export) -> None:
+    """Hikvision and Dahua NVRs send their native file (the master, kept and hashed, its units
+    those of the working copy); an ONVIF device is played back, its Rate-Control answer kept."""
+    with unit_of_work(runtime.sessions) as session:
+        vendor = session.scalars(select(Nvr.vendor)).one()
+    if vendor is NvrVendor.ONVIF:
+        assert export.method == "playback"
+        assert export.method_detail is not None
+        assert export.method_detail["rate_control"] == "no"  # the simulator honours it
+        assert export.master_path is None
+        return
+    assert export.method == "download"
+    assert export.master_path is not None
+    master = runtime.settings.data_dir / export.master_path
+    assert export.master_sha256 == hashlib.sha256(master.read_bytes()).hexdigest()
+    assert export.master_size == master.stat().st_size
+    assert export.master_raw_sha256 == export.raw_sha256  # the working copy's frames are its
+    assert master.read_bytes()[:4] == (b"IMKH" if export.master_format == "mpeg-ps" else b"DHAV")
+    with unit_of_work(runtime.sessions) as session:
+        events = [(e.action, json.loads(e.canonical)) for e in
+                  ledger.read(session.connection(), export.request_id)
+                  if e.action in ("export.master_written", "export.file_written")]  # fmt: skip
+    [(first, master_event), (second, clip_event)] = [
+        (a, e) for a, e in events if e["object"]["export"] == export.id
+    ]
+    assert (first, second) == ("export.master_written", "export.file_written")
+    assert master_event["result"]["sha256"] == export.master_sha256
+    assert clip_event["result"]["derived_from"] == export.master_sha256
+    assert clip_event["object"]["method"]["method"] == "download"
 
 
 @pytest.mark.parametrize("z_is_local", [True, False])
@@ -179,3 +212,44 @@ def test_an_nvrs_z_is_local_setting_reaches_the_hikvision_playback(
     )
     expected = b"".join(item.unit.annexb() for item in source)
     assert export.raw_sha256 == hashlib.sha256(expected).hexdigest()
+
+
+@pytest.mark.parametrize("vendor", [NvrVendor.HIKVISION, NvrVendor.DAHUA])
+def test_an_nvr_without_downloads_is_played_back_on_record(
+    vendor: NvrVendor, fresh_database_url: str, tmp_path: Path, sim_cache: Path,
+    device_anchor: datetime,
+) -> None:  # fmt: skip
+    """A device that answers the vendor download with 404 (firmware without it, or the
+    `onvif-generic` profile) is played back over RTSP instead: bit-exact, and the refusal is on
+    record next to the method."""
+    config = small_config(sim_cache, (CameraConfig(1, "Kamera 1"),), username=USER,
+                          password=PASSWORD, downloads=frozenset())  # fmt: skip
+    with running(config) as sim:
+        runtime, world = _office(fresh_database_url, tmp_path, sim, vendor)
+        world.camera_ids = world.camera_ids[:1]
+        start = device_anchor + timedelta(seconds=3)
+        window = (start, start + timedelta(seconds=6))
+        request_id, [export_id] = _exports_started(runtime, world, window)
+        try:
+            assert pipeline.run(runtime, export_id, "test") is ExportState.DONE
+            with unit_of_work(runtime.sessions) as session:
+                export = session.get(Export, export_id)
+                assert export is not None
+                session.expunge(export)
+                written = [json.loads(e.canonical) for e in
+                           ledger.read(session.connection(), request_id)
+                           if e.action == "export.file_written"]  # fmt: skip
+        finally:
+            runtime.close()
+            set_current(None)
+        source = sim.archive.replay(config.camera(1), start, start + timedelta(seconds=6))
+    expected = b"".join(item.unit.annexb() for item in source)
+    assert export.raw_sha256 == hashlib.sha256(expected).hexdigest()
+    assert (export.method, export.master_path) == ("playback", None)
+    assert export.method_detail is not None
+    assert "404" in export.method_detail["download_refused"]
+    assert (
+        written[0]["object"]["method"]["download_refused"]
+        == export.method_detail["download_refused"]
+    )
+    assert written[0]["result"]["derived_from"] is None
