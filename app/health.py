@@ -1,7 +1,10 @@
 from __future__ import annotations
 
+import asyncio
+import logging
 from typing import Literal
 
+import httpx
 from fastapi import APIRouter
 from pydantic import BaseModel
 from sqlalchemy import text
@@ -11,6 +14,11 @@ from app.delivery import purge
 from app.deps import RuntimeDep
 from app.http import ErrorEnvelope
 from app.runtime import Runtime
+from app.settings import Settings
+
+logger = logging.getLogger(__name__)
+# How long after start-up the public address is tried, and how long it may take to answer.
+PUBLIC_URL_CHECK_DELAY_S, PUBLIC_URL_TIMEOUT_S = 2.0, 5.0
 
 router = APIRouter(tags=["health"])
 
@@ -63,3 +71,26 @@ def _alerts(runtime: Runtime) -> list[str]:
         return []
     ids = ", ".join(str(d.id) for d in overdue)
     return [f"purge overdue: {len(overdue)} expired deliveries not purged (ids {ids})"]
+
+
+async def warn_unless_public_url_answers(settings: Settings) -> bool:
+    """Once started, ask the public URL's /healthz from here; warn when it does not answer.
+
+    Every address printed into evidence (manifest, VERIFIKASI.txt, links, the BAST's QR code)
+    is built from SAKSI_PUBLIC_URL: one that reaches nothing makes those documents point
+    nowhere. A reverse proxy may not be reachable from the server itself, hence a warning.
+    """
+    await asyncio.sleep(PUBLIC_URL_CHECK_DELAY_S)
+    url = f"{settings.public_url.rstrip('/')}/healthz"
+    try:
+        async with httpx.AsyncClient(timeout=PUBLIC_URL_TIMEOUT_S) as client:
+            answer = await client.get(url)
+    except httpx.HTTPError as exc:
+        logger.warning("SAKSI_PUBLIC_URL %s does not answer %s: %r; addresses printed into "
+                       "evidence would point nowhere", settings.public_url, url, exc)  # fmt: skip
+        return False
+    if answer.status_code != 200:
+        logger.warning("SAKSI_PUBLIC_URL %s answers %s with %d, not 200",
+                       settings.public_url, url, answer.status_code)  # fmt: skip
+        return False
+    return True

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -46,9 +47,11 @@ def create_app(runtime: Runtime, *, run_workers: bool = False) -> FastAPI:
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         if run_workers:
             runtime.queue.start_consumer(runtime.settings.worker_threads)
+        check = asyncio.create_task(health.warn_unless_public_url_answers(runtime.settings))
         try:
             yield
         finally:
+            check.cancel()
             runtime.queue.stop_consumer()
 
     app = FastAPI(title="Saksi", version="0.1.0", description=API_DESCRIPTION, lifespan=lifespan)

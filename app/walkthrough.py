@@ -9,7 +9,6 @@ scan, and logs the request. Every call goes over HTTP to the real service on loo
 from __future__ import annotations
 
 import json
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -37,13 +36,12 @@ TERMINAL = {"done", "partial", "failed"}
 
 
 @contextmanager
-def serve(runtime: Runtime) -> Iterator[str]:
-    """Run the service (API, web UI, job workers) on a free loopback port."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+def serve(runtime: Runtime, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
+    """Run the service (API, web UI, job workers) on `host:port` (0: a free port); yield the
+    address it answers on, which becomes the public URL printed into evidence unless
+    `SAKSI_PUBLIC_URL` names another."""
     config = uvicorn.Config(
-        create_app(runtime, run_workers=True), host="127.0.0.1", port=port, log_level="warning"
+        create_app(runtime, run_workers=True), host=host, port=port, log_level="warning"
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="saksi-walkthrough", daemon=True)
@@ -51,18 +49,27 @@ def serve(runtime: Runtime) -> Iterator[str]:
     deadline = time.monotonic() + 30
     while not server.started and time.monotonic() < deadline:
         time.sleep(0.05)
+    if not server.started:
+        raise RuntimeError(f"the service did not start on {host}:{port}")
+    bound = server.servers[0].sockets[0].getsockname()[1]
+    base = f"http://{host}:{bound}"
+    if "public_url" not in runtime.settings.model_fields_set:
+        runtime.settings = runtime.settings.model_copy(update={"public_url": base})
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield base
     finally:
         server.should_exit = True
         thread.join(timeout=10)
 
 
 def run(
-    runtime: Runtime, world: DemoWorld, segment_seconds: int, motion_period: int
+    runtime: Runtime, world: DemoWorld, footage: tuple[int, int], address: tuple[str, int]
 ) -> dict[str, Any]:
-    """Drive one request end to end; return the summary printed as the last line."""
-    with serve(runtime) as base, httpx.Client(base_url=base, timeout=60) as http:
+    """Drive one request end to end on `address` (host, port; 0: a free port); return the
+    summary printed as the last line. `footage`: the simulator's segment length and motion
+    period."""
+    segment_seconds, motion_period = footage
+    with serve(runtime, *address) as base, httpx.Client(base_url=base, timeout=60) as http:
         walk = Walk(runtime, http)
         # One minute of each camera, half of it inside a gap of the motion-only one.
         start, _end = sample_window(runtime.clock.now(), segment_seconds, motion_period)
@@ -83,6 +90,7 @@ def run(
         "package": str(data_dir / "packages" / package["clips"][0]["exhibit"].rsplit("/", 1)[0]),
         "delivery": delivery,
         "bast": bast,
+        "public_url": runtime.settings.public_url,
     }
 
 

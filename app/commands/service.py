@@ -29,8 +29,18 @@ def runtime_from_settings() -> Runtime:
     return build_runtime(Settings())
 
 
+def served_at(runtime: Runtime, host: str, port: int) -> None:
+    """Print into evidence the address this process serves on, unless SAKSI_PUBLIC_URL names
+    the one recipients reach (behind a proxy, a domain): an address that answers nowhere
+    would go into manifests, links and the BAST's QR code."""
+    if "public_url" not in runtime.settings.model_fields_set:
+        public = f"http://{host}:{port}"
+        runtime.settings = runtime.settings.model_copy(update={"public_url": public})
+
+
 def serve(args: argparse.Namespace) -> int:
     runtime = runtime_from_settings()
+    served_at(runtime, args.host, args.port)
     _prepare(runtime)
     app = create_app(runtime, run_workers=True)
     print(f"Saksi berjalan di http://{args.host}:{args.port}/  (API: /docs)", flush=True)
@@ -136,13 +146,15 @@ def demo(args: argparse.Namespace) -> int:
         world = demo_data.seed(runtime, endpoint)
         accounts = demo_data.remember_accounts(settings.data_dir, world)
         if args.walkthrough:
-            summary = walkthrough.run(runtime, world, config.segment_seconds, config.motion_period)
+            footage = (config.segment_seconds, config.motion_period)
+            summary = walkthrough.run(runtime, world, footage, (args.host, args.port))
             print(json.dumps(summary, ensure_ascii=False), flush=True)
             return 0
         window = demo_data.sample_window(
             runtime.clock.now(), config.segment_seconds, config.motion_period
         )
         request_id = demo_data.sample_request(runtime, world, window)
+        served_at(runtime, args.host, args.port)
         _print_demo(args, endpoints.rtsp("/onvif/replay/Recording_1"), accounts, request_id)
         uvicorn.run(create_app(runtime, run_workers=True), host=args.host, port=args.port)
     finally:

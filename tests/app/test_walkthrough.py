@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
+import socket
 import subprocess
 import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import cv2
+import httpx
 import pytest
 
 from custody.keys import load
@@ -23,10 +30,19 @@ def walked(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], Pa
     data_dir = tmp_path_factory.mktemp("walkthrough")
     env = {k: v for k, v in os.environ.items() if not k.startswith("SAKSI_")}
     argv = [sys.executable, "-m", "app.cli", "demo", "--walkthrough", "--data-dir", str(data_dir),
-            "--sim-size", "320x240", "--sim-fps", "5"]  # fmt: skip
+            "--sim-size", "320x240", "--sim-fps", "5", "--port", str(PORT)]  # fmt: skip
     done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=300, check=False)
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads(done.stdout.strip().splitlines()[-1]), data_dir
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+PORT = _free_port()
 
 
 def _sha(path: str | Path) -> str:
@@ -80,3 +96,56 @@ def test_saksi_verify_ledger_checks_the_walked_data_dir(
     done = subprocess.run([sys.executable, "-m", "app.cli", "verify", "ledger"], env=env,
                           capture_output=True, text=True, check=False)  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_every_address_printed_into_evidence_is_the_one_served(
+    walked: tuple[dict[str, Any], Path], tmp_path: Path
+) -> None:
+    """`--port P` serves on P, and the manifest, VERIFIKASI.txt, the delivery link and the
+    BAST's QR code all say http://127.0.0.1:P (they said 127.0.0.1:8000 whatever was served)."""
+    summary, _data_dir = walked
+    base = f"http://127.0.0.1:{PORT}"
+    assert summary["public_url"] == base
+    package = Path(summary["package"])
+    manifest = json.loads((package / "manifest.json").read_text())
+    assert manifest["package"]["verification_url"] == f"{base}/verifikasi"
+    assert f"{base}/verifikasi" in (package / "VERIFIKASI.txt").read_text()
+    assert summary["delivery"]["url"].startswith(f"{base}/unduh/")
+    qr = _bast_qr(Path(summary["bast"]["pdf"]), tmp_path)
+    assert qr.startswith(f"{base}/verifikasi/bast/")
+    with _serving(_data_dir):  # the same office, served again on P: the QR's page answers
+        page = httpx.get(qr, timeout=10)
+    assert page.status_code == 200
+    assert summary["bast"]["number"] in page.text
+
+
+@contextmanager
+def _serving(data_dir: Path) -> Iterator[None]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SAKSI_")}
+    env["SAKSI_DATA_DIR"] = str(data_dir)
+    argv = [sys.executable, "-m", "app.cli", "serve", "--port", str(PORT)]
+    with subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL,
+                          stderr=subprocess.DEVNULL) as server:  # fmt: skip
+        try:
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                with contextlib.suppress(httpx.HTTPError):
+                    if httpx.get(f"http://127.0.0.1:{PORT}/healthz", timeout=2).is_success:
+                        break
+                time.sleep(0.2)
+            yield
+        finally:
+            server.terminate()
+            server.wait(timeout=20)
+
+
+def _bast_qr(pdf: Path, scratch: Path) -> str:
+    """The address in the BAST's QR code, read from the rendered pages by OpenCV's decoder."""
+    subprocess.run(["pdftoppm", "-r", "150", "-png", str(pdf), str(scratch / "page")],
+                   check=True)  # fmt: skip
+    detector = cv2.QRCodeDetector()
+    for page in sorted(scratch.glob("page*.png")):
+        found, _points, _codes = detector.detectAndDecode(cv2.imread(str(page)))
+        if found:
+            return str(found)
+    raise AssertionError("no QR code on any page of the BAST")
