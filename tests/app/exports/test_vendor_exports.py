@@ -16,15 +16,17 @@ from pathlib import Path
 
 import av
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from app.auth.models import User
+from app.auth.models import Role, User
 from app.cameras.models import Nvr, NvrVendor
 from app.db import unit_of_work
 from app.demo import DemoWorld, NvrEndpoint, sample_request, seed
 from app.exports import pipeline
 from app.exports import service as export_service
 from app.exports.models import Export, ExportState
+from app.main import create_app
 from app.requests.models import EvidenceRequest
 from app.runtime import Runtime, build_runtime, set_current
 from app.settings import Settings
@@ -253,3 +255,32 @@ def test_an_nvr_without_downloads_is_played_back_on_record(
         == export.method_detail["download_refused"]
     )
     assert written[0]["result"]["derived_from"] is None
+
+
+def test_the_request_page_names_how_the_footage_came(
+    fresh_database_url: str, tmp_path: Path, vendor_sim: NvrSimulator, device_anchor: datetime
+) -> None:
+    """The operator sees that the clip was downloaded from the NVR, and the master's hash."""
+    runtime, world = _office(fresh_database_url, tmp_path, vendor_sim, NvrVendor.HIKVISION)
+    world.camera_ids = world.camera_ids[:1]
+    start = device_anchor - CLOCK_OFFSET + timedelta(seconds=3)
+    window = (start, start + timedelta(seconds=4))
+    request_id, [export_id] = _exports_started(runtime, world, window)
+    try:
+        assert pipeline.run(runtime, export_id, "test") is ExportState.DONE
+        with unit_of_work(runtime.sessions) as session:
+            export = session.get(Export, export_id)
+            assert export is not None
+            master_sha256 = export.master_sha256
+        username, password = world.passwords[Role.OPERATOR]
+        with TestClient(create_app(runtime)) as client:
+            client.post("/masuk", data={"username": username, "password": password})
+            page = client.get(f"/permintaan/{request_id}")
+    finally:
+        runtime.close()
+        set_current(None)
+    assert page.status_code == 200
+    assert "Unduh langsung dari NVR" in page.text
+    assert "master mpeg-ps" in page.text
+    assert master_sha256 is not None
+    assert master_sha256 in page.text
