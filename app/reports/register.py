@@ -135,7 +135,22 @@ def register_table(
 ) -> list[list[str | int | None]]:
     """Return the register as cells: one row per request, times in the office's zone."""
     columns = step_columns(rows)
-    return [_cells(index, row, columns, zone) for index, row in enumerate(rows, start=1)]
+    return [
+        [neutralised(cell) for cell in _cells(index, row, columns, zone)]
+        for index, row in enumerate(rows, start=1)
+    ]
+
+
+# A text cell a spreadsheet would read as a formula or command (OWASP "CSV Injection"): a
+# pemohon's letter number `=HYPERLINK(…)` would otherwise come out live in register.xlsx.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralised(cell: str | int | None) -> str | int | None:
+    """Text that a spreadsheet would evaluate, prefixed with `'` so it stays text (OWASP)."""
+    if isinstance(cell, str) and cell.startswith(FORMULA_STARTS):
+        return "'" + cell
+    return cell
 
 
 def _cells(

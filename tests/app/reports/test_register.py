@@ -182,3 +182,20 @@ def test_empty_month() -> None:
 def test_empty_register_still_has_a_header() -> None:
     records = list(csv.reader(io.StringIO(register_csv([]))))
     assert records == [register_header([])]
+
+
+HOSTILE = ['=HYPERLINK("http://evil.example","x")', "+1+1", "-2+3", "@SUM(A1)", "\tcmd", "\r=1"]
+
+
+@pytest.mark.parametrize("letter_number", HOSTILE)
+def test_text_a_spreadsheet_would_evaluate_stays_text(letter_number: str) -> None:
+    """A pemohon's letter number `=HYPERLINK(…)` came out as a live formula in register.xlsx
+    and unescaped in the CSV (OWASP CSV injection): both now carry it behind a `'`."""
+    [row, *_] = rows()
+    hostile = [row.model_copy(update={"letter_number": letter_number, "agency": letter_number})]
+    workbook = openpyxl.load_workbook(io.BytesIO(register_xlsx(hostile)))
+    cell = workbook["Log Permintaan"].cell(row=2, column=4)
+    assert cell.data_type == "s"  # a string, not a formula ("f")
+    assert cell.value == "'" + letter_number
+    [_header, body] = list(csv.reader(io.StringIO(register_csv(hostile))))
+    assert body[2] == body[3] == "'" + letter_number
