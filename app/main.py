@@ -18,6 +18,7 @@ from app.custody.routes import router as custody_router
 from app.delivery.routes import router as delivery_router
 from app.exports.routes import router as exports_router
 from app.handover.routes import router as handover_router
+from app.headers import SecurityHeaders
 from app.http import install_error_handlers
 from app.reports.routes import router as reports_router
 from app.requests.routes import router as requests_router
@@ -57,6 +58,7 @@ def create_app(runtime: Runtime, *, run_workers: bool = False) -> FastAPI:
 
     app = FastAPI(title="Saksi", version="0.1.0", description=API_DESCRIPTION, lifespan=lifespan)
     app.state.runtime = runtime
+    app.add_middleware(SecurityHeaders)
     install_error_handlers(app)
     app.add_exception_handler(web.LoginRequired, web.login_required)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
