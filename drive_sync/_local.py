@@ -264,13 +264,14 @@ def serve_link(
     range_header: str | None,
     now: datetime,
     recorder: DownloadRecorder | None = None,
+    if_range: str | None = None,
 ) -> FileResponse:
     """Resolve the token, serve one delivered file (Range-aware) and record the access."""
     link = backend.resolve(token, now)
     matches = [p for p in backend.files(link) if p.name == file_name]
     if not matches:
         raise LinkNotFound(f"no file {file_name!r} in this delivery")
-    response = serve_file(matches[0], range_header)
+    response = serve_file(matches[0], range_header, if_range)
     if response.status != 416:
         link = backend.count_download(link)
         if recorder is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from email.utils import formatdate
 from pathlib import Path
 
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
@@ -53,10 +54,19 @@ def _iter_file(path: Path, start: int, end: int) -> Iterator[bytes]:
             yield block
 
 
-def serve_file(path: Path, range_header: str | None) -> FileResponse:
-    """Answer a GET for `path`: 200, 206 with Content-Range, or 416."""
-    size = path.stat().st_size
-    base = {"Accept-Ranges": "bytes", "Content-Type": "application/octet-stream"}
+def serve_file(path: Path, range_header: str | None, if_range: str | None = None) -> FileResponse:
+    """Answer a GET for `path`: 200, 206 with Content-Range, or 416.
+
+    A Range is honoured only while `If-Range` (when sent) still names this file: its strong
+    ETag or its exact Last-Modified date; otherwise the whole file is sent (RFC 9110 §13.1.5),
+    so a client resuming a download of a file that changed does not splice two versions.
+    """
+    stat = path.stat()
+    size = stat.st_size
+    validators = _validators(stat.st_size, stat.st_mtime_ns)
+    base = {"Accept-Ranges": "bytes", "Content-Type": "application/octet-stream", **validators}
+    if if_range is not None and if_range.strip() not in validators.values():
+        range_header = None
     try:
         span = parse_range(range_header, size)
     except ValueError:
@@ -67,3 +77,10 @@ def serve_file(path: Path, range_header: str | None) -> FileResponse:
     if span:
         headers["Content-Range"] = f"bytes {start}-{end}/{size}"
     return FileResponse(206 if span else 200, headers, _iter_file(path, start, end), (start, end))
+
+
+def _validators(size: int, mtime_ns: int) -> dict[str, str]:
+    """A strong ETag (size and modification time: delivered files are never rewritten in place)
+    and the Last-Modified date."""
+    modified = formatdate(mtime_ns / 1e9, usegmt=True)
+    return {"ETag": f'"{size:x}-{mtime_ns:x}"', "Last-Modified": modified}

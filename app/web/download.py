@@ -48,6 +48,7 @@ def download_file(token: str, file_name: str, request: Request, runtime: Runtime
         served = serve_link(
             backend, token, unquote(file_name), request.headers.get("range"),
             runtime.clock.now(), lambda link, name, span: _record_access(runtime, link, name, span),
+            request.headers.get("if-range"),
         )  # fmt: skip
     except DeliveryError as exc:
         return render(request, runtime, "download.html", 410, problem=str(exc), token=token)

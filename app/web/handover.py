@@ -120,7 +120,7 @@ def download(
     if file_name not in names or delivery.method != "local" or not delivery.container_id:
         raise errors.NotFound("no live delivery with this file")
     path = local_backend(runtime).root / delivery.container_id / file_name
-    served = serve_file(path, request.headers.get("range"))
+    served = serve_file(path, request.headers.get("range"), request.headers.get("if-range"))
     custody.record(
         session, "delivery.accessed", custody.performer(user), now,
         object={"delivery": delivery.id, "file": file_name, "via": "portal"},

@@ -108,7 +108,8 @@ def served(local: LocalBackend) -> Iterator[tuple[str, list[tuple[str, tuple[int
         def do_GET(self) -> None:  # noqa: N802
             _, _, token, name = self.path.split("/", 3)
             try:
-                resp = serve_link(local, token, name, self.headers.get("Range"), T0, record)
+                resp = serve_link(local, token, name, self.headers.get("Range"), T0, record,
+                                  self.headers.get("If-Range"))  # fmt: skip
             except DeliveryError:
                 self.send_error(410)
                 return
@@ -154,3 +155,23 @@ def test_range_requests_and_download_counting(
         (src.name, (699_500, 699_999)),
     ]
     assert local.status(DeliveryRecord("local", "SAKSI-2026-0009")).downloads == 3
+
+
+def test_if_range_sends_the_whole_file_once_it_names_another_version(
+    local: LocalBackend, tmp_path: Path, served: tuple[str, list[tuple[str, tuple[int, int]]]]
+) -> None:
+    """A Range with an If-Range that no longer matches is answered 200 with the whole file
+    (RFC 9110 §13.1.5), not 206: a resumed download must not splice two versions."""
+    token, src = _deliver(local, tmp_path, size=50_000)
+    base, _seen = served
+    url = f"{base}/d/{token}/{src.name}"
+    with httpx.Client() as client:
+        first = client.get(url)
+        etag, modified = first.headers["ETag"], first.headers["Last-Modified"]
+        same = client.get(url, headers={"Range": "bytes=0-9", "If-Range": etag})
+        dated = client.get(url, headers={"Range": "bytes=0-9", "If-Range": modified})
+        other = client.get(url, headers={"Range": "bytes=0-9", "If-Range": '"another"'})
+        weak = client.get(url, headers={"Range": "bytes=0-9", "If-Range": "W/" + etag})
+    assert (same.status_code, dated.status_code) == (206, 206)
+    assert (other.status_code, len(other.content)) == (200, 50_000)
+    assert weak.status_code == 200  # If-Range compares strongly
