@@ -1,14 +1,34 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field
 
 from app.requests.models import DeliveryMethod, Preservation, RequestStatus
 from app.sop.schemas import CurrentStepRead, StepRecordRead
 
 Text = Field(min_length=1, max_length=4000)
+# Ids as the databases store them (signed 64-bit): a larger one is a 422, not a 500.
+DbId = Annotated[int, Field(ge=1, le=2**63 - 1)]
+# CCTV footage and letters of this office: a year outside this range is a typing error (and
+# year 1 with an offset cannot even be moved to UTC).
+EARLIEST, LATEST = 2000, 2099
+
+
+def _plausible_year(moment: date) -> date:
+    if not EARLIEST <= moment.year <= LATEST:
+        raise ValueError(f"the year must be between {EARLIEST} and {LATEST}")
+    return moment
+
+
+def _plausible_moment(moment: datetime) -> datetime:
+    _plausible_year(moment.date())
+    return moment
+
+
+Moment = Annotated[datetime, AfterValidator(_plausible_moment)]
+Day = Annotated[date, AfterValidator(_plausible_year)]
 
 
 class Person(BaseModel):
@@ -24,17 +44,17 @@ class Person(BaseModel):
 
 
 class ItemCreate(BaseModel):
-    camera_id: int
-    start: datetime = Field(description="Window start; without an offset it is office time")
-    end: datetime = Field(description="Window end; without an offset it is office time")
+    camera_id: DbId
+    start: Moment = Field(description="Window start; without an offset it is office time")
+    end: Moment = Field(description="Window end; without an offset it is office time")
 
 
 class RequestCreate(BaseModel):
     model_config = ConfigDict(str_strip_whitespace=True)
 
-    agency_id: int
+    agency_id: DbId
     letter_number: str = Field(min_length=1, max_length=128)
-    letter_date: date
+    letter_date: Day
     legal_basis: str = Text
     purpose: str = Field(min_length=1, max_length=4000, description="digunakan untuk kepentingan …")
     incident: str = Text

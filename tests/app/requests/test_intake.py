@@ -131,6 +131,24 @@ REFUSALS: list[tuple[str, Mutation, int, str]] = [
         "AgencyNotAuthorized",
     ),
     ("empty letter number", lambda p, f, w: {**p, "letter_number": "   "}, 422, "ValidationFailed"),
+    (  # year 1 with an offset cannot be moved to UTC: it was a 500
+        "window in year 0001",
+        lambda p, f, w: _items(p, start="0001-01-01T00:00:00+07:00", end="2026-11-20T09:00:00"),
+        422,
+        "ValidationFailed",
+    ),
+    (
+        "letter dated in year 9999",
+        lambda p, f, w: {**p, "letter_date": "9999-12-31"},
+        422,
+        "ValidationFailed",
+    ),
+    (  # past SQLite's and PostgreSQL's 64-bit integers: it was a 500
+        "camera id above 2^63",
+        lambda p, f, w: {**p, "items": [{**p["items"][0], "camera_id": 2**63}]},
+        422,
+        "ValidationFailed",
+    ),
     ("no items", lambda p, f, w: {**p, "items": []}, 422, "ValidationFailed"),
     (
         "bad e-mail",
