@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, BinaryIO
 
+from pypdf import PdfReader
+from pypdf.errors import PyPdfError
 from sqlalchemy.orm import Session
 
 from app import errors
@@ -45,6 +47,7 @@ def stage_letter(
     try:
         with handle:
             digest, size = _copy_checked(source, handle, max_bytes)
+        _check_parses(path)
     except BaseException:
         path.unlink(missing_ok=True)
         raise
@@ -69,6 +72,16 @@ def _copy_checked(source: BinaryIO, target: IO[bytes], max_bytes: int) -> tuple[
     target.flush()
     os.fsync(target.fileno())
     return digest.hexdigest(), size
+
+
+def _check_parses(path: Path) -> None:
+    """Refuse a file that only starts like a PDF: it must parse and have a page (pypdf)."""
+    try:
+        pages = len(PdfReader(path, strict=False).pages)
+    except (PyPdfError, ValueError, KeyError, TypeError, OSError) as exc:
+        raise errors.LetterNotPdf(f"the letter is not a readable PDF ({exc})") from None
+    if pages < 1:
+        raise errors.LetterNotPdf("the letter is a PDF without a page")
 
 
 def _safe_name(filename: str) -> str:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import unicodedata
 from datetime import date, datetime
 from typing import Annotated, Any
 
@@ -27,7 +28,21 @@ def _plausible_moment(moment: datetime) -> datetime:
     return moment
 
 
+def _no_controls(text: str, allowed: frozenset[str] = frozenset()) -> str:
+    """Refuse control characters (NUL, escape, …): they end up in the BAST, the register and
+    file names, where they hide or break text."""
+    if any(unicodedata.category(ch) == "Cc" and ch not in allowed for ch in text):
+        raise ValueError("control characters are not allowed")
+    return text
+
+
+def _no_controls_but_lines(text: str) -> str:
+    return _no_controls(text, frozenset("\n\r\t"))
+
+
 Moment = Annotated[datetime, AfterValidator(_plausible_moment)]
+Line = Annotated[str, AfterValidator(_no_controls)]
+Paragraphs = Annotated[str, AfterValidator(_no_controls_but_lines)]
 Day = Annotated[date, AfterValidator(_plausible_year)]
 
 
@@ -36,10 +51,10 @@ class Person(BaseModel):
 
     model_config = ConfigDict(str_strip_whitespace=True)
 
-    name: str = Field(min_length=1, max_length=200)
-    id_number: str = Field(min_length=1, max_length=64, description="NIP, NRP or NIK")
-    position: str = Field(min_length=1, max_length=200)
-    institution: str = Field(min_length=1, max_length=200)
+    name: Line = Field(min_length=1, max_length=200)
+    id_number: Line = Field(min_length=1, max_length=64, description="NIP, NRP or NIK")
+    position: Line = Field(min_length=1, max_length=200)
+    institution: Line = Field(min_length=1, max_length=200)
     email: EmailStr
 
 
@@ -53,11 +68,13 @@ class RequestCreate(BaseModel):
     model_config = ConfigDict(str_strip_whitespace=True)
 
     agency_id: DbId
-    letter_number: str = Field(min_length=1, max_length=128)
+    letter_number: Line = Field(min_length=1, max_length=128)
     letter_date: Day
-    legal_basis: str = Text
-    purpose: str = Field(min_length=1, max_length=4000, description="digunakan untuk kepentingan …")
-    incident: str = Text
+    legal_basis: Paragraphs = Text
+    purpose: Paragraphs = Field(
+        min_length=1, max_length=4000, description="digunakan untuk kepentingan …"
+    )
+    incident: Paragraphs = Text
     officer: Person
     recipient: Person
     delivery_method: DeliveryMethod

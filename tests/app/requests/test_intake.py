@@ -131,6 +131,18 @@ REFUSALS: list[tuple[str, Mutation, int, str]] = [
         "AgencyNotAuthorized",
     ),
     ("empty letter number", lambda p, f, w: {**p, "letter_number": "   "}, 422, "ValidationFailed"),
+    (
+        "NUL in the recipient's name",
+        lambda p, f, w: {**p, "recipient": {**p["recipient"], "name": "Budi\x00 Santoso"}},
+        422,
+        "ValidationFailed",
+    ),
+    (
+        "escape in the purpose",
+        lambda p, f, w: {**p, "purpose": "a\x1b[2Jb"},
+        422,
+        "ValidationFailed",
+    ),
     (  # year 1 with an offset cannot be moved to UTC: it was a 500
         "window in year 0001",
         lambda p, f, w: _items(p, start="0001-01-01T00:00:00+07:00", end="2026-11-20T09:00:00"),
@@ -225,6 +237,14 @@ def test_same_letter_number_from_another_agency_is_accepted(
         pytest.param(b"\x89PNG\r\n\x1a\n....", "application/pdf", 415, "LetterNotPdf", id="png"),
         pytest.param(pdf_bytes(), "image/jpeg", 415, "LetterNotPdf", id="declared-jpeg"),
         pytest.param(b"", "application/pdf", 415, "LetterNotPdf", id="empty"),
+        pytest.param(b"%PDF-", "application/pdf", 415, "LetterNotPdf", id="only-the-magic"),
+        pytest.param(
+            b"%PDF-1.7\n" + b"garbage " * 64,
+            "application/pdf",
+            415,
+            "LetterNotPdf",
+            id="magic-then-garbage",
+        ),
         pytest.param(
             pdf_bytes() + b"0" * 2048, "application/pdf", 413, "LetterTooLarge", id="too-large"
         ),
