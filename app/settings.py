@@ -7,8 +7,10 @@ data directory on first start (owner-only permissions); production refuses to st
 
 from __future__ import annotations
 
+import math
 import os
 import secrets
+from collections import Counter
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
@@ -19,6 +21,8 @@ from pydantic import BaseModel, Field, SecretStr, field_validator, model_validat
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 MIN_SECRET_LENGTH = 32
+# A random secret of that length: 32 base64 characters carry ~5.8 bits each by this measure.
+MIN_SECRET_BITS, MIN_DISTINCT = 128, 12
 WEAK_SECRETS = frozenset({"changeme", "secret", "password", "saksi", "development", "admin"})
 
 
@@ -53,8 +57,9 @@ def known_zone(value: str) -> str:
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
-        env_prefix="SAKSI_", env_nested_delimiter="__", extra="ignore"
-    )
+        env_prefix="SAKSI_", env_nested_delimiter="__", extra="ignore",
+        hide_input_in_errors=True,  # a refused setting may be a secret: never echo it
+    )  # fmt: skip
 
     env: Environment = Environment.DEVELOPMENT
     data_dir: Path = Path("./saksi-data")
@@ -166,8 +171,21 @@ def _require_strong(name: str, value: SecretStr | None) -> None:
     if value is None:
         raise ValueError(f"{name} (or {name}_FILE) is required in production")
     secret = value.get_secret_value()
-    if len(secret) < MIN_SECRET_LENGTH or secret.lower() in WEAK_SECRETS:
-        raise ValueError(f"{name} is too weak: use at least {MIN_SECRET_LENGTH} random characters")
+    weak = len(secret) < MIN_SECRET_LENGTH or secret.lower() in WEAK_SECRETS
+    if weak or entropy_bits(secret) < MIN_SECRET_BITS or len(set(secret)) < MIN_DISTINCT:
+        # Never the value itself: errors reach logs and terminals.
+        raise ValueError(
+            f"{name} is too weak: use at least {MIN_SECRET_LENGTH} random characters "
+            "(e.g. `openssl rand -base64 48`)"
+        )
+
+
+def entropy_bits(secret: str) -> float:
+    """What the secret's own characters can carry at most: its length times the Shannon
+    entropy of their distribution. `aaaa…` or `abab…` carry next to nothing, however long."""
+    counts = Counter(secret)
+    per_char = -sum(n / len(secret) * math.log2(n / len(secret)) for n in counts.values())
+    return per_char * len(secret)
 
 
 def ensure_generated_secret(path: Path) -> bytes:

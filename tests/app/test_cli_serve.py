@@ -125,8 +125,8 @@ def test_production_serve_refuses_an_unmigrated_database(tmp_path: Path) -> None
     env = {
         **environment(tmp_path / "data"),
         "SAKSI_ENV": "production",
-        "SAKSI_SECRET_KEY": "s" * 48,
-        "SAKSI_NVR_SECRET_KEY": "n" * 48,
+        "SAKSI_SECRET_KEY": "q3V9pZLr7tWc2Yk8HxN4mBs6DfJ0uGa1EoTyRiU5vXlQ+/wh",
+        "SAKSI_NVR_SECRET_KEY": "Xk2m9Qv4Lp7Rz1Tb8Wn5Yc3Hd6Jf0Gs+/AeUiOoPaSlDhKj",
     }
     key = subprocess.run(
         [*SAKSI, "key", "init"], env=env, capture_output=True, text=True, check=False
@@ -197,8 +197,8 @@ def test_production_refuses_to_invent_its_signing_key(tmp_path: Path) -> None:
     env = {
         **environment(tmp_path / "data"),
         "SAKSI_ENV": "production",
-        "SAKSI_SECRET_KEY": "s" * 48,
-        "SAKSI_NVR_SECRET_KEY": "n" * 48,
+        "SAKSI_SECRET_KEY": "q3V9pZLr7tWc2Yk8HxN4mBs6DfJ0uGa1EoTyRiU5vXlQ+/wh",
+        "SAKSI_NVR_SECRET_KEY": "Xk2m9Qv4Lp7Rz1Tb8Wn5Yc3Hd6Jf0Gs+/AeUiOoPaSlDhKj",
     }
 
     result = subprocess.run(

@@ -10,7 +10,8 @@ from pydantic import ValidationError
 
 from app.settings import Settings
 
-STRONG = "k" * 20 + "Z9x" * 10
+# As `openssl rand -base64 48` makes them.
+STRONG = "q3V9pZLr7tWc2Yk8HxN4mBs6DfJ0uGa1EoTyRiU5vXlQ+/wh3e7Kd2Sj9PnA0bMcFg1"
 
 
 def make(**values: object) -> Settings:
@@ -37,6 +38,10 @@ def test_development_generates_private_secrets_in_the_data_dir(tmp_path: Path) -
         ({"secret_key": "changeme"}, "SAKSI_SECRET_KEY is too weak"),
         ({"secret_key": STRONG}, "SAKSI_NVR_SECRET_KEY (or SAKSI_NVR_SECRET_KEY_FILE) is required"),
         ({"secret_key": STRONG, "nvr_secret_key": "short"}, "SAKSI_NVR_SECRET_KEY is too weak"),
+        # Long enough, and no secret at all (a length-only check let them through):
+        ({"secret_key": "a" * 64}, "SAKSI_SECRET_KEY is too weak"),
+        ({"secret_key": "k" * 20 + "Z9x" * 10}, "SAKSI_SECRET_KEY is too weak"),
+        ({"secret_key": STRONG, "nvr_secret_key": "0123456789" * 5}, "SAKSI_NVR_SECRET_KEY is"),
     ],
 )
 def test_production_refuses_missing_or_weak_secrets(
@@ -82,3 +87,13 @@ def test_environment_variables_use_the_saksi_prefix(
 def test_unknown_time_zone_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValidationError, match="unknown time zone"):
         make(data_dir=tmp_path, timezone="Asia/Cirebon")
+
+
+def test_a_refused_secret_is_never_echoed(tmp_path: Path) -> None:
+    weak = "Rahasia-Kantor-" * 4  # 60 characters, 12 distinct: long, but guessable
+    with pytest.raises(ValidationError) as refused:
+        make(env="production", data_dir=tmp_path, secret_key=weak, nvr_secret_key=STRONG)
+    assert "too weak" in str(refused.value)
+    assert weak not in str(refused.value)
+    assert "Rahasia" not in str(refused.value)
+    assert STRONG not in str(refused.value)
