@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
 from datetime import datetime
@@ -22,8 +23,14 @@ ROLES = ("admin", "kepala_dinas", "sekretaris", "kepala_bidang", "subkoordinator
          "auditor", "pemohon")  # fmt: skip
 
 
+PRIVATE_UMASK = 0o077
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the `saksi` command line."""
+    # Evidence, the database, keys and letters are the office's alone: whatever this process
+    # creates is readable by its owner only (files 0600, folders 0700).
+    os.umask(PRIVATE_UMASK)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )

@@ -7,6 +7,7 @@ import hashlib
 import json
 import os
 import socket
+import stat
 import subprocess
 import sys
 import time
@@ -149,3 +150,17 @@ def _bast_qr(pdf: Path, scratch: Path) -> str:
         if found:
             return str(found)
     raise AssertionError("no QR code on any page of the BAST")
+
+
+def test_everything_the_office_wrote_is_readable_by_its_owner_only(
+    walked: tuple[dict[str, Any], Path],
+) -> None:
+    """Clips, masters, packages, letters, keys and saksi.db were created 0644 (world-readable)."""
+    _summary, data_dir = walked
+    exposed = [
+        f"{path.relative_to(data_dir)} {stat.filemode(path.stat().st_mode)}"
+        for path in data_dir.rglob("*")
+        if path.stat().st_mode & 0o077
+    ]
+    assert exposed == []
+    assert (data_dir / "saksi.db").is_file()
