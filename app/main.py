@@ -56,7 +56,12 @@ def create_app(runtime: Runtime, *, run_workers: bool = False) -> FastAPI:
             check.cancel()
             runtime.queue.stop_consumer()
 
-    app = FastAPI(title="Saksi", version="0.1.0", description=API_DESCRIPTION, lifespan=lifespan)
+    docs = runtime.settings.api_docs_served
+    app = FastAPI(
+        title="Saksi", version="0.1.0", description=API_DESCRIPTION, lifespan=lifespan,
+        docs_url="/docs" if docs else None, redoc_url="/redoc" if docs else None,
+        openapi_url="/openapi.json" if docs else None,
+    )  # fmt: skip
     app.state.runtime = runtime
     app.add_middleware(SecurityHeaders)
     install_error_handlers(app)

@@ -100,6 +100,9 @@ class Settings(BaseSettings):
     database_app_role: str | None = Field(default=None, pattern=r"^[a-z_][a-z0-9_]{0,62}$")
     # Where recipients reach this service: links, the verification page, the BAST's QR code.
     public_url: str = Field(default="http://127.0.0.1:8000", pattern=r"^https?://[^\s]+$")
+    # The interactive API documentation (/docs, /redoc, /openapi.json): on in development, off
+    # in production unless asked for (it maps every route for whoever finds the server).
+    api_docs: bool | None = None
     # Delivery: `local` (links served by Saksi, the default) or `drive` (Google Drive).
     delivery_backend: Literal["local", "drive"] = "local"
     delivery_ttl_days: int = Field(default=14, ge=1, le=90)
@@ -148,6 +151,14 @@ class Settings(BaseSettings):
     @property
     def office_key_path(self) -> Path:
         return self.office_key_file or self.data_dir / "keys" / "office-ed25519.pem"
+
+    @property
+    def api_docs_served(self) -> bool:
+        """Whether /docs, /redoc and /openapi.json are served (SAKSI_API_DOCS, else not in
+        production)."""
+        if self.api_docs is not None:
+            return self.api_docs
+        return self.env is not Environment.PRODUCTION
 
     def token_signing_key(self) -> bytes:
         """Return the key that signs access tokens, generating it in development."""
