@@ -1,12 +1,15 @@
-"""What the vendor adapters share: the server clock, offset measurement, spans, HTTP with Digest."""
+"""What the vendor adapters share: the server clock, offset measurement, spans, HTTP with Digest,
+and device time zones written as POSIX TZ strings."""
 
 from __future__ import annotations
 
+import calendar
+import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any
 
 import httpx
@@ -69,6 +72,21 @@ def clip_spans(spans: Iterable[Span], window: TimeWindow) -> tuple[Span, ...]:
     return tuple(merged)
 
 
+def prorated_bytes(files: Iterable[tuple[Span, int | None]], window: TimeWindow) -> int | None:
+    """What the window's share of the listed files weighs: each file's size in proportion to
+    how much of its span lies in the window. None unless every file in the window has a size
+    (a partial sum would promise a progress bar that stops short)."""
+    total = 0.0
+    for span, size in files:
+        inside = min(span.end, window.end) - max(span.start, window.start)
+        if inside.total_seconds() <= 0:
+            continue
+        if size is None or span.end <= span.start:
+            return None
+        total += size * inside / (span.end - span.start)
+    return round(total) or None
+
+
 def floor_second(moment: datetime) -> datetime:
     return moment.replace(microsecond=0)
 
@@ -82,12 +100,13 @@ class DeviceHttp:
     """An HTTP client for one device's vendor API: Digest auth, device errors as NvrErrors."""
 
     def __init__(
-        self, host: str, port: int, username: str, password: str, *, timeout: float = 15.0
-    ) -> None:
+        self, host: str, port: int, username: str, password: str, *, timeout: float = 15.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:  # fmt: skip
         self.origin = f"{host}:{port}"
         self._client = httpx.AsyncClient(
             base_url=f"http://{self.origin}", auth=httpx.DigestAuth(username, password),
-            timeout=timeout,
+            timeout=timeout, transport=transport,
         )  # fmt: skip
         self._username = username
 
@@ -148,3 +167,99 @@ def channel_number(channel: str) -> int:
     if number < 1:
         raise ValueError(f"a channel number is expected, not {channel!r}")
     return number
+
+
+# A POSIX TZ string (IEEE 1003.1 `TZ`): std offset [dst [offset] [,start[/time],end[/time]]].
+# Offsets count hours *west* of UTC: `CST-7:00:00` is UTC+7, `BRT3` is UTC-3.
+_POSIX_TZ = re.compile(
+    r"^(?P<std><[^>]+>|[A-Za-z]{3,})(?P<off>[+-]?\d{1,2}(?::\d{1,2}){0,2})"
+    r"(?:(?P<dst><[^>]+>|[A-Za-z]{3,})(?P<dst_off>[+-]?\d{1,2}(?::\d{1,2}){0,2})?"
+    r"(?:,(?P<start>[^,]+),(?P<end>[^,]+))?)?$"
+)
+_DEFAULT_RULES = ("M3.2.0", "M11.1.0")  # what glibc assumes when a DST name comes without rules
+
+
+def _clock_seconds(text: str) -> int:
+    """`[+-]hh[:mm[:ss]]` as seconds."""
+    sign = -1 if text.startswith("-") else 1
+    parts = [int(p) for p in text.lstrip("+-").split(":")] + [0, 0]
+    return sign * (parts[0] * 3600 + parts[1] * 60 + parts[2])
+
+
+def _rule_date(rule: str, year: int) -> date:
+    """The day a transition rule (`Mm.w.d`, `Jn` or `n`) names in `year`."""
+    if rule.startswith("M"):
+        month, week, weekday = (int(p) for p in rule[1:].split("."))
+        first = date(year, month, 1)
+        day = 1 + ((weekday - 1) % 7 - first.weekday()) % 7 + 7 * (week - 1)
+        while day > calendar.monthrange(year, month)[1]:
+            day -= 7  # week 5 means the last such weekday of the month
+        return date(year, month, day)
+    if rule.startswith("J"):  # 1..365, February 29 never counted
+        day = int(rule[1:])
+        leap_skip = calendar.isleap(year) and day >= 60
+        return date(year, 1, 1) + timedelta(days=day - 1 + leap_skip)
+    return date(year, 1, 1) + timedelta(days=int(rule))
+
+
+def _transition(spec: str, year: int) -> datetime:
+    """A `date[/time]` transition as a naive wall-clock datetime (default time 02:00)."""
+    rule, _, at = spec.partition("/")
+    return datetime.combine(_rule_date(rule, year), datetime.min.time()) + timedelta(
+        seconds=_clock_seconds(at) if at else 7200
+    )
+
+
+class PosixZone(tzinfo):
+    """A zone from a POSIX TZ string, as ONVIF (`tt:TZ`) and Hikvision (`<timeZone>`) state it."""
+
+    def __init__(
+        self, text: str, std: timedelta, dst: timedelta | None, rules: tuple[str, str]
+    ) -> None:
+        self.text, self._std, self._dst, self._rules = text, std, dst, rules
+
+    def __repr__(self) -> str:
+        return f"PosixZone({self.text!r})"
+
+    def utcoffset(self, dt: datetime | None) -> timedelta:
+        return self._std + self.dst(dt)
+
+    def dst(self, dt: datetime | None) -> timedelta:
+        if self._dst is None or dt is None:
+            return timedelta(0)
+        wall = dt.replace(tzinfo=None)
+        start = _transition(self._rules[0], wall.year)
+        end = _transition(self._rules[1], wall.year)
+        summer = start <= wall < end if start < end else (wall >= start or wall < end)
+        return self._dst - self._std if summer else timedelta(0)
+
+    def tzname(self, dt: datetime | None) -> str:
+        return self.text
+
+
+def posix_zone(text: str, *, dst_is_bias: bool = False) -> PosixZone | None:
+    """The zone a POSIX TZ string names; None when it is not one.
+
+    `dst_is_bias`: Hikvision writes the DST part as the amount added to standard time
+    (`CST-1:00:00DST01:00:00,M3.5.0/02:00:00,...`), not as the DST zone's own offset."""
+    compact = "".join(text.split())
+    match = _POSIX_TZ.match(compact)
+    if match is None:
+        return None
+    std = -timedelta(seconds=_clock_seconds(match["off"]))
+    if not match["dst"]:
+        return PosixZone(compact, std, None, _DEFAULT_RULES)
+    dst = std + timedelta(hours=1)
+    if match["dst_off"]:
+        seconds = _clock_seconds(match["dst_off"])
+        dst = std + timedelta(seconds=seconds) if dst_is_bias else -timedelta(seconds=seconds)
+    rules = (match["start"], match["end"]) if match["start"] else _DEFAULT_RULES
+    return PosixZone(compact, std, dst, rules)
+
+
+def utc_offset_text(offset: timedelta | None) -> str:
+    """`UTC+07:00` and the like."""
+    seconds = int((offset or timedelta(0)).total_seconds())
+    sign = "-" if seconds < 0 else "+"
+    hours, minutes = divmod(abs(seconds) // 60, 60)
+    return f"UTC{sign}{hours:02d}:{minutes:02d}"

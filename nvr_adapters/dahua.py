@@ -4,13 +4,21 @@ Channels are camera numbers ("1", "2", …) as the CGI counts them. Dahua speaks
 wall-clock time everywhere (search conditions, results, playback URLs), so the adapter converts
 with the NVR's configured time zone. Windows and spans are on the device's own timeline; the
 caller converts with the `ClockOffset` that `probe()` measured.
+
+Coverage counts only what playback serves: the main stream's recordings (`Type=dav`,
+`VideoStream=Main`), asked for in the find conditions and checked again on every answered file,
+since some firmware ignores the conditions. docs/nvr-dialects.md has the sources.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import logging
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
+
+import httpx
 
 from nvr_adapters._common import (
     Clock,
@@ -20,11 +28,12 @@ from nvr_adapters._common import (
     clip_spans,
     floor_second,
     offset_from,
+    prorated_bytes,
     read_clock,
     utc_now,
 )
 from nvr_adapters.download import ByteSink, dahua_download
-from nvr_adapters.errors import ReplayError
+from nvr_adapters.errors import NvrError, ReplayError
 from nvr_adapters.native import NativeFormat
 from nvr_adapters.replay import FetchStats, ReplayTarget
 from nvr_adapters.replay import fetch as replay_fetch
@@ -38,11 +47,13 @@ from nvr_adapters.types import (
     TimeWindow,
 )
 
+log = logging.getLogger(__name__)
 FIND = "/cgi-bin/mediaFileFind.cgi"
 MAGIC_BOX = "/cgi-bin/magicBox.cgi"
-BATCH = 100
+BATCH = 100  # the Dahua HTTP API's maximum `count` for findNextFile
 MAX_BATCHES = 200  # 20,000 files: far more than one window holds; stops a device that loops
 LOCAL = "%Y-%m-%d %H:%M:%S"
+Sized = tuple[Span, int | None]  # a listed file's span and its size in bytes, if given
 
 
 class DahuaAdapter:
@@ -51,14 +62,17 @@ class DahuaAdapter:
     def __init__(
         self, host: str, http_port: int, rtsp_port: int, username: str, password: str,
         timezone: str, *, clock: Clock = utc_now,
+        transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:  # fmt: skip
         self.host, self.rtsp_port = host, rtsp_port
         self.username, self._password = username, password
         self.zone = ZoneInfo(timezone)
         self._clock = clock
-        self._http = DeviceHttp(host, http_port, username, password)
+        self._http = DeviceHttp(host, http_port, username, password, transport=transport)
         self.last_fetch: FetchStats | None = None
         self.download_format: NativeFormat = "dav"
+        # What this device does differently, for the export's record.
+        self.notes: list[str] = []
 
     async def probe(self) -> DeviceInfo:
         """Read the system info, software version and vendor, then measure the clock."""
@@ -68,7 +82,7 @@ class DahuaAdapter:
         make = _fields(vendor.text).get("vendor", "") if vendor.status_code == 200 else ""
         return DeviceInfo(
             make=make or "Dahua",
-            model=info.get("deviceType", ""),
+            model=_model(info),
             firmware=version.split(",", 1)[0],
             serial=info.get("serialNumber", ""),
             clock=await self._clock_offset(),
@@ -86,53 +100,109 @@ class DahuaAdapter:
         return offset_from(await read_clock(self._clock, ask), "dahua-getCurrentTime")
 
     async def search(self, camera: CameraRef, window: TimeWindow) -> Coverage:
-        """List the recorded files of the camera over the window; the finder is always closed."""
+        """List the recorded main-stream files of the camera over the window."""
         channel = channel_number(camera.channel)
-        created = _fields(await self._find({"action": "factory.create"}))
-        finder = created.get("result", "")
-        if not finder:
-            raise ReplayError(f"{self.host}: mediaFileFind factory.create gave no object id")
-        try:
-            return Coverage(window, clip_spans(await self._files(finder, channel, window), window))
-        finally:
-            await self._find({"action": "close", "object": finder})
-
-    async def _files(
-        self, finder: str, channel: int, window: TimeWindow, first: bool = False
-    ) -> list[Span]:
-        condition = {
-            "action": "findFile", "object": finder, "condition.Channel": str(channel),
-            "condition.StartTime": self._local(floor_second(window.start)),
-            "condition.EndTime": self._local(ceil_second(window.end)),
-        }  # fmt: skip
-        found = await self._http.request("GET", FIND, params=condition)
-        if found.status_code == 400:
-            return []  # Dahua answers "Error" to a findFile that matches nothing
-        spans: list[Span] = []
-        for _ in range(MAX_BATCHES):
-            batch = _items(await self._find({"action": "findNextFile", "object": finder,
-                                             "count": "1" if first else str(BATCH)}))  # fmt: skip
-            if not batch:
-                return spans
-            if first:
-                return [Span(self._from_local(i["StartTime"]), self._from_local(i["EndTime"]))
-                        for i in batch]  # fmt: skip
-            spans += [Span(self._from_local(i["StartTime"]), self._from_local(i["EndTime"]))
-                      for i in batch]  # fmt: skip
-        raise ReplayError(f"{self.host}: findNextFile never ran out of files")
+        async with self._finder() as finder:
+            files = await self._files(finder, channel, window)
+        spans = [span for span, _ in files]
+        return Coverage(window, clip_spans(spans, window), prorated_bytes(files, window))
 
     async def oldest_recording(self, camera: CameraRef, since: datetime) -> datetime | None:
         """The first file a find from `since` to now returns (Dahua lists files oldest first)."""
         window = TimeWindow(since, max(self._clock(), since) + timedelta(days=1))
+        async with self._finder() as finder:
+            files = await self._files(finder, channel_number(camera.channel), window, first=True)
+        return max(min(s.start for s, _ in files), since) if files else None
+
+    @asynccontextmanager
+    async def _finder(self) -> AsyncIterator[str]:
+        """A mediaFileFind object, closed and destroyed afterwards whatever happened."""
         created = _fields(await self._find({"action": "factory.create"}))
         finder = created.get("result", "")
         if not finder:
             raise ReplayError(f"{self.host}: mediaFileFind factory.create gave no object id")
         try:
-            spans = await self._files(finder, channel_number(camera.channel), window, first=True)
+            yield finder
         finally:
-            await self._find({"action": "close", "object": finder})
-        return max(min(s.start for s in spans), since) if spans else None
+            await self._release(finder)
+
+    async def _release(self, finder: str) -> None:
+        """`close` ends the find, `destroy` frees the object (the Dahua HTTP API's 10.1.4/10.1.5;
+        node-dahua-api sends both). A device keeps few finders: one left behind is one less."""
+        for action in ("close", "destroy"):
+            try:
+                await self._find({"action": action, "object": finder})
+            except NvrError as exc:
+                log.debug("%s: mediaFileFind %s of %s: %s", self.host, action, finder, exc)
+
+    async def _files(
+        self, finder: str, channel: int, window: TimeWindow, first: bool = False
+    ) -> list[Sized]:
+        found = await self._http.request(
+            "GET", FIND, params=self._condition(finder, channel, window)
+        )
+        if found.status_code == 400:
+            return []  # Dahua answers "Error" to a findFile that matches nothing
+        _check(found, self._http.origin)
+        count = 1 if first else BATCH
+        files: list[Sized] = []
+        for _ in range(MAX_BATCHES):
+            batch = await self._next(finder, count)
+            if batch is None:
+                return files
+            items, short = batch
+            files += self._footage(items, channel)
+            if short or (first and files):
+                return files
+        raise ReplayError(f"{self.host}: findNextFile never ran out of files")
+
+    def _condition(self, finder: str, channel: int, window: TimeWindow) -> dict[str, str]:
+        """findFile's conditions: main-stream DAV files only, every flag (timing, event, manual:
+        all of it is footage, so no `condition.Flag[0]` — which the API guide also spells
+        `condition.Flags` in its description)."""
+        return {
+            "action": "findFile", "object": finder, "condition.Channel": str(channel),
+            "condition.StartTime": self._local(floor_second(window.start)),
+            "condition.EndTime": self._local(ceil_second(window.end)),
+            "condition.Types[0]": "dav", "condition.VideoStream": "Main",
+        }  # fmt: skip
+
+    async def _next(self, finder: str, count: int) -> tuple[list[dict[str, str]], bool] | None:
+        """One findNextFile batch and whether it was the last (fewer files than asked for);
+        None when the device ends the find with `Error` (HTTP 400 on NVRs; python-amcrest reads
+        an `Error` body as "no more files") instead of `found=0`."""
+        params = {"action": "findNextFile", "object": finder, "count": str(count)}
+        answer = await self._http.request("GET", FIND, params=params)
+        ended = answer.status_code == 200 and answer.text.lstrip().startswith("Error")
+        if answer.status_code == 400 or ended:
+            log.debug("%s: findNextFile ended with %d %r", self.host, answer.status_code,
+                      answer.text.strip()[:80])  # fmt: skip
+            return None
+        _check(answer, self._http.origin)
+        items = _items(answer.text)
+        found = _fields(answer.text).get("found", "")
+        number = int(found) if found.isdigit() else len(items)
+        return items, number < count or not items
+
+    def _footage(self, items: list[dict[str, str]], channel: int) -> list[Sized]:
+        """The spans and sizes (`Length`, bytes) of the batch's main-stream DAV files;
+        snapshots (`Type=jpg`) and sub-stream files (`VideoStream=Extra1`) are dropped:
+        playback cannot serve them as footage."""
+        answered = sorted({item.get("Channel", "?") for item in items})
+        if answered:
+            # Devices answer `Channel=0` for the files of camera 1 (under `…/001/…`:
+            # node-dahua-api's dump, python-amcrest's captures) while the API guide's example
+            # asks `condition.Channel=1` for channel 1: recorded, not second-guessed.
+            log.debug("%s: condition.Channel=%d answered with Channel=%s", self.host, channel,
+                      ",".join(answered))  # fmt: skip
+        kept = [item for item in items if _is_footage(item)]
+        if len(kept) < len(items):
+            log.debug("%s: %d of %d files are not main-stream DAV", self.host,
+                      len(items) - len(kept), len(items))  # fmt: skip
+        return [
+            (Span(self._from_local(i["StartTime"]), self._from_local(i["EndTime"])), _length(i))
+            for i in kept
+        ]
 
     async def _find(self, params: Mapping[str, str]) -> str:
         return await self._http.text("GET", FIND, params=params)
@@ -171,6 +241,30 @@ class DahuaAdapter:
 
     async def aclose(self) -> None:
         await self._http.aclose()
+
+
+def _model(info: Mapping[str, str]) -> str:
+    """getSystemInfo's `deviceType`, unless it is a number: NVRs answer `deviceType=31` with the
+    model in `updateSerial` (rroller/dahua#9: NVR2X-4KS3; rroller/dahua#79: Lorex)."""
+    kind = info.get("deviceType", "")
+    return (info.get("updateSerial") or kind) if kind.isdigit() else kind
+
+
+def _length(item: Mapping[str, str]) -> int | None:
+    """A file's `Length` in bytes (the HTTP API guide's findNextFile answer), if given."""
+    length = item.get("Length", "").strip()
+    return int(length) if length.isdigit() else None
+
+
+def _is_footage(item: Mapping[str, str]) -> bool:
+    """A main-stream DAV file; firmware that omits `VideoStream` (Amcrest) records main only."""
+    kind = item.get("Type", "dav").lower()
+    return kind == "dav" and item.get("VideoStream", "Main").lower() == "main"
+
+
+def _check(answer: httpx.Response, origin: str) -> None:
+    if answer.status_code >= 300:
+        raise ReplayError(f"{origin} answered {answer.status_code} to mediaFileFind")
 
 
 def _fields(text: str) -> dict[str, str]:

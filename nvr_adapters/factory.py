@@ -31,7 +31,9 @@ def open_adapter(
     if unknown:
         raise ValueError(f"options {sorted(unknown)} do not apply to a {vendor} NVR")
     if vendor == "onvif":
-        return OnvifAdapter(host, http_port, username, password, clock=clock)
+        # The configured RTSP port is where Saksi reaches the device (a NAT's forward): it
+        # replaces the port of the replay URI the device answers, as the host does.
+        return OnvifAdapter(host, http_port, username, password, clock=clock, rtsp_port=rtsp_port)
     if vendor == "hikvision":
         z_is_local = _flag(options, "z_is_local")
         return HikvisionAdapter(

@@ -9,7 +9,12 @@ numbers: an unknown channel is `RecordingNotFound`, naming the tokens the device
 Times: ONVIF speaks UTC on the device's own timeline. Windows and spans are on that timeline;
 the caller converts with the `ClockOffset` that `probe()` measured. WS-Security digests are
 stamped with the device clock (the library's `adjust_time`), so a device whose clock is off
-still accepts them.
+still accepts them. An xs:dateTime without `Z` or an offset (some firmware writes them so) is
+read in the device's zone, the POSIX TZ of its GetSystemDateAndTime (UTC if it names none).
+
+Replay: the URI GetReplayUri answers names the device as it sees itself (often a LAN address
+behind the NAT Saksi reaches it through); the configured host (and RTSP port, when given) is
+put in its place, with a note of it in `notes`. docs/nvr-dialects.md has the sources.
 """
 
 from __future__ import annotations
@@ -19,13 +24,22 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
 import zeep.exceptions
 
-from nvr_adapters._common import Clock, clip_spans, offset_from, read_clock, utc_now
+from nvr_adapters._common import (
+    Clock,
+    clip_spans,
+    offset_from,
+    posix_zone,
+    read_clock,
+    utc_now,
+    utc_offset_text,
+)
 from nvr_adapters.errors import (
     NvrAuthFailed,
     NvrBusy,
@@ -58,6 +72,7 @@ PROFILE_G = {
     "Recording": "http://www.onvif.org/ver10/recording/wsdl",
 }
 NOT_FOUND_SUBCODES = {"InvalidToken", "NoRecording", "InvalidArgVal"}
+RTSP_PORT = 554
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,13 +91,18 @@ class OnvifAdapter:
 
     def __init__(
         self, host: str, http_port: int, username: str, password: str, *,
-        clock: Clock = utc_now,
+        clock: Clock = utc_now, rtsp_port: int | None = None,
     ) -> None:  # fmt: skip
         self.host, self.http_port = host, http_port
+        # The RTSP port Saksi reaches the device on; None keeps the replay URI's own.
+        self.rtsp_port = rtsp_port
         self.username, self._password = username, password
         self._clock = clock
         self._camera: Any = None
+        self._zone: tzinfo | None = None
         self.last_fetch: FetchStats | None = None
+        # What this device does differently, for the export's record.
+        self.notes: list[str] = []
 
     @property
     def origin(self) -> str:
@@ -93,27 +113,33 @@ class OnvifAdapter:
         async with self._errors("GetDeviceInformation"):
             device = await (await self._device()).create_devicemgmt_service()
             info = await device.GetDeviceInformation()
-            clock = await self._clock_offset(device)
+            clock, warnings = await self._clock_offset(device)
         return DeviceInfo(
             make=str(info.Manufacturer or ""), model=str(info.Model or ""),
             firmware=str(info.FirmwareVersion or ""), serial=str(info.SerialNumber or ""),
-            clock=clock,
+            clock=clock, warnings=warnings,
         )  # fmt: skip
 
-    async def _clock_offset(self, device: Any) -> ClockOffset:
-        async def ask() -> datetime:
-            answer = await device.authless_GetSystemDateAndTime()
-            when = answer.UTCDateTime
-            return datetime(
-                when.Date.Year, when.Date.Month, when.Date.Day, when.Time.Hour,
-                when.Time.Minute, when.Time.Second, tzinfo=UTC,
-            )  # fmt: skip
+    async def _clock_offset(self, device: Any) -> tuple[ClockOffset, tuple[str, ...]]:
+        answers: list[Any] = []
 
-        return offset_from(await read_clock(self._clock, ask), "onvif-GetSystemDateAndTime")
+        async def ask() -> datetime:
+            answers.append(await device.authless_GetSystemDateAndTime())
+            self._zone, _ = _answer_zone(answers[-1])
+            return _device_now(answers[-1], self._zone)
+
+        offset = offset_from(await read_clock(self._clock, ask), "onvif-GetSystemDateAndTime")
+        return offset, _clock_warnings(answers[-1])
+
+    async def _device_zone(self) -> tzinfo:
+        """The zone the device's naive times are in (read when the session opened)."""
+        await self._device()
+        return self._zone or UTC
 
     async def search(self, camera: CameraRef, window: TimeWindow) -> Coverage:
         """Recorded spans over the window, from the recording's track state history."""
         async with self._errors("Search"):
+            zone = await self._device_zone()
             search = await (await self._device()).create_search_service()
             recording = await self._recording(search, camera)
             events = await self._run_search(
@@ -124,7 +150,7 @@ class OnvifAdapter:
                     "IncludeStartState": True, "KeepAliveTime": KEEP_ALIVE,
                 }),
             )  # fmt: skip
-        changes = [c for e in events if (c := _state_change(e, recording)) is not None]
+        changes = [c for e in events if (c := _state_change(e, recording, zone)) is not None]
         return Coverage(window, _spans(changes, window, recording.latest))
 
     async def fetch(self, camera: CameraRef, window: TimeWindow, sink: AccessUnitSink) -> None:
@@ -136,9 +162,28 @@ class OnvifAdapter:
             answer = await replay.GetReplayUri(
                 {"StreamSetup": STREAM_SETUP, "RecordingToken": recording.token}
             )
-        url = str(answer if isinstance(answer, str) else answer.Uri)
+        url = self._reachable(str(answer if isinstance(answer, str) else answer.Uri))
         target = ReplayTarget(url, self.username, self._password, window, onvif=True)
         self.last_fetch = await replay_fetch(target, sink)
+
+    def _reachable(self, uri: str) -> str:
+        """The replay URI with the configured host (and RTSP port) in place of the device's own
+        idea of its address (a LAN address behind NAT: hammeraj/onvif's Axis capture answers
+        `rtsp://192.168.1.136/…`); noted when it differs."""
+        parts = urlsplit(uri.strip())
+        port = self.rtsp_port or parts.port or RTSP_PORT
+        if parts.hostname == self.host and (parts.port or RTSP_PORT) == port:
+            return uri.strip()
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        userinfo = parts.netloc.rpartition("@")[0]
+        netloc = f"{userinfo}@{host}:{port}" if userinfo else f"{host}:{port}"
+        note = (
+            f"replay URI host {parts.hostname}:{parts.port or RTSP_PORT} replaced by the "
+            f"configured {self.host}:{port}"
+        )
+        if note not in self.notes:
+            self.notes.append(note)
+        return urlunsplit(parts._replace(netloc=netloc))
 
     async def oldest_recording(self, camera: CameraRef, since: datetime) -> datetime | None:
         """RecordingInformation's EarliestRecording, as FindRecordings reports it."""
@@ -147,7 +192,7 @@ class OnvifAdapter:
             earliest = (await self._recording(search, camera)).earliest
         if earliest is None:
             return None
-        return max(_aware(earliest), since)
+        return max(earliest, since)
 
     async def aclose(self) -> None:
         if self._camera is not None:
@@ -166,20 +211,36 @@ class OnvifAdapter:
                 no_cache=True, adjust_time=True,
             )  # fmt: skip
             try:
-                await camera.update_xaddrs()
-                await _profile_g_xaddrs(camera)
+                await self._connect(camera)
             except BaseException:
                 await camera.close()
                 raise
             self._camera = camera
         return self._camera
 
+    async def _connect(self, camera: Any) -> None:
+        """Find the service addresses, WS-Security stamped with the device clock; note the
+        device's zone on the way."""
+        devicemgmt = await camera.create_devicemgmt_service()
+        answer = await devicemgmt.authless_GetSystemDateAndTime()
+        self._zone, _ = _answer_zone(answer)
+        local_only = getattr(answer, "UTCDateTime", None) is None
+        if local_only:
+            # The library's clock handshake reads UTCDateTime alone and fails without it
+            # (agsh/onvif#165's camera answers LocalDateTime only): stamp from ours instead.
+            camera.adjust_time = False
+        await camera.update_xaddrs()
+        await _profile_g_xaddrs(camera)
+        if local_only:
+            await _restamp(camera, _device_now(answer, self._zone) - datetime.now(UTC))
+
     async def _recording(self, search: Any, camera: CameraRef) -> Recording:
         found = await self._run_search(
             search, "GetRecordingSearchResults",
             lambda: search.FindRecordings({"Scope": {}, "KeepAliveTime": KEEP_ALIVE}),
         )  # fmt: skip
-        recordings = [_recording(info) for info in found]
+        zone = await self._device_zone()
+        recordings = [_recording(info, zone) for info in found]
         by_token = {r.token: r for r in recordings}
         by_source = {r.source: r for r in recordings if r.source}
         match = by_token.get(camera.channel) or by_source.get(camera.channel)
@@ -212,6 +273,14 @@ class OnvifAdapter:
             if error is None:
                 raise
             raise error from exc
+
+
+async def _restamp(camera: Any, device_ahead: timedelta) -> None:
+    """Have every service from now on stamp WS-Security with the device clock."""
+    for service in list(camera.services.values()):
+        await service.close()
+    camera.services.clear()
+    camera.dt_diff = device_ahead
 
 
 async def _profile_g_xaddrs(camera: Any) -> None:
@@ -272,19 +341,21 @@ async def _end_search(search: Any, token: str) -> None:
         log.debug("EndSearch %s was refused: %r", token, exc)
 
 
-def _recording(info: Any) -> Recording:
+def _recording(info: Any, zone: tzinfo) -> Recording:
     source = getattr(info, "Source", None)
     tracks = frozenset(
         str(t.TrackToken) for t in (getattr(info, "Track", None) or []) if t.TrackType == "Video"
     )
+    latest, earliest = (getattr(info, name, None) for name in ("LatestRecording",
+                                                                "EarliestRecording"))  # fmt: skip
     return Recording(
         token=str(info.RecordingToken), source=str(getattr(source, "SourceId", "") or ""),
-        video_tracks=tracks, latest=getattr(info, "LatestRecording", None),
-        earliest=getattr(info, "EarliestRecording", None),
+        video_tracks=tracks, latest=_aware(latest, zone) if latest else None,
+        earliest=_aware(earliest, zone) if earliest else None,
     )  # fmt: skip
 
 
-def _state_change(result: Any, recording: Recording) -> tuple[datetime, bool] | None:
+def _state_change(result: Any, recording: Recording, zone: tzinfo) -> tuple[datetime, bool] | None:
     """(time, data present?) of a RecordingHistory/Track/State event of a video track."""
     event = getattr(result, "Event", None)
     topic = str(getattr(getattr(event, "Topic", None), "_value_1", "") or "")
@@ -297,7 +368,7 @@ def _state_change(result: Any, recording: Recording) -> tuple[datetime, bool] | 
     items = {str(i.Name): str(i.Value) for i in (getattr(data, "SimpleItem", None) or [])}
     if "IsDataPresent" not in items:
         return None
-    return result.Time.astimezone(UTC), items["IsDataPresent"].lower() == "true"
+    return _aware(result.Time, zone), items["IsDataPresent"].lower() == "true"
 
 
 def _spans(
@@ -357,9 +428,45 @@ def _status_error(adapter: OnvifAdapter, doing: str, status: int) -> NvrError:
     return ReplayError(f"{doing} at {adapter.origin} answered HTTP {status}")
 
 
+def _aware(moment: datetime, zone: tzinfo) -> datetime:
+    """An xs:dateTime as zeep gives it, in UTC: one without `Z` or an offset comes naive and is
+    the device's local time (`astimezone` would take it for this server's)."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=zone)
+    return moment.astimezone(UTC)
+
+
+def _answer_zone(answer: Any) -> tuple[tzinfo, str]:
+    """The zone GetSystemDateAndTime's `TimeZone/TZ` (POSIX) names, UTC if none, and the text."""
+    stated = str(getattr(getattr(answer, "TimeZone", None), "TZ", "") or "").strip()
+    return (posix_zone(stated) or UTC), stated
+
+
+def _device_now(answer: Any, zone: tzinfo) -> datetime:
+    """The device's present time: UTCDateTime, else LocalDateTime read in its zone (the schema
+    makes both optional; agsh/onvif#165's camera answers LocalDateTime alone)."""
+    utc = getattr(answer, "UTCDateTime", None)
+    stamp = utc if utc is not None else getattr(answer, "LocalDateTime", None)
+    if stamp is None or stamp.Date is None or stamp.Time is None:
+        raise ReplayError("GetSystemDateAndTime named neither UTCDateTime nor LocalDateTime")
+    when = datetime(
+        stamp.Date.Year, stamp.Date.Month, stamp.Date.Day, stamp.Time.Hour,
+        stamp.Time.Minute, stamp.Time.Second,
+    )  # fmt: skip
+    return when.replace(tzinfo=UTC if utc is not None else zone).astimezone(UTC)
+
+
+def _clock_warnings(answer: Any) -> tuple[str, ...]:
+    """What the record should say about how the device's clock was read."""
+    zone, stated = _answer_zone(answer)
+    warnings = []
+    if stated and posix_zone(stated) is None:
+        warnings.append(f"the device's time zone {stated!r} is not a POSIX TZ string; "
+                        "its times without an offset are read as UTC")  # fmt: skip
+    if getattr(answer, "UTCDateTime", None) is None:
+        named = f"{stated} ({utc_offset_text(zone.utcoffset(None))})" if stated else "UTC"
+        warnings.append(f"the device gave no UTCDateTime; its LocalDateTime was read as {named}")
+    return tuple(warnings)
+
+
 __all__ = ["OnvifAdapter"]
-
-
-def _aware(moment: datetime) -> datetime:
-    """zeep gives xs:dateTime without a zone as naive; ONVIF times are UTC."""
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)

@@ -222,7 +222,9 @@ def test_dahua_search_closes_its_finder(vendor_sim: NvrSimulator, device_anchor:
 def test_open_adapter_picks_the_vendor_and_refuses_unknown_options() -> None:
     common: dict[str, Any] = {"host": "nvr", "http_port": 80, "rtsp_port": 554, "username": "u",
                               "password": "p", "timezone": "Asia/Jakarta"}  # fmt: skip
-    assert isinstance(open_adapter("onvif", options={}, **common), OnvifAdapter)
+    onvif = open_adapter("onvif", options={}, **common)
+    assert isinstance(onvif, OnvifAdapter)
+    assert onvif.rtsp_port == 554  # the configured port replaces the replay URI's
     assert isinstance(open_adapter("dahua", options={}, **common), DahuaAdapter)
     hik = open_adapter("hikvision", options={"z_is_local": "true"}, **common)
     assert isinstance(hik, HikvisionAdapter)

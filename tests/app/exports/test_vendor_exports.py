@@ -157,6 +157,10 @@ def _check_method(runtime: Runtime, export: Export) -> None:
     assert export.master_size == master.stat().st_size
     assert export.master_raw_sha256 == export.raw_sha256  # the working copy's frames are its
     assert master.read_bytes()[:4] == (b"IMKH" if export.master_format == "mpeg-ps" else b"DHAV")
+    # What the search's `size=` / `Length` announced for the window, the progress's denominator:
+    # the simulator estimates a file's size before it has made it, so only its scale is checked.
+    assert export.expected_bytes is not None
+    assert 0.25 < export.expected_bytes / export.master_size < 4, export.expected_bytes
     with unit_of_work(runtime.sessions) as session:
         events = [(e.action, json.loads(e.canonical)) for e in
                   ledger.read(session.connection(), export.request_id)
