@@ -10,7 +10,7 @@ from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.orm import Session
 
 from app import errors
-from app.auth.models import STAFF_ROLES, Role, User
+from app.auth.models import STAFF_ROLES, WRITING_ROLES, WRITING_STAFF_ROLES, Role, User
 from app.db import unit_of_work
 from app.runtime import Runtime
 from app.security import TokenClaims, read_token
@@ -87,4 +87,8 @@ def require_roles(*roles: Role) -> Callable[[User], User]:
 
 
 StaffUser = Annotated[User, Depends(require_roles(*STAFF_ROLES))]
+# Every change goes through one of these: the read-only roles (auditors) are refused before the
+# route looks at the request's state, so they get 403 whatever that state is.
+WritingUser = Annotated[User, Depends(require_roles(*WRITING_ROLES))]
+WritingStaff = Annotated[User, Depends(require_roles(*WRITING_STAFF_ROLES))]
 AdminUser = Annotated[User, Depends(require_roles(Role.ADMIN))]

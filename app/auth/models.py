@@ -21,6 +21,10 @@ class Role(StrEnum):
 
 
 STAFF_ROLES = frozenset(set(Role) - {Role.PEMOHON})
+# Auditors read the ledger, verify it and export reports: they change nothing else (issue 17).
+READ_ONLY_ROLES = frozenset({Role.AUDITOR})
+WRITING_ROLES = frozenset(set(Role) - READ_ONLY_ROLES)
+WRITING_STAFF_ROLES = STAFF_ROLES - READ_ONLY_ROLES
 
 
 class User(Base):

@@ -10,7 +10,7 @@ from app import errors
 from app.delivery import purge, service
 from app.delivery.models import Delivery
 from app.delivery.schemas import DeliveryRead, DeliveryStarted, PurgeStatus
-from app.deps import CurrentUser, RuntimeDep, SessionDep, StaffUser
+from app.deps import CurrentUser, RuntimeDep, SessionDep, StaffUser, WritingStaff
 from app.http import ERROR_RESPONSES
 from app.requests import service as requests_service
 from app.requests.routes import RequestDep
@@ -44,7 +44,7 @@ def read(runtime: Runtime, delivery: Delivery) -> DeliveryRead:
 
 @router.post("/requests/{request_id}/deliveries", response_model=DeliveryStarted, status_code=202)
 def start_delivery(
-    request: RequestDep, user: StaffUser, session: SessionDep, runtime: RuntimeDep
+    request: RequestDep, user: WritingStaff, session: SessionDep, runtime: RuntimeDep
 ) -> DeliveryStarted:
     """Deliver the package (Drive, a local link or a physical medium); the upload runs as a job.
 
@@ -81,7 +81,7 @@ def get_delivery(delivery: DeliveryDep, runtime: RuntimeDep) -> DeliveryRead:
 
 @router.post("/deliveries/{delivery_id}/revoke", response_model=DeliveryRead)
 def revoke_delivery(
-    delivery: DeliveryDep, user: StaffUser, runtime: RuntimeDep, session: SessionDep
+    delivery: DeliveryDep, user: WritingStaff, runtime: RuntimeDep, session: SessionDep
 ) -> DeliveryRead:
     """Withdraw the recipient's access now; the purge still deletes the files when due."""
     delivery_id = delivery.id

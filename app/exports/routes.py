@@ -11,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 
 from app import errors
 from app.db import unit_of_work
-from app.deps import RuntimeDep, SessionDep, StaffUser
+from app.deps import RuntimeDep, SessionDep, StaffUser, WritingStaff
 from app.exports import service
 from app.exports.models import TERMINAL_STATES, Export
 from app.exports.schemas import ExportProgress, ExportRead
@@ -38,7 +38,7 @@ def list_exports(request: RequestDep, _user: StaffUser, session: SessionDep) -> 
 
 @router.post("/requests/{request_id}/exports", response_model=list[ExportRead], status_code=202)
 def start_exports(
-    request: RequestDep, user: StaffUser, session: SessionDep, runtime: RuntimeDep
+    request: RequestDep, user: WritingStaff, session: SessionDep, runtime: RuntimeDep
 ) -> list[ExportRead]:
     """Start the exports of a request at its export step (the assigned operator only)."""
     created = service.start_exports(session, runtime.sop, request, user, runtime.clock.now())
@@ -51,7 +51,7 @@ def start_exports(
     "/requests/{request_id}/preservation-exports", response_model=list[ExportRead], status_code=202
 )
 def start_preservation(
-    request: RequestDep, user: StaffUser, session: SessionDep, runtime: RuntimeDep
+    request: RequestDep, user: WritingStaff, session: SessionDep, runtime: RuntimeDep
 ) -> list[ExportRead]:
     """Take preservation copies of the items about to be overwritten, ahead of the dispositions."""
     created = service.start_preservation(session, request, user, runtime.clock.now())

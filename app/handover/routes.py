@@ -8,7 +8,7 @@ from fastapi import APIRouter, File, UploadFile
 from fastapi.responses import FileResponse
 
 from app import errors
-from app.deps import RuntimeDep, SessionDep, StaffUser
+from app.deps import RuntimeDep, SessionDep, StaffUser, WritingStaff
 from app.handover import issuing, packaging
 from app.handover.models import EvidencePackage, Handover
 from app.handover.schemas import HandoverRead, PackageRead
@@ -24,7 +24,7 @@ DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 
 @router.post("/requests/{request_id}/package", response_model=PackageRead, status_code=201)
 def build_package(
-    request: RequestDep, user: StaffUser, session: SessionDep, runtime: RuntimeDep
+    request: RequestDep, user: WritingStaff, session: SessionDep, runtime: RuntimeDep
 ) -> PackageRead:
     """Build the signed evidence package from the finished exports (once; then it is kept)."""
     package = packaging.build_package(runtime, session, request, user, runtime.clock.now())
@@ -52,7 +52,7 @@ def download_package(
 
 @router.post("/requests/{request_id}/bast", response_model=HandoverRead, status_code=201)
 def issue_bast(
-    request: RequestDep, user: StaffUser, session: SessionDep, runtime: RuntimeDep
+    request: RequestDep, user: WritingStaff, session: SessionDep, runtime: RuntimeDep
 ) -> HandoverRead:
     """Number and render the BAST of a packaged, delivered request."""
     handover = issuing.issue_bast(runtime, session, request, user, runtime.clock.now())
@@ -94,7 +94,7 @@ def bast_docx(
 @router.post("/requests/{request_id}/bast/signed-scan", response_model=HandoverRead)
 def upload_signed_scan(
     request: RequestDep,
-    user: StaffUser,
+    user: WritingStaff,
     session: SessionDep,
     runtime: RuntimeDep,
     scan: Annotated[UploadFile, File(description="the BAST signed by both parties, as a PDF")],

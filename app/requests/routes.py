@@ -8,7 +8,7 @@ from fastapi.responses import FileResponse
 from pydantic import ValidationError
 
 from app import errors
-from app.deps import CurrentUser, RuntimeDep, SessionDep, StaffUser
+from app.deps import CurrentUser, RuntimeDep, SessionDep, WritingStaff, WritingUser
 from app.http import ERROR_RESPONSES, field_errors
 from app.requests import letters, preservation, service
 from app.requests.models import EvidenceRequest, RequestStatus
@@ -48,7 +48,7 @@ def _parse(data: str) -> RequestCreate:
 def create_request(
     data: Annotated[str, Form(description="The request as JSON (schema RequestCreate)")],
     letter: Annotated[UploadFile, File(description="Scan of the request letter (PDF)")],
-    user: CurrentUser,
+    user: WritingUser,
     session: SessionDep,
     runtime: RuntimeDep,
 ) -> RequestRead:
@@ -79,7 +79,7 @@ def create_request(
 
 @router.post("/{request_id}/preservation-check", status_code=202)
 def check_preservation(
-    request: RequestDep, _user: StaffUser, session: SessionDep, runtime: RuntimeDep
+    request: RequestDep, _user: WritingStaff, session: SessionDep, runtime: RuntimeDep
 ) -> dict[str, str]:
     """Ask the NVRs again what they hold of the request's windows (coverage, oldest footage)."""
     preservation.schedule_check(runtime, session, request)

@@ -3,7 +3,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from app.auth.models import User
-from app.deps import CurrentUser, RuntimeDep, SessionDep, StaffUser
+from app.deps import CurrentUser, RuntimeDep, SessionDep, StaffUser, WritingUser
 from app.handover.guard import check_completable
 from app.http import ERROR_RESPONSES
 from app.requests import service as requests_service
@@ -24,7 +24,7 @@ def get_sop(_user: CurrentUser, runtime: RuntimeDep) -> SopDefinition:
 
 @router.post("/requests/{request_id}/dispose", response_model=RequestRead)
 def dispose(
-    request: RequestDep, body: StepNote, user: CurrentUser, session: SessionDep, runtime: RuntimeDep
+    request: RequestDep, body: StepNote, user: WritingUser, session: SessionDep, runtime: RuntimeDep
 ) -> RequestRead:
     """Dispose the letter to the next official (SOP steps 2–4)."""
     now = runtime.clock.now()
@@ -45,7 +45,7 @@ def dispose(
 def assign(
     request: RequestDep,
     body: AssignOperator,
-    user: CurrentUser,
+    user: WritingUser,
     session: SessionDep,
     runtime: RuntimeDep,
 ) -> RequestRead:
@@ -68,7 +68,7 @@ def assign(
 
 @router.post("/requests/{request_id}/complete", response_model=RequestRead)
 def complete(
-    request: RequestDep, body: StepNote, user: CurrentUser, session: SessionDep, runtime: RuntimeDep
+    request: RequestDep, body: StepNote, user: WritingUser, session: SessionDep, runtime: RuntimeDep
 ) -> RequestRead:
     """Record the operator's completion of the current export, handover or log step."""
     now = runtime.clock.now()
@@ -91,7 +91,7 @@ def complete(
 def return_request(
     request: RequestDep,
     body: ReturnRequest,
-    user: CurrentUser,
+    user: WritingUser,
     session: SessionDep,
     runtime: RuntimeDep,
 ) -> RequestRead:

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from app.auth.models import STAFF_ROLES, User
+from app.auth.models import STAFF_ROLES, WRITING_STAFF_ROLES, User
 from app.custody import service as custody
 from app.delivery import service as delivery_service
 from app.delivery.models import Delivery, DeliveryState
@@ -28,6 +28,8 @@ def handover_context(
         "deliveries": deliveries,
         "live_delivery": next((d for d in reversed(deliveries) if downloadable(d, now)), None),
         "handover": issuing.handover_of(session, evidence),
+        # Office staff withdraw a link; the read-only auditor is not offered what it may not do.
+        "can_revoke": user.role in WRITING_STAFF_ROLES,
         "custody_events": custody.events_of_request(session, evidence.id)
         if user.role in STAFF_ROLES
         else [],

@@ -17,7 +17,7 @@ from starlette.datastructures import UploadFile
 from app import errors
 from app.agencies.service import list_agencies
 from app.auth import service as auth_service
-from app.auth.models import STAFF_ROLES, Role, User
+from app.auth.models import READ_ONLY_ROLES, STAFF_ROLES, WRITING_STAFF_ROLES, Role, User
 from app.cameras.service import list_cameras
 from app.deps import RuntimeDep, SessionDep
 from app.exports import service as exports_service
@@ -60,6 +60,27 @@ def web_user(request: Request, runtime: RuntimeDep, session: SessionDep) -> User
 
 
 WebUser = Annotated[User, Depends(web_user)]
+
+
+def writing_user(user: WebUser) -> User:
+    """Refuse the read-only roles (auditors): every form that changes something goes through
+    here, as the API's writes go through `WritingUser`/`WritingStaff`."""
+    if user.role in READ_ONLY_ROLES:
+        raise errors.RoleNotPermitted(f"the role {user.role.value!r} may not do this")
+    return user
+
+
+WritingWebUser = Annotated[User, Depends(writing_user)]
+
+
+def registrar(user: WritingWebUser, runtime: RuntimeDep) -> User:
+    """A user whose role registers letters (SOP step 1): the new-request form is theirs."""
+    if user.role not in runtime.sop.step(1).roles:
+        raise errors.RoleNotPermitted(f"the role {user.role.value!r} may not register requests")
+    return user
+
+
+Registrar = Annotated[User, Depends(registrar)]
 
 
 def render(
@@ -139,7 +160,7 @@ def _form_context(session: Session, user: User) -> dict[str, Any]:
 
 @router.get("/permintaan/baru", response_class=HTMLResponse)
 def new_request_page(
-    request: Request, user: WebUser, runtime: RuntimeDep, session: SessionDep
+    request: Request, user: Registrar, runtime: RuntimeDep, session: SessionDep
 ) -> HTMLResponse:
     return render(
         request, runtime, "request_new.html", values={}, rows=[{}], errors={},
@@ -149,7 +170,7 @@ def new_request_page(
 
 @router.post("/permintaan/baru", response_model=None)
 async def submit_request(
-    request: Request, user: WebUser, runtime: RuntimeDep, session: SessionDep
+    request: Request, user: Registrar, runtime: RuntimeDep, session: SessionDep
 ) -> Response:
     async with request.form() as form:
         check_csrf(runtime, request, str(form.get("csrf", "")))
@@ -200,6 +221,10 @@ def _register(
             letters.discard(staged)
         preservation.schedule_check(runtime, session, registered)
         return registered
+    except errors.Forbidden:
+        # Not a mistake in the form (the page offers only the user's own agency): a refusal.
+        session.rollback()
+        raise
     except errors.SaksiError as exc:
         # Nothing of a refused request may stay: undo the transaction (and the stored letter).
         session.rollback()
@@ -213,11 +238,11 @@ def _readable(session: Session, user: User, request_id: int) -> EvidenceRequest:
 
 
 def posted_request(
-    request: Request, request_id: int, user: WebUser, runtime: RuntimeDep, session: SessionDep,
-    csrf: Annotated[str, Form()],
+    request: Request, request_id: int, user: WritingWebUser, runtime: RuntimeDep,
+    session: SessionDep, csrf: Annotated[str, Form()],
 ) -> EvidenceRequest:  # fmt: skip
-    """The request a form on its page acts on: the form's CSRF token checked, then the user's
-    right to read the request."""
+    """The request a form on its page acts on: a user who may change something, the form's CSRF
+    token checked, then the user's right to read the request."""
     check_csrf(runtime, request, csrf)
     return _readable(session, user, request_id)
 
@@ -271,7 +296,7 @@ def _render_request(
         else "Ulangi ekspor yang gagal" if all(i.id in exported for i in to_export)
         else "Mulai ekspor"
     )  # fmt: skip
-    can_check_nvr = step is not None and user.role in STAFF_ROLES
+    can_check_nvr = step is not None and user.role in WRITING_STAFF_ROLES
     return render(
         request, runtime, "request_detail.html", status_code, user=user, detail=detail,
         can_act=can_act, operators=[o for o in operators if o.active], users=users,
