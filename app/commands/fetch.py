@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import json
 import sys
 import time
@@ -13,9 +14,16 @@ from datetime import UTC, datetime
 from typing import Any
 
 from app.nvr.device import DeviceFacts, DeviceTarget, open_target, probe_and_search
-from app.nvr.fetching import Fetched, Method, Outputs, Progress, fetch_window, units_sha256
+from app.nvr.fetching import (
+    Fetched,
+    Method,
+    Outputs,
+    Progress,
+    alongside_master_rehash,
+    fetch_window,
+)
 from nvr_adapters import CameraRef, TimeWindow
-from nvr_adapters.verify import check_clip
+from nvr_adapters.verify import ClipCheck, check_clip
 
 
 def fetch(args: argparse.Namespace) -> int:
@@ -73,28 +81,28 @@ async def _search_only(target: DeviceTarget) -> dict[str, Any]:
     }  # fmt: skip
 
 
-async def _fetch(target: DeviceTarget, args: argparse.Namespace) -> tuple[Fetched, str | None]:
+Outcome = tuple[Fetched, ClipCheck, str | None]
+
+
+async def _fetch(target: DeviceTarget, args: argparse.Namespace) -> Outcome:
+    """Fetch, then check the clip while the master's units are hashed again (two cores)."""
+    from zoneinfo import ZoneInfo  # noqa: PLC0415
+
     stem = f"ch{args.channel}-{target.window.start.astimezone(UTC):%Y%m%dT%H%M%SZ}"
     window_s = (target.window.end - target.window.start).total_seconds()
     method: Method = args.method
     fetched = await fetch_window(target, Outputs(args.output, stem), _ignore,
                                  Progress(window_s), method)  # fmt: skip
-    master_raw = None
-    if fetched.master is not None:
-        from zoneinfo import ZoneInfo  # noqa: PLC0415
-
-        clip = fetched.clip
-        master_raw = await asyncio.to_thread(
-            units_sha256, fetched.master, ZoneInfo(target.timezone), clip.first_frame_utc,
-            clip.last_frame_utc,
-        )  # fmt: skip
-    return fetched, master_raw
+    check, master_raw = await alongside_master_rehash(
+        fetched, ZoneInfo(target.timezone), functools.partial(check_clip, fetched.clip.path,
+                                                              fetched.window),
+    )  # fmt: skip
+    return fetched, check, master_raw
 
 
-def _fetched(outcome: tuple[Fetched, str | None], target: DeviceTarget) -> dict[str, Any]:
-    fetched, master_raw = outcome
+def _fetched(outcome: Outcome, target: DeviceTarget) -> dict[str, Any]:
+    fetched, check, master_raw = outcome
     clip, master, shift = fetched.clip, fetched.master, fetched.facts.shift
-    check = check_clip(clip.path, fetched.window)
     return {
         "method": fetched.method,
         "method_detail": fetched.detail,

@@ -19,6 +19,7 @@ recovery closed meanwhile stops without recording anything more (`AttemptLost`).
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import random
 import re
@@ -40,7 +41,13 @@ from app.exports.limiter import Lease, NvrSlots
 from app.exports.models import AttemptOutcome, Export, ExportAttempt, ExportState
 from app.jobs.queue import RetryLater
 from app.nvr.device import DeviceFacts, DeviceTarget, target_for
-from app.nvr.fetching import Fetched, Outputs, Progress, fetch_window, units_sha256
+from app.nvr.fetching import (
+    Fetched,
+    Outputs,
+    Progress,
+    alongside_master_rehash,
+    fetch_window,
+)
 from app.requests.models import EvidenceRequest, RequestItem
 from app.runtime import Runtime
 from app.settings import Settings
@@ -254,25 +261,21 @@ async def _fetch(
     fetched = await fetch_window(plan.target, plan.outputs, stage, progress)
     # Decoding a long clip takes a while: off the loop, so the heartbeat keeps beating.
     device_zone = ZoneInfo(plan.target.timezone)
-    check, master_raw = await asyncio.to_thread(_verify, fetched, zone, device_zone)
+    check, master_raw = await alongside_master_rehash(
+        fetched, device_zone, functools.partial(_check, fetched, zone)
+    )
     if fetched.master is not None and master_raw != fetched.clip.raw_sha256:
         raise ReplayError("the working copy does not carry exactly the master's frames: "
                           f"raw hashes {fetched.clip.raw_sha256} and {master_raw}")  # fmt: skip
     return fetched, check, master_raw
 
 
-def _verify(
-    fetched: Fetched, zone: ZoneInfo, device_zone: ZoneInfo
-) -> tuple[ClipCheck, str | None]:
-    """Check the working copy, draw its contact sheet, and hash the master's units again."""
+def _check(fetched: Fetched, zone: ZoneInfo) -> ClipCheck:
+    """Check the working copy and draw its contact sheet."""
     path, window = fetched.clip.path, fetched.window
     check = check_clip(path, window)
     contact_sheet(path, path.with_suffix(".jpg"), _sheet_interval(window), zone)
-    master = fetched.master
-    if master is None:
-        return check, None
-    first, last = fetched.clip.first_frame_utc, fetched.clip.last_frame_utc
-    return check, units_sha256(master, device_zone, first, last)
+    return check
 
 
 async def _beating(runtime: Runtime, plan: Plan, beat: Beat, work: Coroutine[Any, Any, T]) -> T:

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 from zoneinfo import ZoneInfo
 
 from app.nvr.device import DeviceFacts, DeviceTarget, open_target, probe_and_search
@@ -29,6 +29,7 @@ from nvr_adapters.native import MasterFacts, MasterWriter, NativeFormat, read_un
 Method = Literal["auto", "download", "playback"]
 METHODS: tuple[Method, ...] = ("auto", "download", "playback")
 SUFFIXES: dict[str, str] = {"mpeg-ps": ".ps", "dav": ".dav"}
+C = TypeVar("C")
 
 
 @dataclass(frozen=True)
@@ -237,8 +238,26 @@ def units_sha256(master: MasterFacts, zone: ZoneInfo, first: datetime, last: dat
     return digest.hexdigest()
 
 
+async def alongside_master_rehash(
+    fetched: Fetched, device_zone: ZoneInfo, check: Callable[[], C]
+) -> tuple[C, str | None]:
+    """Run `check` (the working copy's decode) while the master's units are hashed again:
+    two reads of two files whose work is in C that releases the GIL (FFmpeg's decoder and
+    demuxer, SHA-256), so on two cores the rehash costs no time of its own. The rehash is None
+    without a master."""
+    master = fetched.master
+    if master is None:
+        return await asyncio.to_thread(check), None
+    first, last = fetched.clip.first_frame_utc, fetched.clip.last_frame_utc
+    return await asyncio.gather(
+        asyncio.to_thread(check),
+        asyncio.to_thread(units_sha256, master, device_zone, first, last),
+    )
+
+
 __all__ = [
     "METHODS",
+    "alongside_master_rehash",
     "Fetched",
     "Method",
     "Outputs",
