@@ -142,7 +142,12 @@ def encode_missing(config: SimConfig, wanted: list[tuple[int, datetime]]) -> tup
 class Simulator:
     """`python -m nvr_sim` serving `config` (retention in whole hours) on free ports."""
 
-    def __init__(self, config: SimConfig, scratch: Path) -> None:
+    def __init__(
+        self, config: SimConfig, scratch: Path, *, extra_args: list[str] | None = None
+    ) -> None:
+        """`extra_args` go after the rest (profile, link, bitrate): by default the `simulator`
+        profile, unpaced and uncapped, which is what the command line ran before it defaulted to
+        a real device (docs/nvr-sim.md)."""
         self.config = config
         hours, rest = divmod(config.retention, timedelta(hours=1))
         assert not rest, "the simulator's command line takes whole hours of retention"
@@ -156,16 +161,22 @@ class Simulator:
             [sys.executable, "-u", "-m", "nvr_sim", "--config", str(settings), "--cache-dir",
              str(config.cache_dir), "--retention-hours", str(hours), "--width", str(config.width),
              "--height", str(config.height), "--fps", str(config.fps), "--rtsp-port", "0",
-             "--http-port", "0"],
+             "--http-port", "0",
+             *(["--profile", "simulator"] if extra_args is None else extra_args)],
             cwd=ROOT, stdout=subprocess.PIPE, stderr=self._log, text=True,
         )  # fmt: skip
-        self.rtsp_port = self._read_port()
+        self.http_port, self.rtsp_port = self._read_ports()
 
-    def _read_port(self) -> int:
+    def _read_ports(self) -> tuple[int, int]:
+        """The HTTP port (printed first, with the ONVIF device service) and the RTSP port."""
         assert self.process.stdout is not None
+        http = None
         for line in self.process.stdout:
+            if match := re.search(r"http://127\.0\.0\.1:(\d+)/onvif/device_service", line):
+                http = int(match[1])
             if match := re.search(r"rtsp://127\.0\.0\.1:(\d+)/onvif/replay/", line):
-                return int(match[1])
+                assert http is not None, "the simulator printed its RTSP port first"
+                return http, int(match[1])
         raise RuntimeError("the simulator exited before serving")
 
     def cpu_seconds(self) -> float:
@@ -193,8 +204,10 @@ class Simulator:
 
 
 @contextmanager
-def serving(config: SimConfig, scratch: Path) -> Iterator[Simulator]:
-    simulator = Simulator(config, scratch)
+def serving(
+    config: SimConfig, scratch: Path, *, extra_args: list[str] | None = None
+) -> Iterator[Simulator]:
+    simulator = Simulator(config, scratch, extra_args=extra_args)
     try:
         yield simulator
     finally:
