@@ -17,6 +17,8 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 
+from app import log_repeats
+
 Handler = Callable[[argparse.Namespace], int]
 # The roles of app.auth.models.Role, listed here so the parser imports no database models.
 ROLES = ("admin", "kepala_dinas", "sekretaris", "kepala_bidang", "subkoordinator", "operator",
@@ -34,6 +36,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    log_repeats.install()  # an error repeating many times a second is written a few times
     # Alembic announces each of its plugins at INFO as it is imported: seven lines at the start
     # of every command that tell an operator nothing. Its migration lines stay.
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)

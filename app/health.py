@@ -9,7 +9,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel
 from sqlalchemy import text
 
-from app import errors
+from app import disk, errors
 from app.delivery import purge
 from app.deps import RuntimeDep
 from app.http import ErrorEnvelope
@@ -65,12 +65,15 @@ def readyz(runtime: RuntimeDep) -> Readiness:
 
 
 def _alerts(runtime: Runtime) -> list[str]:
+    settings = runtime.settings
+    space = disk.reserve_alert(settings.data_dir, settings.min_free_bytes)
+    alerts = [space] if space else []
     with runtime.sessions() as session:
         overdue = purge.overdue_deliveries(runtime, session, runtime.clock.now())
-    if not overdue:
-        return []
-    ids = ", ".join(str(d.id) for d in overdue)
-    return [f"purge overdue: {len(overdue)} expired deliveries not purged (ids {ids})"]
+    if overdue:
+        ids = ", ".join(str(d.id) for d in overdue)
+        alerts.append(f"purge overdue: {len(overdue)} expired deliveries not purged (ids {ids})")
+    return alerts
 
 
 async def warn_unless_public_url_answers(settings: Settings) -> bool:

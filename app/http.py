@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from app import disk
 from app.errors import SaksiError
 
 logger = logging.getLogger(__name__)
@@ -87,6 +88,12 @@ async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _unexpected_error(_request: Request, exc: Exception) -> JSONResponse:
+    if disk.is_disk_full(exc):
+        # Nothing was written (the transaction rolled back): the client may try again once
+        # space is freed; RFC 4918's 507, the one status that says so.
+        logger.error("a write failed for lack of disk space: %s", exc)
+        detail = "the server's disk is full; nothing was saved, try again later"
+        return _envelope(507, "InsufficientStorage", detail)
     logger.exception("unhandled error", exc_info=exc)
     return _envelope(500, "InternalError", "an unexpected error occurred; it has been logged")
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from app import health, logs
+from app import health, log_repeats, logs
 from app.agencies.routes import router as agencies_router
 from app.auth.routes import router as auth_router
 from app.cameras.routes import router as cameras_router
@@ -47,6 +47,7 @@ def create_app(runtime: Runtime, *, run_workers: bool = False) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         logs.install()  # after the server configured its loggers
+        log_repeats.install()
         if run_workers:
             runtime.queue.start_consumer(runtime.settings.worker_threads)
         check = asyncio.create_task(health.warn_unless_public_url_answers(runtime.settings))

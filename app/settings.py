@@ -92,6 +92,12 @@ class Settings(BaseSettings):
     export_max_attempts: int = Field(default=5, ge=1, le=50)
     export_retry_base_seconds: float = Field(default=15.0, gt=0, le=3600)
     export_retry_cap_seconds: float = Field(default=600.0, gt=0, le=24 * 3600)
+    # Free space an export must leave in the data directory (for the database, the ledger and
+    # the packages); an export that would eat into it waits, and /readyz warns below it.
+    min_free_bytes: int = Field(default=1_000_000_000, ge=0)
+    # The bitrate assumed for a window whose NVR does not announce its files' sizes (a 1080p
+    # camera records about 4 000 kbit/s), to tell before fetching whether the clip fits.
+    export_estimate_kbps: int = Field(default=4000, ge=1, le=100_000)
     # A window whose start is within this many days of the NVR's oldest recording is at risk of
     # being overwritten: flagged at intake, and its preservation copy may be taken at once.
     preservation_margin_days: int = Field(default=3, ge=0, le=90)

@@ -33,6 +33,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
+from app import disk
 from app.cameras.service import nvr_password
 from app.custody import service as custody
 from app.db import unit_of_work
@@ -42,6 +43,7 @@ from app.exports.models import AttemptOutcome, Export, ExportAttempt, ExportStat
 from app.jobs.queue import RetryLater
 from app.nvr.device import DeviceFacts, DeviceTarget, target_for
 from app.nvr.fetching import (
+    SUFFIXES,
     Fetched,
     Outputs,
     Progress,
@@ -144,7 +146,7 @@ def run(
     except AttemptLost:
         raise
     except Exception as exc:
-        _failed(runtime, plan, exc, backoff)
+        _failed(runtime, plan, _disk_full(plan, exc) if disk.is_disk_full(exc) else exc, backoff)
     finally:
         slots.release(lease)
 
@@ -173,6 +175,37 @@ def _failed(runtime: Runtime, plan: Plan, exc: Exception, backoff: Backoff) -> N
         error = (error[0], f"{error[1]} (gave up after {plan.tries} attempts)")
     _end(runtime, plan, AttemptOutcome.FAILED, ExportState.FAILED, error)
     raise exc
+
+
+def _disk_full(plan: Plan, exc: Exception) -> disk.DiskFull:
+    """Release the attempt's partial files first, so the record of why fits on the disk and a
+    retry does not start on top of them; say what they held."""
+    clip = plan.outputs.clip
+    partial = [clip, clip.with_suffix(".jpg"), *(clip.with_suffix(s) for s in SUFFIXES.values())]
+    freed = disk.release(partial)
+    return disk.DiskFull(
+        f"the disk filled while the export was writing ({exc}); the attempt's partial files "
+        f"({freed} bytes) were deleted to free it"
+    )
+
+
+def _ensure_space(runtime: Runtime, needed: int) -> None:
+    """Refuse to go on when `needed` bytes would not fit beside the reserve."""
+    settings = runtime.settings
+    short = disk.shortfall(settings.data_dir, needed, settings.min_free_bytes)
+    if short is not None:
+        raise disk.InsufficientSpace(f"not enough free space to fetch: {short}")
+
+
+def _needed(settings: Settings, target: DeviceTarget, expected_bytes: int | None) -> int:
+    """What the fetch will write: twice the search's announced size (a download keeps the
+    master and the MP4), else the window at the assumed bitrate (twice where the vendor's
+    download may bring a master too)."""
+    if expected_bytes is not None:
+        return 2 * expected_bytes
+    seconds = (target.window.end - target.window.start).total_seconds()
+    copies = 1 if target.vendor == "onvif" else 2
+    return int(seconds * settings.export_estimate_kbps * 125) * copies
 
 
 def _reason(plan: Plan, exc: Exception) -> tuple[str, str]:
@@ -243,9 +276,13 @@ def export_letter(session: Session, export: Export) -> str:
 
 
 def _fetch_and_verify(runtime: Runtime, plan: Plan, beat: Beat) -> ExportState:
+    _ensure_space(runtime, 0)  # under the reserve: not even the NVR is asked
     plan.outputs.folder.mkdir(parents=True, exist_ok=True)
 
     def stage(state: str, facts: DeviceFacts) -> None:
+        if state == "fetching":
+            expected = beat.progress.expected_bytes
+            _ensure_space(runtime, _needed(runtime.settings, plan.target, expected))
         _stage(runtime, plan, ExportState(state), facts)
 
     work = _fetch(plan, stage, beat.progress, runtime.zone)
