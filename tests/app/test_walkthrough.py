@@ -141,15 +141,25 @@ def _serving(data_dir: Path) -> Iterator[None]:
 
 
 def _bast_qr(pdf: Path, scratch: Path) -> str:
-    """The address in the BAST's QR code, read from the rendered pages by OpenCV's decoder."""
-    subprocess.run(["pdftoppm", "-r", "150", "-png", str(pdf), str(scratch / "page")],
-                   check=True)  # fmt: skip
-    detector = cv2.QRCodeDetector()
-    for page in sorted(scratch.glob("page*.png")):
-        found, _points, _codes = detector.detectAndDecode(cv2.imread(str(page)))
-        if found:
-            return str(found)
-    raise AssertionError("no QR code on any page of the BAST")
+    """The address in the BAST's QR code, read from the rendered pages by OpenCV's decoders.
+
+    One detector at one resolution misses now and then (a CI run found no code on a page
+    where it decodes locally): finder-pattern search depends on what else is on the page, so
+    each page is tried at three resolutions with both of OpenCV's detectors."""
+    detectors = [cv2.QRCodeDetector(), cv2.QRCodeDetectorAruco()]
+    for dpi in (150, 220, 300):
+        prefix = scratch / f"r{dpi}"
+        subprocess.run(["pdftoppm", "-r", str(dpi), "-gray", "-png", str(pdf), str(prefix)],
+                       check=True)  # fmt: skip
+        for page in sorted(scratch.glob(f"r{dpi}*.png")):
+            image = cv2.imread(str(page))
+            for detector in detectors:
+                found, _points, _codes = detector.detectAndDecode(image)
+                if found:
+                    return str(found)
+    text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True,
+                          check=False).stdout  # fmt: skip
+    raise AssertionError(f"no QR code on any page of the BAST; its text:\n{text[-1500:]}")
 
 
 def test_everything_the_office_wrote_is_readable_by_its_owner_only(
