@@ -31,6 +31,7 @@ NAMING_CONVENTION = {
 
 _AFTER_COMMIT = "saksi_after_commit"
 _SNAPSHOT = "saksi_snapshot"
+_READ_ONLY = "saksi_read_only"
 _AFTER_ROLLBACK = "saksi_after_rollback"
 
 
@@ -161,6 +162,33 @@ def unit_of_work(factory: sessionmaker[Session]) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+@contextmanager
+def reading(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """A session that only reads: on SQLite a deferred transaction, which takes no write lock
+    (so concurrent readers do not queue behind each other and behind writers, as every
+    transaction begun IMMEDIATE did), on PostgreSQL a READ ONLY one. A write through it fails
+    loudly: PostgreSQL refuses it, and on either database a flush of ORM changes raises."""
+    session = factory()
+    session.info[_READ_ONLY] = True
+    bind = session.get_bind()
+    try:
+        if isinstance(bind, Engine):  # not a connection someone else's transaction holds
+            options: dict[str, Any] = {_SNAPSHOT: True}
+            if bind.dialect.name == "postgresql":
+                options["postgresql_readonly"] = True
+            session.connection(execution_options=options)
+        yield session
+    finally:
+        session.rollback()
+        session.close()
+
+
+@event.listens_for(Session, "before_flush")
+def _refuse_writes_when_reading(session: Session, _context: Any, _instances: Any) -> None:
+    if session.info.get(_READ_ONLY) and (session.new or session.dirty or session.deleted):
+        raise RuntimeError("a read-only session was asked to write: use unit_of_work")
 
 
 def str_enum(enum_class: type[StrEnum], length: int = 32) -> SqlEnum:

@@ -88,7 +88,7 @@ def seed(runtime: Runtime, nvr: NvrEndpoint, passwords: dict[Role, str] | None =
         for role, (username, full_name, position) in PEOPLE.items():
             if session.scalar(select(User.id).where(User.username == username)) is not None:
                 continue
-            password = (passwords or {}).get(role) or secrets.token_urlsafe(9)
+            password = (passwords or {}).get(role) or secrets.token_urlsafe(12)
             data = UserCreate(
                 username=username, full_name=full_name, role=role, password=password,
                 position=position, agency_id=agency.id if role is Role.PEMOHON else None,

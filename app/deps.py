@@ -10,10 +10,11 @@ from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.orm import Session
 
 from app import errors
+from app.auth import sessions
 from app.auth.models import STAFF_ROLES, WRITING_ROLES, WRITING_STAFF_ROLES, Role, User
-from app.db import unit_of_work
+from app.db import reading, unit_of_work
 from app.runtime import Runtime
-from app.security import TokenClaims, read_token
+from app.security import read_token
 
 SESSION_COOKIE = "saksi_session"
 _bearer = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
@@ -27,8 +28,19 @@ def get_runtime(request: Request) -> Runtime:
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 
-def get_session(runtime: RuntimeDep) -> Iterator[Session]:
-    """Yield the request's session; commit once, before the response is sent."""
+# GET and HEAD only read, except a download, which is recorded (its access event).
+READ_METHODS = frozenset({"GET", "HEAD"})
+RECORDED_READS = "/unduh/"
+
+
+def get_session(request: Request, runtime: RuntimeDep) -> Iterator[Session]:
+    """Yield the request's session: a read-only one for reads (no write lock on SQLite, so
+    readers never queue behind each other), else one that commits once, before the response
+    is sent."""
+    if request.method in READ_METHODS and RECORDED_READS not in request.url.path:
+        with reading(runtime.sessions) as session:
+            yield session
+        return
     with unit_of_work(runtime.sessions) as session:
         yield session
 
@@ -47,20 +59,11 @@ def get_current_user(
     token = bearer or _cookie_token(request)
     if token is None:
         raise errors.Unauthorized("authentication required: send a bearer token")
-    claims = read_token(runtime.token_key, token, runtime.clock.now())
-    user = session.get(User, claims.user_id)
-    if user is None or not user.active:
-        raise errors.InvalidToken("the account of this token no longer exists or is disabled")
-    if _issued_before_reset(claims, user):
-        raise errors.InvalidToken("the password of this account was reset: sign in again")
-    return user
-
-
-def _issued_before_reset(claims: TokenClaims, user: User) -> bool:
-    changed = user.password_changed_at
-    if changed is None:
-        return False
-    return claims.issued_at is None or claims.issued_at < changed.replace(microsecond=0)
+    now = runtime.clock.now()
+    claims = read_token(runtime.token_key, token, now)
+    if claims.session_id is not None:  # a browser's cookie: its idle timeout applies too
+        sessions.touch_web_session(runtime.sessions, claims, now, sessions.idle_limit(runtime))
+    return sessions.session_user(session, claims)
 
 
 def _cookie_token(request: Request) -> str | None:

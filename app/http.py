@@ -5,9 +5,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from http import HTTPStatus
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Path, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
@@ -17,6 +17,11 @@ from app import disk
 from app.errors import SaksiError
 
 logger = logging.getLogger(__name__)
+
+# A row id in a path: 1 to the largest 64-bit signed integer, which both databases store; a
+# larger one used to reach the database and answer 500 (issue 17). Out of range answers 422.
+MAX_ID = 2**63 - 1
+PathId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 
 class FieldError(BaseModel):

@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from app import health, log_repeats, logs
+from app.admission import Admission
 from app.agencies.routes import router as agencies_router
 from app.auth.routes import router as auth_router
 from app.cameras.routes import router as cameras_router
@@ -65,6 +66,11 @@ def create_app(runtime: Runtime, *, run_workers: bool = False) -> FastAPI:
     )  # fmt: skip
     app.state.runtime = runtime
     app.add_middleware(SecurityHeaders)
+    settings = runtime.settings
+    app.add_middleware(
+        Admission, limit=settings.max_concurrent_requests, queue=settings.request_queue,
+        wait_s=settings.request_queue_wait_s,
+    )  # fmt: skip
     install_error_handlers(app)
     app.add_exception_handler(web.LoginRequired, web.login_required)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

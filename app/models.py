@@ -1,9 +1,10 @@
 """Every domain's SQLAlchemy models, imported so the metadata is complete (Alembic, tests)."""
 
 from app.agencies.models import Agency, AgencyKind
-from app.auth.models import Role, User
+from app.auth.models import Role, ThrottleCounter, User, WebSession
 from app.cameras.models import Camera, Nvr, NvrVendor
 from app.db import Base
+from app.delivery.access import DownloadSession
 from app.delivery.models import Delivery, DeliveryLink, DeliveryState
 from app.exports.models import Export, ExportAttempt, ExportState, NvrSlot
 from app.handover.models import BastCounter, EvidencePackage, Handover
@@ -20,6 +21,7 @@ __all__ = [
     "DeliveryLink",
     "DeliveryMethod",
     "DeliveryState",
+    "DownloadSession",
     "EvidencePackage",
     "EvidenceRequest",
     "Handover",
@@ -34,5 +36,7 @@ __all__ = [
     "Role",
     "StepOutcome",
     "StepRecord",
+    "ThrottleCounter",
     "User",
+    "WebSession",
 ]

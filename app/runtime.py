@@ -65,7 +65,11 @@ def build_runtime(
 ) -> Runtime:
     """Assemble a runtime from settings; create the data directory if needed."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    engine = engine or make_engine(settings.resolved_database_url)
+    # A connection for every request admitted at once, every job thread, and a few for the
+    # heartbeats and the scheduler: a request never waits for the pool (it waited 30 s, then
+    # failed with 500, when the pool was smaller than the thread pool serving requests).
+    pool = settings.max_concurrent_requests + settings.worker_threads + 4
+    engine = engine or make_engine(settings.resolved_database_url, pool_size=pool, max_overflow=8)
     runtime = Runtime(
         settings=settings,
         engine=engine,

@@ -48,30 +48,39 @@ class TokenClaims:
     user_id: int
     role: str
     expires_at: datetime
-    issued_at: datetime | None = None  # tokens from before `iat` was written have none
+    generation: int  # the account's session generation when the token was issued
+    issued_at: datetime | None = None
+    session_id: str | None = None  # a browser session's id (web cookies only)
 
 
-def issue_token(key: bytes, user_id: int, role: str, now: datetime, ttl: timedelta) -> str:
-    """Sign a bearer token for a user."""
-    claims = {
+def issue_token(
+    key: bytes, user_id: int, role: str, now: datetime, ttl: timedelta,
+    *, generation: int = 0, session_id: str | None = None,
+) -> str:  # fmt: skip
+    """Sign a token for a user's session: a bearer token, or (with `session_id`) a cookie."""
+    claims: dict[str, str | int] = {
         "sub": str(user_id),
         "role": role,
         "aud": TOKEN_AUDIENCE,
+        "gen": generation,
         "iat": int(now.timestamp()),
         "exp": int((now + ttl).timestamp()),
     }
+    if session_id is not None:
+        claims["sid"] = session_id
     return jwt.encode(claims, key, algorithm=TOKEN_ALGORITHM)
 
 
 def read_token(key: bytes, token: str, now: datetime) -> TokenClaims:
-    """Check a bearer token's signature and expiry against `now`."""
+    """Check a token's signature and expiry against `now`."""
     try:
         claims = jwt.decode(
             token,
             key,
             algorithms=[TOKEN_ALGORITHM],
             audience=TOKEN_AUDIENCE,
-            options={"verify_exp": False, "require": ["sub", "exp", "role"]},
+            # Tokens from before session generations (no `gen`) are refused: sign in again.
+            options={"verify_exp": False, "require": ["sub", "exp", "role", "gen"]},
         )
     except jwt.PyJWTError as exc:
         raise errors.InvalidToken("the access token is invalid") from exc
@@ -81,8 +90,12 @@ def read_token(key: bytes, token: str, now: datetime) -> TokenClaims:
         raise errors.InvalidToken("the access token has expired")
     issued = claims.get("iat")
     issued_at = datetime.fromtimestamp(int(issued), tz=now.tzinfo) if issued is not None else None
-    return TokenClaims(user_id=int(claims["sub"]), role=str(claims["role"]),
-                       expires_at=expires_at, issued_at=issued_at)  # fmt: skip
+    sid = claims.get("sid")
+    return TokenClaims(
+        user_id=int(claims["sub"]), role=str(claims["role"]), expires_at=expires_at,
+        generation=int(claims["gen"]), issued_at=issued_at,
+        session_id=str(sid) if sid is not None else None,
+    )  # fmt: skip
 
 
 class SecretBox:

@@ -77,6 +77,28 @@ class Settings(BaseSettings):
     letter_max_bytes: int = Field(default=20 * 1024 * 1024, gt=0)
     sop_file: Path | None = None
     worker_threads: int = Field(default=2, ge=0, le=32)
+    # Requests served at once by one API process (each holds a database connection and a
+    # thread); up to `request_queue` more wait at most `request_queue_wait_s`, the rest get 503.
+    max_concurrent_requests: int = Field(default=16, ge=1, le=256)
+    request_queue: int = Field(default=256, ge=0, le=10_000)
+    request_queue_wait_s: float = Field(default=10.0, gt=0, le=120)
+    # A web session unused this long ends (the API's bearer tokens end at `token_ttl_minutes`).
+    web_session_idle_minutes: int = Field(default=30, ge=1, le=24 * 60)
+    # Throttling, counted in the database so every process of a deployment shares it. Login:
+    # this many failures per window for one account, or from one address, lock it out for
+    # `throttle_lockout_seconds`, doubling with every further lock-out up to the cap.
+    throttle_window_seconds: int = Field(default=60, ge=1, le=3600)
+    login_failures_per_account: int = Field(default=5, ge=1, le=1000)
+    login_failures_per_address: int = Field(default=20, ge=1, le=10_000)
+    throttle_lockout_seconds: int = Field(default=60, ge=1, le=24 * 3600)
+    throttle_lockout_max_seconds: int = Field(default=3600, ge=1, le=7 * 24 * 3600)
+    # Requests per window on one download link, and on the public verification pages from one
+    # address.
+    download_requests_per_link: int = Field(default=600, ge=1, le=1_000_000)
+    verification_requests_per_address: int = Field(default=60, ge=1, le=1_000_000)
+    # Requests of one file through one link by one client within this many minutes of each
+    # other are one download session: one `delivery.accessed` custody event.
+    download_session_minutes: int = Field(default=30, ge=1, le=24 * 60)
     office: OfficeSettings = OfficeSettings()
     # The name the ledger's checkpoints carry (c2sp.org/tlog-checkpoint origin and signer).
     custody_origin: str = Field(

@@ -9,12 +9,12 @@ from app.agencies.models import Agency
 from app.agencies.schemas import AgencyCreate, AgencyRead, AgencyUpdate
 from app.custody import service as custody
 from app.deps import AdminUser, CurrentUser, RuntimeDep, SessionDep
-from app.http import ERROR_RESPONSES
+from app.http import ERROR_RESPONSES, PathId
 
 router = APIRouter(prefix="/api/v1/agencies", tags=["registry"], responses=ERROR_RESPONSES)
 
 
-def _agency(agency_id: int, session: SessionDep) -> Agency:
+def _agency(agency_id: PathId, session: SessionDep) -> Agency:
     return service.get_agency(session, agency_id)
 
 

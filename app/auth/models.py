@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Boolean, CheckConstraint, ForeignKey, String
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, UtcDateTime, str_enum
@@ -47,3 +47,31 @@ class User(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     # Tokens issued before the password was last reset no longer count.
     password_changed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # Every token and cookie carries the generation it was issued under; raising it (logout,
+    # password reset, deactivation, reactivation) ends every session of the account at once.
+    session_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
+class ThrottleCounter(Base):
+    """Hits (login failures, or requests) of one key in its current window, and its lock-out.
+    In the database, so every process of a deployment counts together."""
+
+    __tablename__ = "throttle_counters"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    hits: Mapped[int] = mapped_column(Integer)
+    window_started_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    lockouts: Mapped[int] = mapped_column(Integer)
+    locked_until: Mapped[datetime | None] = mapped_column(UtcDateTime, index=True)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class WebSession(Base):
+    """A browser's sign-in: when it was last used, so an idle one ends (the cookie names it)."""
+
+    __tablename__ = "web_sessions"
+
+    sid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    last_seen_at: Mapped[datetime] = mapped_column(UtcDateTime)

@@ -1,34 +1,50 @@
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.security import OAuth2PasswordRequestForm
 
-from app.auth import service
+from app.auth import service, sessions, throttle
+from app.auth.login import client_address, sign_in
 from app.auth.models import Role
-from app.auth.schemas import TokenResponse, UserCreate, UserRead, UserUpdate
+from app.auth.schemas import LockoutRead, TokenResponse, UserCreate, UserRead, UserUpdate
+from app.auth.throttle import ThrottledRoute
 from app.custody import service as custody
 from app.deps import AdminUser, CurrentUser, RuntimeDep, SessionDep, StaffUser
-from app.http import ERROR_RESPONSES
-from app.security import issue_token
+from app.http import ERROR_RESPONSES, ErrorEnvelope, PathId
 
-router = APIRouter(prefix="/api/v1", tags=["auth"], responses=ERROR_RESPONSES)
+router = APIRouter(
+    prefix="/api/v1", tags=["auth"], responses=ERROR_RESPONSES, route_class=ThrottledRoute
+)
 
 
-@router.post("/auth/token", response_model=TokenResponse)
+@router.post(
+    "/auth/token", response_model=TokenResponse,
+    responses={429: {"model": ErrorEnvelope, "description": "Too many failed logins"}},
+)  # fmt: skip
 def login(
-    form: Annotated[OAuth2PasswordRequestForm, Depends()],
-    session: SessionDep,
-    runtime: RuntimeDep,
+    form: Annotated[OAuth2PasswordRequestForm, Depends()], request: Request, runtime: RuntimeDep
 ) -> TokenResponse:
-    """Exchange a username and password for a bearer token (OAuth2 password flow)."""
-    user = service.authenticate(session, form.username, form.password)
-    now = runtime.clock.now()
-    ttl = timedelta(minutes=runtime.settings.token_ttl_minutes)
-    token = issue_token(runtime.token_key, user.id, user.role.value, now, ttl)
-    return TokenResponse(access_token=token, expires_at=now + ttl, role=user.role)
+    """Exchange a username and password for a bearer token (OAuth2 password flow); throttled
+    per account and per client address."""
+    user = sign_in(runtime, form.username, form.password, client_address(request))
+    issued = sessions.issue(runtime, user)
+    return TokenResponse(access_token=issued.token, expires_at=issued.expires_at, role=user.role)
+
+
+@router.post("/auth/logout", status_code=204)
+def logout(user: CurrentUser, _session: SessionDep) -> None:
+    """End every session of the signed-in account: all its tokens and browser cookies."""
+    sessions.end_all(user)
+
+
+@router.get("/auth/lockouts", response_model=list[LockoutRead])
+def lockouts(_admin: AdminUser, session: SessionDep, runtime: RuntimeDep) -> list[LockoutRead]:
+    """The accounts, addresses and links locked out now by throttling (admin)."""
+    return [
+        LockoutRead.model_validate(c) for c in throttle.locked_out(session, runtime.clock.now())
+    ]
 
 
 @router.get("/auth/me", response_model=UserRead)
@@ -46,7 +62,7 @@ def list_users(
 
 @router.patch("/users/{user_id}", response_model=UserRead)
 def update_user(
-    user_id: int, data: UserUpdate, admin: AdminUser, session: SessionDep, runtime: RuntimeDep
+    user_id: PathId, data: UserUpdate, admin: AdminUser, session: SessionDep, runtime: RuntimeDep
 ) -> UserRead:
     """Deactivate an account, reset its password or correct its details (admin)."""
     user = service.get_user(session, user_id)

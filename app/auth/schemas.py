@@ -2,8 +2,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator, model_validator
 
+from app.auth import passwords
 from app.auth.models import Role
 
 
@@ -20,11 +21,17 @@ class UserCreate(BaseModel):
     username: str = Field(min_length=3, max_length=64, pattern=r"^[a-z0-9._-]+$")
     full_name: str = Field(min_length=1, max_length=200)
     role: Role
-    password: str = Field(min_length=10, max_length=256)
+    # The policy (length, common passwords, the username) is checked below; see app.auth.passwords.
+    password: str = Field(max_length=passwords.MAX_LENGTH)
     id_number: str | None = Field(default=None, max_length=64)
     position: str | None = Field(default=None, max_length=200)
     email: EmailStr | None = None
     agency_id: int | None = None
+
+    @model_validator(mode="after")
+    def _password_policy(self) -> UserCreate:
+        passwords.check(self.password, self.username)
+        return self
 
 
 class UserUpdate(BaseModel):
@@ -36,8 +43,13 @@ class UserUpdate(BaseModel):
     id_number: str | None = Field(default=None, max_length=64)
     position: str | None = Field(default=None, max_length=200)
     email: EmailStr | None = None
-    password: str | None = Field(default=None, min_length=10, max_length=256)
+    password: str | None = Field(default=None, max_length=passwords.MAX_LENGTH)
     active: bool | None = None
+
+    @field_validator("password")
+    @classmethod
+    def _password_policy(cls, password: str | None) -> str | None:
+        return None if password is None else passwords.check(password)
 
 
 class UserRead(BaseModel):
@@ -52,3 +64,13 @@ class UserRead(BaseModel):
     email: str | None
     agency_id: int | None
     active: bool
+
+
+class LockoutRead(BaseModel):
+    """A throttled key: `login:account:<name>`, `login:address:<ip>`, `download:link:<hash>`…"""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    key: str
+    locked_until: datetime
+    lockouts: int

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from app import errors
 from app.agencies.models import Agency
+from app.auth import sessions
 from app.auth.models import Role, User
 from app.auth.schemas import UserCreate, UserUpdate
 from app.custody import service as custody
@@ -18,6 +19,8 @@ from custody import Performer
 # Verifying against a real hash when the user does not exist keeps the timing the same, so the
 # response time does not tell which usernames exist.
 _DUMMY_HASH = hash_password("saksi-timing-equaliser")
+# Changes after which no session of the account may go on: a reactivated account starts afresh.
+SESSION_ENDING_CHANGES = frozenset({"password", "active", "role", "agency_id"})
 
 
 def create_user(session: Session, data: UserCreate, now: datetime, *, by: Performer) -> User:
@@ -65,8 +68,8 @@ def get_user(session: Session, user_id: int) -> User:
 def update_user(
     session: Session, user: User, data: UserUpdate, now: datetime, *, by: Performer
 ) -> User:
-    """Change an account: deactivate it (its tokens stop at once), reset its password (tokens
-    issued before stop), correct its details. On record when anything changed; never the
+    """Change an account: deactivate or reactivate it, reset its password (either ends every
+    session it has at once), correct its details. On record when anything changed; never the
     password. The last active administrator cannot be deactivated."""
     asked = data.model_dump(exclude_unset=True, exclude_none=True, exclude={"password"})
     changes = {field: value for field, value in asked.items() if getattr(user, field) != value}
@@ -78,6 +81,8 @@ def update_user(
         user.password_hash = hash_password(data.password)
         user.password_changed_at = now
         changes["password"] = "reset"
+    if changes.keys() & SESSION_ENDING_CHANGES:
+        sessions.end_all(user)
     if changes:
         session.flush()
         shown = custody.fields({"user": user.id, "username": user.username, "changes": changes})

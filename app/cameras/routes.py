@@ -17,16 +17,16 @@ from app.cameras.schemas import (
 )
 from app.custody import service as custody
 from app.deps import AdminUser, CurrentUser, RuntimeDep, SessionDep, StaffUser
-from app.http import ERROR_RESPONSES
+from app.http import ERROR_RESPONSES, PathId
 
 router = APIRouter(prefix="/api/v1", tags=["registry"], responses=ERROR_RESPONSES)
 
 
-def _nvr(nvr_id: int, session: SessionDep) -> Nvr:
+def _nvr(nvr_id: PathId, session: SessionDep) -> Nvr:
     return service.get_nvr(session, nvr_id)
 
 
-def _camera(camera_id: int, session: SessionDep) -> Camera:
+def _camera(camera_id: PathId, session: SessionDep) -> Camera:
     return service.get_camera(session, camera_id)
 
 

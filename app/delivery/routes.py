@@ -11,7 +11,7 @@ from app.delivery import purge, service
 from app.delivery.models import Delivery
 from app.delivery.schemas import DeliveryRead, DeliveryStarted, PurgeStatus
 from app.deps import CurrentUser, RuntimeDep, SessionDep, StaffUser, WritingStaff
-from app.http import ERROR_RESPONSES
+from app.http import ERROR_RESPONSES, PathId
 from app.requests import service as requests_service
 from app.requests.routes import RequestDep
 from app.runtime import Runtime
@@ -19,7 +19,7 @@ from app.runtime import Runtime
 router = APIRouter(prefix="/api/v1", tags=["delivery"], responses=ERROR_RESPONSES)
 
 
-def _readable(delivery_id: int, session: SessionDep, user: CurrentUser) -> Delivery:
+def _readable(delivery_id: PathId, session: SessionDep, user: CurrentUser) -> Delivery:
     delivery = session.get(Delivery, delivery_id)
     if delivery is None:
         raise errors.NotFound(f"no delivery {delivery_id}")

@@ -1,11 +1,13 @@
-"""Delivery jobs: the upload of a delivery, and the periodic purge."""
+"""Delivery jobs: the upload of a delivery, the periodic purge, and closing idle downloads."""
 
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from app import runtime as runtime_module
-from app.delivery import purge, service
+from app.db import unit_of_work
+from app.delivery import access, purge, service
 from app.jobs import job, periodic_job
 
 logger = logging.getLogger(__name__)
@@ -25,3 +27,13 @@ def purge_expired() -> list[int]:
     for delivery_id, reason in report.failed.items():
         logger.error("delivery %d could not be purged: %s", delivery_id, reason)
     return report.purged
+
+
+@periodic_job("delivery.close_download_sessions", minute="*/5")
+def close_download_sessions() -> int:
+    """Record the totals of every download session idle past its window (one custody event
+    each); return how many were closed."""
+    runtime = runtime_module.current()
+    window = timedelta(minutes=runtime.settings.download_session_minutes)
+    with unit_of_work(runtime.sessions) as session:
+        return access.close_idle(session, runtime.clock.now(), window)

@@ -15,7 +15,7 @@ from app.deps import RuntimeDep, SessionDep, StaffUser, WritingStaff
 from app.exports import service
 from app.exports.models import TERMINAL_STATES, Export
 from app.exports.schemas import ExportProgress, ExportRead
-from app.http import ERROR_RESPONSES
+from app.http import ERROR_RESPONSES, PathId
 from app.requests.routes import RequestDep
 from app.runtime import Runtime
 
@@ -23,7 +23,7 @@ router = APIRouter(prefix="/api/v1", tags=["exports"], responses=ERROR_RESPONSES
 PROGRESS_INTERVAL_SECONDS = 0.5
 
 
-def _export(export_id: int, session: SessionDep, _user: StaffUser) -> Export:
+def _export(export_id: PathId, session: SessionDep, _user: StaffUser) -> Export:
     return service.get_export(session, export_id)
 
 

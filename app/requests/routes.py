@@ -1,23 +1,23 @@
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Form, Query, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Query, Response, UploadFile
 from fastapi.responses import FileResponse
 from pydantic import ValidationError
 
 from app import errors
 from app.deps import CurrentUser, RuntimeDep, SessionDep, WritingStaff, WritingUser
-from app.http import ERROR_RESPONSES, field_errors
-from app.requests import letters, preservation, service
+from app.http import ERROR_RESPONSES, PathId, field_errors
+from app.requests import letters, listing, preservation, service
 from app.requests.models import EvidenceRequest, RequestStatus
-from app.requests.schemas import RequestCreate, RequestRead, RequestSummary
+from app.requests.schemas import DbId, RequestCreate, RequestRead, RequestSummary
 
 router = APIRouter(prefix="/api/v1/requests", tags=["requests"], responses=ERROR_RESPONSES)
 
 
-def readable_request(request_id: int, session: SessionDep, user: CurrentUser) -> EvidenceRequest:
+def readable_request(request_id: PathId, session: SessionDep, user: CurrentUser) -> EvidenceRequest:
     """Load a request the current user may see, or refuse."""
     request = service.get_request(session, request_id)
     service.check_can_read(user, request)
@@ -86,17 +86,38 @@ def check_preservation(
     return {"status": "queued"}
 
 
+def request_filters(
+    status: RequestStatus | None = None,
+    agency_id: Annotated[DbId | None, Query()] = None,
+    step: Annotated[int | None, Query(ge=1, le=50)] = None,
+    overdue: bool | None = None,
+    q: Annotated[str | None, Query(min_length=1, max_length=100,
+                                   description="text in the numbers, purpose or incident")] = None,
+    created_from: date | None = None,
+    created_to: date | None = None,
+) -> listing.RequestFilters:  # fmt: skip
+    return listing.RequestFilters(status, agency_id, step, overdue, q, created_from, created_to)
+
+
 @router.get("", response_model=list[RequestSummary])
 def list_requests(
     user: CurrentUser,
     session: SessionDep,
     runtime: RuntimeDep,
-    status: Annotated[RequestStatus | None, Query()] = None,
+    response: Response,
+    filters: Annotated[listing.RequestFilters, Depends(request_filters)],
+    limit: Annotated[int, Query(ge=1, le=listing.MAX_LIMIT)] = listing.DEFAULT_LIMIT,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> list[RequestSummary]:
-    """List requests: all for office staff, the own agency's for a pemohon."""
-    now = runtime.clock.now()
-    found = service.list_requests(session, user, status)
-    return [service.summarise(session, runtime.sop, r, now) for r in found]
+    """List requests, newest first, a page at a time: all for office staff, the own agency's
+    for a pemohon. The next page's cursor is in the `Link` header (`rel="next"`, RFC 8288)
+    and in `X-Next-Cursor`; none on the last page."""
+    page = listing.list_page(session, runtime.sop, user, filters, limit=limit, cursor=cursor,
+                             now=runtime.clock.now())  # fmt: skip
+    if page.next_cursor is not None:
+        response.headers["X-Next-Cursor"] = page.next_cursor
+        response.headers["Link"] = f'<?limit={limit}&cursor={page.next_cursor}>; rel="next"'
+    return page.items
 
 
 @router.get("/{request_id}", response_model=RequestRead)

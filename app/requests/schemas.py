@@ -6,12 +6,13 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field
 
+from app.http import MAX_ID
 from app.requests.models import DeliveryMethod, Preservation, RequestStatus
 from app.sop.schemas import CurrentStepRead, StepRecordRead
 
 Text = Field(min_length=1, max_length=4000)
 # Ids as the databases store them (signed 64-bit): a larger one is a 422, not a 500.
-DbId = Annotated[int, Field(ge=1, le=2**63 - 1)]
+DbId = Annotated[int, Field(ge=1, le=MAX_ID)]
 # CCTV footage and letters of this office: a year outside this range is a typing error (and
 # year 1 with an offset cannot even be moved to UTC).
 EARLIEST, LATEST = 2000, 2099

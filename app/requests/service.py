@@ -209,17 +209,6 @@ def check_can_read(user: User, request: EvidenceRequest) -> None:
         raise errors.NotYourAgency("this request belongs to another agency")
 
 
-def list_requests(
-    session: Session, user: User, status: RequestStatus | None = None
-) -> list[EvidenceRequest]:
-    query = select(EvidenceRequest).order_by(EvidenceRequest.created_at.desc())
-    if user.role is Role.PEMOHON:
-        query = query.where(EvidenceRequest.agency_id == user.agency_id)
-    if status is not None:
-        query = query.where(EvidenceRequest.status == status)
-    return list(session.scalars(query))
-
-
 def summarise(
     session: Session, sop: SopDefinition, request: EvidenceRequest, now: datetime
 ) -> RequestSummary:

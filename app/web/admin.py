@@ -23,6 +23,7 @@ from app.cameras.models import NvrVendor
 from app.cameras.schemas import CameraCreate, CameraUpdate, NvrCreate, NvrUpdate
 from app.custody import service as custody
 from app.deps import RuntimeDep, SessionDep
+from app.http import PathId
 from app.runtime import Runtime
 from app.web import forms, labels
 from app.web.routes import WebUser, render
@@ -131,7 +132,7 @@ async def add_agency(
 
 @router.post("/instansi/{agency_id}/status", response_model=None)
 async def toggle_agency(
-    request: Request, agency_id: int, user: AdminUser, runtime: RuntimeDep, session: SessionDep
+    request: Request, agency_id: PathId, user: AdminUser, runtime: RuntimeDep, session: SessionDep
 ) -> Response:
     await _submitted(request, runtime)
     agency = agencies.get_agency(session, agency_id)
@@ -142,7 +143,7 @@ async def toggle_agency(
 
 @router.post("/kamera/{camera_id}/status", response_model=None)
 async def toggle_camera(
-    request: Request, camera_id: int, user: AdminUser, runtime: RuntimeDep, session: SessionDep
+    request: Request, camera_id: PathId, user: AdminUser, runtime: RuntimeDep, session: SessionDep
 ) -> Response:
     """Take a camera out of what requests may name (broken, removed), or back in."""
     await _submitted(request, runtime)
@@ -168,7 +169,7 @@ async def add_nvr(
 
 @router.post("/nvr/{nvr_id}", response_model=None)
 async def change_nvr(
-    request: Request, nvr_id: int, user: AdminUser, runtime: RuntimeDep, session: SessionDep
+    request: Request, nvr_id: PathId, user: AdminUser, runtime: RuntimeDep, session: SessionDep
 ) -> Response:
     """Change an NVR's address, account, zone and device settings (its vendor stays)."""
     values = await _submitted(request, runtime)
@@ -195,7 +196,7 @@ def _nvr_change(data: dict[str, Any], values: dict[str, str], vendor: NvrVendor)
 
 @router.post("/nvr/{nvr_id}/uji", response_model=None)
 def test_nvr(
-    request: Request, nvr_id: int, user: AdminUser, runtime: RuntimeDep, session: SessionDep,
+    request: Request, nvr_id: PathId, user: AdminUser, runtime: RuntimeDep, session: SessionDep,
     csrf: Annotated[str, Form()],
 ) -> Response:  # fmt: skip
     """Test the connection: the device's make, model and clock offset, shown in its row."""
@@ -233,7 +234,7 @@ __all__ = ["AGENCY_KINDS", "AgencyKind", "router"]
 
 @router.post("/pengguna/{user_id}/status", response_model=None)
 async def toggle_user(
-    request: Request, user_id: int, user: AdminUser, runtime: RuntimeDep, session: SessionDep
+    request: Request, user_id: PathId, user: AdminUser, runtime: RuntimeDep, session: SessionDep
 ) -> Response:
     """Deactivate an account (its sessions end at once) or activate it again."""
     values = await _submitted(request, runtime)
@@ -249,7 +250,7 @@ async def toggle_user(
 
 @router.post("/pengguna/{user_id}/sandi", response_model=None)
 async def reset_password(
-    request: Request, user_id: int, user: AdminUser, runtime: RuntimeDep, session: SessionDep
+    request: Request, user_id: PathId, user: AdminUser, runtime: RuntimeDep, session: SessionDep
 ) -> Response:
     """Set a new password for an account (forgotten, or exposed): its old sessions end."""
     values = await _submitted(request, runtime)

@@ -17,6 +17,7 @@ from app.delivery.backends import local_backend
 from app.delivery.models import Delivery
 from app.deps import RuntimeDep, SessionDep
 from app.handover import issuing, packaging
+from app.http import PathId
 from app.requests import letters
 from app.requests.models import EvidenceRequest
 from app.runtime import Runtime
@@ -55,7 +56,7 @@ def deliver(
 
 @router.post("/permintaan/{request_id}/cabut/{delivery_id}", response_model=None)
 def revoke(
-    request: Request, evidence: PostedRequest, delivery_id: int, user: WebUser,
+    request: Request, evidence: PostedRequest, delivery_id: PathId, user: WebUser,
     runtime: RuntimeDep, session: SessionDep,
 ) -> Response:  # fmt: skip
     """Withdraw the recipient's access now (office staff); the purge still runs at day 14."""
@@ -107,7 +108,7 @@ def signed_scan(
 
 @router.get("/permintaan/{request_id}/unduh/{delivery_id}/{file_name}", response_model=None)
 def download(
-    request: Request, request_id: int, delivery_id: int, file_name: str, user: WebUser,
+    request: Request, request_id: PathId, delivery_id: PathId, file_name: str, user: WebUser,
     runtime: RuntimeDep, session: SessionDep,
 ) -> Response:  # fmt: skip
     """The agency portal's download: the signed-in recipient's agency, while the link lives."""

@@ -17,21 +17,24 @@ from starlette.datastructures import UploadFile
 from app import errors
 from app.agencies.service import list_agencies
 from app.auth import service as auth_service
+from app.auth import sessions
+from app.auth.login import client_address, sign_in
 from app.auth.models import READ_ONLY_ROLES, STAFF_ROLES, WRITING_STAFF_ROLES, Role, User
+from app.auth.throttle import TooManyAttempts
 from app.cameras.service import list_cameras
 from app.deps import RuntimeDep, SessionDep
 from app.exports import service as exports_service
 from app.handover.guard import check_completable
-from app.requests import letters, preservation
+from app.http import PathId
+from app.requests import letters, listing, preservation
 from app.requests import service as requests_service
 from app.requests.models import EvidenceRequest
 from app.runtime import Runtime
-from app.security import read_token
 from app.sop import service as sop_service
 from app.sop.definition import COMPLETABLE_ACTIONS, StepAction
 from app.web import forms, labels
 from app.web.handover_view import handover_context
-from app.web.session import check_csrf, close_session, csrf_token, open_session, session_token
+from app.web.session import check_csrf, close_session, csrf_token, open_session, web_session_user
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).with_name("templates"))
@@ -46,17 +49,10 @@ class ReasonRequired(errors.Unprocessable):
 
 
 def web_user(request: Request, runtime: RuntimeDep, session: SessionDep) -> User:
-    token = session_token(request)
-    if token is None:
-        raise LoginRequired("login required")
     try:
-        claims = read_token(runtime.token_key, token, runtime.clock.now())
-    except errors.InvalidToken as exc:
-        raise LoginRequired("session expired") from exc
-    user = session.get(User, claims.user_id)
-    if user is None or not user.active:
-        raise LoginRequired("account disabled")
-    return user
+        return web_session_user(request, runtime, session)
+    except errors.Unauthorized as exc:  # no cookie, or its session ended: sign in again
+        raise LoginRequired(exc.detail) from exc
 
 
 WebUser = Annotated[User, Depends(web_user)]
@@ -119,17 +115,27 @@ def login(
     password: Annotated[str, Form()] = "",
 ) -> Response:
     try:
-        user = auth_service.authenticate(session, username.strip(), password)
+        user = sign_in(runtime, username, password, client_address(request))
     except errors.InvalidCredentials as exc:
         error = labels.message(exc.code)
         return render(request, runtime, "login.html", 401, username=username, error=error)
+    except TooManyAttempts as exc:
+        error = f"Terlalu banyak percobaan masuk. Coba lagi dalam {exc.retry_after} detik."
+        page = render(request, runtime, "login.html", 429, username=username, error=error)
+        page.headers["Retry-After"] = str(exc.retry_after)
+        return page
     response = RedirectResponse("/", status_code=303)
-    open_session(response, runtime, user)
+    open_session(response, runtime, session, user)
     return response
 
 
 @router.post("/keluar")
-def logout() -> RedirectResponse:
+def logout(request: Request, runtime: RuntimeDep, session: SessionDep) -> RedirectResponse:
+    """Sign out: every session of the account ends, this browser's and any copy of it."""
+    try:
+        sessions.end_all(web_session_user(request, runtime, session))
+    except errors.Unauthorized:
+        pass  # already ended: nothing more to end
     response = RedirectResponse("/masuk", status_code=303)
     close_session(response)
     return response
@@ -139,14 +145,15 @@ def logout() -> RedirectResponse:
 def dashboard(
     request: Request, user: WebUser, runtime: RuntimeDep, session: SessionDep
 ) -> HTMLResponse:
-    now = runtime.clock.now()
-    found = requests_service.list_requests(session, user)
-    summaries = [requests_service.summarise(session, runtime.sop, r, now) for r in found]
-    counts = {status: sum(1 for s in summaries if s.status == status) for status in labels.STATUSES}
-    overdue = [s for s in summaries if s.current_step is not None and s.current_step.overdue]
+    now, sop = runtime.clock.now(), runtime.sop
+    text = request.query_params.get("cari", "").strip()[:100] or None
+    filters = listing.RequestFilters(text=text)
+    page = listing.list_page(session, sop, user, filters, now=now,
+                             cursor=request.query_params.get("halaman") or None)  # fmt: skip
+    overdue = listing.count(session, sop, user, listing.RequestFilters(overdue=True), now)
     return render(
-        request, runtime, "dashboard.html", user=user, requests=summaries, counts=counts,
-        overdue=overdue,
+        request, runtime, "dashboard.html", user=user, requests=page.items, search=text or "",
+        counts=listing.status_counts(session, user), overdue=overdue, next_page=page.next_cursor,
     )  # fmt: skip
 
 
@@ -238,7 +245,7 @@ def _readable(session: Session, user: User, request_id: int) -> EvidenceRequest:
 
 
 def posted_request(
-    request: Request, request_id: int, user: WritingWebUser, runtime: RuntimeDep,
+    request: Request, request_id: PathId, user: WritingWebUser, runtime: RuntimeDep,
     session: SessionDep, csrf: Annotated[str, Form()],
 ) -> EvidenceRequest:  # fmt: skip
     """The request a form on its page acts on: a user who may change something, the form's CSRF
@@ -252,7 +259,7 @@ PostedRequest = Annotated[EvidenceRequest, Depends(posted_request)]
 
 @router.get("/permintaan/{request_id}", response_class=HTMLResponse)
 def request_page(
-    request: Request, request_id: int, user: WebUser, runtime: RuntimeDep, session: SessionDep
+    request: Request, request_id: PathId, user: WebUser, runtime: RuntimeDep, session: SessionDep
 ) -> HTMLResponse:
     evidence = _readable(session, user, request_id)
     return _render_request(request, runtime, session, user, evidence, error=None)

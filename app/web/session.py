@@ -4,26 +4,30 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from datetime import timedelta
 
 from fastapi import Request, Response
+from sqlalchemy.orm import Session
 
 from app import errors
+from app.auth import sessions
 from app.auth.models import User
 from app.deps import SESSION_COOKIE as COOKIE
 from app.runtime import Runtime
-from app.security import issue_token
+from app.security import read_token
 from app.settings import Environment
 
 
-def open_session(response: Response, runtime: Runtime, user: User) -> None:
-    """Log the browser in: the same signed token as the API, in an HttpOnly cookie."""
-    ttl = timedelta(minutes=runtime.settings.token_ttl_minutes)
-    token = issue_token(runtime.token_key, user.id, user.role.value, runtime.clock.now(), ttl)
+def open_session(response: Response, runtime: Runtime, session: Session, user: User) -> None:
+    """Log the browser in: a web session (idle timeout), named by a signed token that also
+    carries the account's session generation, in an HttpOnly cookie."""
+    sid = sessions.open_web_session(
+        session, user, runtime.clock.now(), sessions.idle_limit(runtime)
+    )
+    issued = sessions.issue(runtime, user, session_id=sid)
     response.set_cookie(
         COOKIE,
-        token,
-        max_age=int(ttl.total_seconds()),
+        issued.token,
+        max_age=runtime.settings.token_ttl_minutes * 60,
         httponly=True,
         samesite="strict",
         secure=runtime.settings.env is Environment.PRODUCTION,
@@ -33,6 +37,18 @@ def open_session(response: Response, runtime: Runtime, user: User) -> None:
 
 def close_session(response: Response) -> None:
     response.delete_cookie(COOKIE, path="/")
+
+
+def web_session_user(request: Request, runtime: Runtime, session: Session) -> User:
+    """The user whose live session the browser's cookie names, else InvalidToken."""
+    token = session_token(request)
+    if token is None:
+        raise errors.Unauthorized("login required")
+    now = runtime.clock.now()
+    claims = read_token(runtime.token_key, token, now)
+    if claims.session_id is not None:  # a bearer token in a cookie has no idle timeout
+        sessions.touch_web_session(runtime.sessions, claims, now, sessions.idle_limit(runtime))
+    return sessions.session_user(session, claims)
 
 
 def session_token(request: Request) -> str | None:

@@ -99,7 +99,7 @@ def test_only_admins_create_users(factory: Factory) -> None:
         "username": "staf-baru",
         "full_name": "Staf Baru",
         "role": "operator",
-        "password": "x" * 12,
+        "password": "Kantor-Cirebon-2026",
     }
 
     refused = factory.client.post("/api/v1/users", json=new, headers=factory.headers(operator))
@@ -117,7 +117,7 @@ def test_only_admins_create_users(factory: Factory) -> None:
 def test_a_pemohon_must_belong_to_an_authorised_agency(factory: Factory) -> None:
     admin = factory.user(Role.ADMIN)
     inactive = factory.agency("Lembaga Nonaktif", active=False)
-    base = {"full_name": "Penyidik", "role": "pemohon", "password": "x" * 12}
+    base = {"full_name": "Penyidik", "role": "pemohon", "password": "Penyidik-Cirebon-2026"}
 
     without = factory.client.post(
         "/api/v1/users", json={**base, "username": "penyidik-a"}, headers=factory.headers(admin)

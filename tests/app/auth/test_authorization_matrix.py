@@ -84,6 +84,8 @@ GET    /docs/oauth2-redirect                                    -    + + + + + +
 GET    /redoc                                                   -    + + + + + + + + + + +
 POST   /api/v1/auth/token                                       -    + + + + + + + + + + +
 GET    /api/v1/auth/me                                          -    U + + + + + + + + + +
+POST   /api/v1/auth/logout                                      -    U + + + + + + + + + +
+GET    /api/v1/auth/lockouts                                    -    U + F F F F F F F F F
 GET    /api/v1/users                                            -    U + + + + + + + + F F
 POST   /api/v1/users                                            -    U + F F F F F F F F F
 PATCH  /api/v1/users/{user_id}                                  -    U + F F F F F F F F F
