@@ -6,6 +6,7 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import socket
 import stat
 import subprocess
@@ -34,6 +35,7 @@ def walked(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], Pa
             "--sim-size", "320x240", "--sim-fps", "5", "--port", str(PORT)]  # fmt: skip
     done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=300, check=False)
     assert done.returncode == 0, done.stderr[-3000:]
+    (data_dir.parent / f"{data_dir.name}.log").write_text(done.stderr)  # for the secrets test
     return json.loads(done.stdout.strip().splitlines()[-1]), data_dir
 
 
@@ -121,12 +123,12 @@ def test_every_address_printed_into_evidence_is_the_one_served(
 
 
 @contextmanager
-def _serving(data_dir: Path) -> Iterator[None]:
+def _serving(data_dir: Path, log: Path | None = None) -> Iterator[None]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SAKSI_")}
     env["SAKSI_DATA_DIR"] = str(data_dir)
     argv = [sys.executable, "-m", "app.cli", "serve", "--port", str(PORT)]
-    with subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL,
-                          stderr=subprocess.DEVNULL) as server:  # fmt: skip
+    sink = log.open("w") if log else subprocess.DEVNULL
+    with subprocess.Popen(argv, env=env, stdout=sink, stderr=sink) as server:
         try:
             deadline = time.monotonic() + 60
             while time.monotonic() < deadline:
@@ -138,6 +140,8 @@ def _serving(data_dir: Path) -> Iterator[None]:
         finally:
             server.terminate()
             server.wait(timeout=20)
+            if log:
+                sink.close()  # type: ignore[union-attr]
 
 
 def _bast_qr(pdf: Path, scratch: Path) -> str:
@@ -174,3 +178,59 @@ def test_everything_the_office_wrote_is_readable_by_its_owner_only(
     ]
     assert exposed == []
     assert (data_dir / "saksi.db").is_file()
+
+
+def test_no_secret_of_a_full_run_reaches_its_logs(
+    walked: tuple[dict[str, Any], Path], tmp_path: Path
+) -> None:
+    """Issue 17: the full /unduh/{token} link was in the access log 30 times in one run. The
+    walkthrough's log, then a served session that downloads through the link, signs every demo
+    account in (API and web), fails a login and sends tokens in a query: none of the secrets
+    it used may appear in any log line."""
+    summary, data_dir = walked
+    secrets_dir = data_dir / "secrets"
+    accounts = [line.split()[1:] for line in (secrets_dir / "demo-accounts.txt").read_text()
+                .splitlines() if line.strip()]  # fmt: skip
+    link = summary["delivery"]["url"]
+    secrets = {
+        "link token": link.rsplit("/", 1)[1],
+        "NVR password": (secrets_dir / "nvr-sim-password").read_text().strip(),
+        "initial admin password": (secrets_dir / "initial-admin-password").read_text().strip(),
+        **{f"password of {user}": password for user, _slash, password in accounts},
+    }
+    served_log = tmp_path / "serve.log"
+    with _serving(data_dir, served_log):
+        secrets.update(_exercise(link, [(user, password) for user, _s, password in accounts]))
+    logs = (data_dir.parent / f"{data_dir.name}.log").read_text() + served_log.read_text()
+    assert "GET /unduh/" in logs  # the downloads were logged, redacted
+    assert "/api/v1/auth/token" in logs
+    leaked = sorted(name for name, secret in secrets.items() if secret in logs)
+    assert not leaked, leaked
+    assert "eyJ" not in logs  # no JWT of any kind
+
+
+def _exercise(link: str, accounts: list[tuple[str, str]]) -> dict[str, str]:
+    """Use the secrets over HTTP; return the tokens issued on the way."""
+    base, issued = link.split("/unduh/", maxsplit=1)[0], {}
+    with httpx.Client(base_url=base, timeout=30) as client:
+        page = client.get(link)
+        assert page.status_code == 200
+        names = sorted(set(re.findall(r'href="/unduh/[^/"]+/([^"]+)"', page.text)))
+        assert names
+        client.get(f"{link}/{names[0]}", headers={"Range": "bytes=0-99"})
+        for user, password in accounts:
+            answer = client.post(
+                "/api/v1/auth/token", data={"username": user, "password": password}
+            )
+            assert answer.status_code == 200, answer.text
+            issued[f"JWT of {user}"] = answer.json()["access_token"]
+            client.get(
+                "/api/v1/auth/me", headers={"Authorization": f"Bearer {issued[f'JWT of {user}']}"}
+            )
+            client.post("/masuk", data={"username": user, "password": password})
+        client.post(
+            "/api/v1/auth/token", data={"username": "admin-demo", "password": "salah-sandi-x"}
+        )
+        client.get(f"/healthz?token={issued[f'JWT of {accounts[0][0]}']}")
+    issued["wrong password"] = "salah-sandi-x"
+    return issued
