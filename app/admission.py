@@ -7,6 +7,10 @@ minutes after the load stopped (issue 17). Here at most `limit` requests run at 
 `queue` more wait, each at most `wait_s`; anything beyond is refused at once with 503 and
 `Retry-After`, in the one error envelope. Health probes are never queued: they tell whether
 the process is alive, which under load it is.
+
+A request holds its place until its response starts, not until its body has been sent: the
+work that needs a thread and a connection is done by then, and a download streaming a package
+to a slow link for minutes, or an export's progress stream, must not keep others out.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ import asyncio
 import json
 import logging
 
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 logger = logging.getLogger(__name__)
 UNQUEUED = frozenset({"/healthz", "/readyz"})
@@ -50,13 +54,27 @@ class Admission:
         if not await self._admit():
             await self._refuse(send)
             return
-        try:
-            await self.app(scope, receive, send)
-        finally:
+        released = False
+
+        async def release() -> None:
+            nonlocal released
+            if released:
+                return
+            released = True
             freed = self._freed
             async with freed:
                 self.running -= 1
                 freed.notify()
+
+        async def send_then_release(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                await release()  # the answer is computed; its body may take its time
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_then_release)
+        finally:
+            await release()
 
     async def _admit(self) -> bool:
         """Take a place, waiting in line if there is room in it; False when refused."""

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 
 import httpx
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse
+from starlette.responses import PlainTextResponse, StreamingResponse
 from starlette.routing import Route
 
 from app.admission import Admission
@@ -60,3 +61,35 @@ async def waits_too_long() -> list[int]:
 
 def test_a_request_that_waits_past_its_time_is_turned_away_and_the_rest_run() -> None:
     assert asyncio.run(waits_too_long()) == [200, 200, 503]
+
+
+async def streams_then_works() -> tuple[list[int], int]:
+    """Two slow streams (downloads, progress) are answering; a third request still runs."""
+    finish = asyncio.Event()
+
+    async def chunks() -> AsyncIterator[bytes]:
+        yield b"first"
+        await finish.wait()
+        yield b"last"
+
+    async def stream(_request: Request) -> StreamingResponse:
+        return StreamingResponse(chunks())
+
+    async def work(_request: Request) -> PlainTextResponse:
+        return PlainTextResponse("done")
+
+    app = Admission(Starlette(routes=[Route("/stream", stream), Route("/work", work)]),
+                    limit=2, queue=0, wait_s=1.0)  # fmt: skip
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://saksi") as client:
+        streams = [asyncio.create_task(client.get("/stream")) for _ in range(2)]
+        await asyncio.sleep(0.2)
+        during = (await client.get("/work")).status_code
+        finish.set()
+        return [r.status_code for r in await asyncio.gather(*streams)], during
+
+
+def test_a_streaming_body_does_not_hold_a_place() -> None:
+    streams, during = asyncio.run(streams_then_works())
+    assert streams == [200, 200]
+    assert during == 200  # with the places held to the end of the bodies it was a 503
