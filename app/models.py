@@ -8,6 +8,7 @@ from app.delivery.access import DownloadSession
 from app.delivery.models import Delivery, DeliveryLink, DeliveryState
 from app.exports.models import Export, ExportAttempt, ExportState, NvrSlot
 from app.handover.models import BastCounter, EvidencePackage, Handover
+from app.jobs.leases import JobLease
 from app.requests.models import DeliveryMethod, EvidenceRequest, RequestItem, RequestStatus
 from app.sop.models import StepOutcome, StepRecord
 
@@ -28,6 +29,7 @@ __all__ = [
     "Export",
     "ExportAttempt",
     "ExportState",
+    "JobLease",
     "Nvr",
     "NvrSlot",
     "NvrVendor",

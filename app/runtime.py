@@ -19,6 +19,8 @@ from app.clock import Clock, SystemClock
 from app.custody.service import CHECKPOINT_POLICY, CheckpointPolicy
 from app.db import make_engine, make_session_factory, snapshot
 from app.jobs import JobQueue, build_huey
+from app.jobs.identity import this_worker
+from app.jobs.leases import Leases
 from app.security import SecretBox
 from app.settings import Environment, Settings
 from app.sop.definition import SopDefinition, load_sop
@@ -88,6 +90,9 @@ def build_runtime(
         runtime.office_key, settings.custody_origin, settings.checkpoint_every_events
     )
     runtime.sessions.configure(info={CHECKPOINT_POLICY: policy})
+    # Periodic jobs: every worker may schedule them, one runs each per period (app.jobs.leases).
+    runtime.queue.leases = Leases(runtime.sessions, runtime.clock)
+    runtime.queue.holder = this_worker
     set_current(runtime)
     return runtime
 

@@ -38,17 +38,14 @@ from app.exports.models import (
     ExportState,
     NvrSlot,
 )
+from app.jobs.identity import this_worker
 from app.runtime import Runtime
 
 logger = logging.getLogger(__name__)
 
 STALE_AFTER = timedelta(seconds=60)  # twelve missed heartbeats
 WORKER_LOST = "WorkerLost"
-
-
-def this_worker() -> str:
-    """How attempts name the process that runs them: its host and pid."""
-    return f"{socket.gethostname()}:{os.getpid()}"
+__all__ = ["recover", "requeue_orphans", "this_worker"]
 
 
 def recover(runtime: Runtime, stale_after: timedelta = STALE_AFTER) -> list[int]:
@@ -97,12 +94,24 @@ def _has_running(export: Export) -> bool:
 
 def _gone(attempt: ExportAttempt, stale_before: datetime) -> str | None:
     """Why an attempt's worker is taken for dead, or None while it may be alive."""
-    host, _, pid = attempt.worker.rpartition(":")
-    if host == socket.gethostname() and pid.isdigit() and not _process_runs(int(pid)):
-        return f"its process ({pid}) is gone"
+    host, pid, start = _named(attempt.worker)
+    if host == socket.gethostname() and pid.isdigit():
+        if int(pid) == os.getpid() and start != this_worker().rsplit(":", 1)[1]:
+            return f"it ran in an earlier process with this pid ({pid}), before a restart"
+        if int(pid) != os.getpid() and not _process_runs(int(pid)):
+            return f"its process ({pid}) is gone"
     if attempt.heartbeat_at < stale_before:
         return f"no heartbeat since {attempt.heartbeat_at.isoformat()}"
     return None
+
+
+def _named(worker: str) -> tuple[str, str, str]:
+    """Host, pid and start id of a worker name (names from before the start id have none)."""
+    parts = worker.split(":")
+    if len(parts) >= 3 and parts[-2].isdigit():
+        return ":".join(parts[:-2]), parts[-2], parts[-1]
+    host, _, pid = worker.rpartition(":")
+    return host, pid, ""
 
 
 def _process_runs(pid: int) -> bool:

@@ -25,6 +25,7 @@ from huey.exceptions import RetryTask
 from sqlalchemy.orm import Session
 
 from app.db import after_commit
+from app.jobs.leases import Leases
 
 logger = logging.getLogger(__name__)
 
@@ -127,6 +128,9 @@ class JobQueue:
 
     def __init__(self, huey: Huey) -> None:
         self.huey = huey
+        # Set by the runtime: periodic jobs then run once per period across every worker.
+        self.leases: Leases | None = None
+        self.holder: Callable[[], str] = lambda: "unnamed"
         self._tasks: dict[str, Any] = {}
         for spec in registered_jobs().values():
             self._tasks[spec.name] = self._bind(spec)
@@ -135,10 +139,35 @@ class JobQueue:
 
     def _bind(self, spec: JobSpec) -> Any:
         if spec.schedule is not None:
-            return self.huey.periodic_task(crontab(**spec.schedule), name=spec.name)(spec.func)
+            run = self._exclusive(spec)
+            return self.huey.periodic_task(crontab(**spec.schedule), name=spec.name)(run)
         return self.huey.task(name=spec.name, retries=spec.retries, retry_delay=spec.retry_delay)(
             _retrying(spec.func)
         )
+
+    def _exclusive(self, spec: JobSpec) -> JobFunction:
+        """The periodic job, run only by the copy that claims its lease (see `leases`)."""
+
+        @functools.wraps(spec.func)
+        def run() -> Any:
+            leases, holder = self.leases, self.holder()
+            if leases is None:
+                return spec.func()
+            if not leases.claim(spec.name, holder):
+                logger.debug("%s: run by another worker this period", spec.name)
+                return None
+            stop = threading.Event()
+            renewer = threading.Thread(target=_renew, args=(leases, spec.name, holder, stop),
+                                       name=f"lease-{spec.name}", daemon=True)  # fmt: skip
+            renewer.start()
+            try:
+                return spec.func()
+            finally:
+                stop.set()
+                renewer.join()
+                leases.release(spec.name, holder)
+
+        return run
 
     def enqueue(self, session: Session, name: str, *args: Any) -> None:
         """Dispatch job `name` once `session` commits; nothing is sent if it rolls back."""
@@ -202,6 +231,15 @@ class JobQueue:
             consumer, self._consumer = self._consumer, None
         if consumer is not None:
             consumer.stop(graceful=True)
+
+
+def _renew(leases: Leases, name: str, holder: str, stop: threading.Event) -> None:
+    """Renew a running job's lease every quarter lease until `stop`."""
+    while not stop.wait(leases.lease.total_seconds() / 4):
+        try:
+            leases.renew(name, holder)
+        except Exception:
+            logger.exception("%s: could not renew its lease", name)
 
 
 def _retrying(func: JobFunction) -> JobFunction:

@@ -31,6 +31,7 @@ from app.exports import pipeline, recovery
 from app.exports import service as export_service
 from app.exports.limiter import NvrSlots
 from app.exports.models import AttemptOutcome, Export, ExportPurpose, ExportState
+from app.jobs.leases import JobLease
 from app.nvr.fetching import Progress
 from app.requests.models import EvidenceRequest
 from app.runtime import Runtime, set_current
@@ -180,7 +181,9 @@ def test_recovery_closes_only_attempts_whose_worker_is_gone_and_is_idempotent(
         "stale elsewhere": ("other-host:4242", timedelta(minutes=2)),
         "beating elsewhere": ("other-host:4243", timedelta(seconds=5)),
         "dead here": (f"{here}:{gone.pid}", timedelta(seconds=1)),
-        "alive here": (f"{here}:{os.getpid()}", timedelta(seconds=30)),
+        "alive here": (recovery.this_worker(), timedelta(seconds=30)),
+        # A restarted container: the same hostname and pid (1, say), another start.
+        "before a restart": (f"{here}:{os.getpid()}:0badc0ffee00", timedelta(seconds=1)),
     }
     ids = _running_exports(runtime, world.request_id, list(workers.values()))
     before = len(events(runtime, world.request_id))
@@ -188,15 +191,16 @@ def test_recovery_closes_only_attempts_whose_worker_is_gone_and_is_idempotent(
     restarted = recovery.recover(runtime)
     again = recovery.recover(runtime)
 
-    assert sorted(restarted) == sorted([ids[0], ids[2]])
+    assert sorted(restarted) == sorted([ids[0], ids[2], ids[4]])
     assert again == []
     states = {name: state_of(runtime, i) for name, i in zip(workers, ids, strict=True)}
     assert states == {"stale elsewhere": ExportState.QUEUED, "beating elsewhere":
                       ExportState.FETCHING, "dead here": ExportState.QUEUED,
-                      "alive here": ExportState.FETCHING}  # fmt: skip
-    assert len(events(runtime, world.request_id)) == before + 2  # one attempt_ended each
+                      "alive here": ExportState.FETCHING,
+                      "before a restart": ExportState.QUEUED}  # fmt: skip
+    assert len(events(runtime, world.request_id)) == before + 3  # one attempt_ended each
     pending = [t.args for t in runtime.queue.huey.pending() if t.name == "exports.fetch_item"]
-    assert sorted(pending) == sorted([(ids[0],), (ids[2],)])
+    assert sorted(pending) == sorted([(ids[0],), (ids[2],), (ids[4],)])
 
 
 def _running_exports(
@@ -343,3 +347,63 @@ def test_a_fetch_that_swallows_the_first_cancellation_is_cancelled_again(
         asyncio.run(pipeline._beating(runtime, plan, beat, stubborn()))
     assert len(cancellations) == 2
     assert cancellations[1] < 1
+
+
+# --- the worker that ran the periodic jobs, killed ------------------------------------------------
+
+
+@pytest.fixture
+def two_workers(
+    tmp_path: Path, sim_cache: Path, anchor: datetime
+) -> Iterator[tuple[World, Workers]]:
+    thread = start_simulator(sim_cache, {})
+    settings = Settings(data_dir=tmp_path / "data", _env_file=None)  # type: ignore[call-arg]
+    settings.data_dir.mkdir(parents=True)
+    migrate.upgrade(settings.resolved_database_url)
+    window = TimeWindow(anchor + timedelta(seconds=24), anchor + timedelta(seconds=34))
+    world = build_world(settings, thread.simulator, window)
+    with (tmp_path / "workers.log").open("wb") as log:
+        workers = Workers(settings.data_dir, log)
+        yield world, workers
+        workers.stop()
+    thread.stop()
+    world.runtime.close()
+    set_current(None)
+
+
+def _last_holder(runtime: Runtime, job: str) -> str | None:
+    with unit_of_work(runtime.sessions) as session:
+        row = session.get(JobLease, job)
+        return row.holder if row is not None and row.holder else None
+
+
+def test_killing_the_worker_that_runs_the_periodic_jobs_leaves_them_to_another(
+    two_workers: tuple[World, Workers],
+) -> None:
+    """Issue 18: kill the worker that ran the scheduler and nothing recovered any more. Now
+    every worker schedules, one runs each job per period; kill -9 the one that ran the
+    recovery and the other recovers a stuck export at its next period, once."""
+    world, workers = two_workers
+    runtime = world.runtime
+    started = {str(w.pid): w for w in (workers.start(), workers.start())}
+    job = "exports.recover_interrupted"
+    wait_until(lambda: _last_holder(runtime, job) is not None, 60, "the first recovery run")
+    holder = _last_holder(runtime, job)
+    assert holder is not None
+    victim = started.pop(holder.split(":")[-2])
+    [survivor] = started.values()
+    victim.send_signal(signal.SIGKILL)
+    victim.wait(timeout=10)
+
+    [stuck] = _running_exports(runtime, world.request_id,
+                               [("lost-host:4242:0badc0ffee00", timedelta(minutes=2))])  # fmt: skip
+    # The survivor's scheduler ticks every 60 s: within two periods the stuck export is taken.
+    wait_until(lambda: state_of(runtime, stuck) is not ExportState.FETCHING, 130, "recovery")
+
+    after = _last_holder(runtime, job)
+    assert after is not None
+    assert after.split(":")[-2] == str(survivor.pid)
+    export = load(runtime, stuck)
+    assert export.attempts[0].outcome is AttemptOutcome.INTERRUPTED
+    ended = [o for a, o in events(runtime, world.request_id) if a == "export.attempt_ended"]
+    assert len(ended) == 1  # recovered once, not by each worker
