@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from custody.atomic import create_once
 from custody.errors import OfficeKeyError
 
 
@@ -32,19 +32,15 @@ def load_or_create(path: Path) -> OfficeKey:
     """Load the office key from a PEM file, creating it (owner-only) on first use."""
     if path.exists():
         return load(path)
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     key = Ed25519PrivateKey.generate()
     pem = key.private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     )
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return load(path)  # another process created it first
-    with open(fd, "wb") as handle:
-        handle.write(pem)
+    # Two processes starting at once: one key is published, whole, and both use it.
+    if create_once(path, pem) != pem:
+        return load(path)
     return OfficeKey(key)
 
 
