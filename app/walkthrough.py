@@ -8,6 +8,7 @@ scan, and logs the request. Every call goes over HTTP to the real service on loo
 
 from __future__ import annotations
 
+import io
 import json
 import threading
 import time
@@ -18,6 +19,7 @@ from typing import Any
 
 import httpx
 import uvicorn
+from PIL import Image, ImageDraw
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -179,14 +181,17 @@ class Walk:
 
     def handover(self, request_id: int) -> dict[str, Any]:
         issued = self.call(Role.OPERATOR, "POST", f"/api/v1/requests/{request_id}/bast")
-        pdf = self.http.get(f"/api/v1/requests/{request_id}/bast.pdf",
-                            headers=self.headers(Role.OPERATOR))  # fmt: skip
-        # In the office the printed BAST is signed and scanned; the demo records the PDF itself.
+        printed = self.http.get(f"/api/v1/requests/{request_id}/bast.pdf",
+                                headers=self.headers(Role.OPERATOR))  # fmt: skip
+        printed.raise_for_status()  # the operator prints it for both parties to sign
+        # In the office the printed BAST is signed and scanned; the demo uploads a stand-in
+        # scan (a page image saying so): Saksi refuses the generated, unsigned PDF itself.
+        scan = demo_scan(f"Contoh pindaian BAST {issued['number']} (demo, tanpa tanda tangan)")
         self.call(
             Role.OPERATOR,
             "POST",
             f"/api/v1/requests/{request_id}/bast/signed-scan",
-            files={"scan": ("bast-ditandatangani.pdf", pdf.content, "application/pdf")},
+            files={"scan": ("bast-ditandatangani.pdf", scan, "application/pdf")},
         )
         base = self.runtime.settings.data_dir.resolve()
         with self.runtime.sessions() as session:
@@ -239,3 +244,12 @@ def export_camera(session: Session, export: Export) -> tuple[str, str, datetime,
 
 def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat().replace("+00:00", "Z") if moment else None
+
+
+def demo_scan(text: str) -> bytes:
+    """A stand-in for a scanner's PDF: one A4 page that is an image with `text` on it."""
+    page = Image.new("L", (620, 877), color=255)
+    ImageDraw.Draw(page).text((60, 80), text, fill=0)
+    out = io.BytesIO()
+    page.save(out, format="PDF", resolution=75.0)
+    return out.getvalue()

@@ -119,8 +119,12 @@ def _in_letter_order(doc: BastDocument) -> list[ClipRow | UnavailableRow]:
 
 
 def _row(doc: BastDocument, index: int, item: ClipRow | UnavailableRow) -> list[str]:
-    start = item.start_at.astimezone(doc.zone)
-    end = item.end_at.astimezone(doc.zone)
+    """A clip's row gives the window it delivers (a partial clip ends before the window asked
+    for: the recipient signs for what they get); an unavailable item's, the window asked for."""
+    start, end = item.start_at, item.end_at
+    if isinstance(item, ClipRow):
+        start, end = item.delivered_start_at or start, item.delivered_end_at or end
+    start, end = start.astimezone(doc.zone), end.astimezone(doc.zone)
     window = f"{start:%H:%M:%S}–{end:%H:%M:%S}"
     if end.date() != start.date():
         window = f"{start:%H:%M:%S}–{format_date(end.date())} {end:%H:%M:%S}"

@@ -40,6 +40,7 @@ from app.handover.guard import check_may_hand_over
 from app.handover.letterhead import letterhead_of
 from app.handover.models import EvidencePackage, Handover
 from app.handover.packaging import package_of
+from app.handover.scans import check_signed_scan
 from app.requests.letters import StagedLetter
 from app.requests.models import EvidenceRequest
 from app.runtime import Runtime
@@ -153,7 +154,8 @@ def _row(clip: dict[str, Any], medium: str) -> ClipRow:
         end_at=requested[1],
         camera_location=f"{clip['camera']} – {clip['location']}",
         storage_medium=medium,
-        remarks=f"Barang bukti {clip['exhibit']}" + ("; terdapat jeda rekaman" if gaps else ""),
+        # The gaps are written once, with their times, by the table (`remarks_from_gaps`).
+        remarks=f"Barang bukti {clip['exhibit']}",
         file_name=Path(clip["file"]).name,
         sha256=clip["sha256"],
         size_bytes=clip["size"],
@@ -252,6 +254,7 @@ def attach_signed_scan(
         raise errors.InvalidTransition("issue the BAST before uploading its signed scan")
     if handover.signed_scan_sha256 is not None:
         raise errors.AlreadyIssued(f"BAST {handover.number} has its signed scan on record")
+    check_signed_scan(staged.path, staged.sha256, handover.pdf_sha256)
     relative = f"handovers/{request.number}/BAST-{handover.sequence:03d}-{handover.year}-signed.pdf"
     target = runtime.settings.data_dir / relative
     target.parent.mkdir(parents=True, exist_ok=True)

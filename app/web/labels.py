@@ -65,6 +65,10 @@ OFFICE_ACTIONS = {
 
 # Error codes of the service, in the words an operator reads next to the field.
 MESSAGES = {
+    "ScanIsTheGeneratedBast": "Berkas ini adalah BAST yang dibuat Saksi, belum ditandatangani. "
+    "Unggah hasil pindaian BAST yang sudah ditandatangani kedua pihak.",
+    "ScanNotSigned": "PDF ini bukan pindaian dan tidak bertanda tangan elektronik. Unggah hasil "
+    "pindaian BAST yang sudah ditandatangani, atau PDF yang ditandatangani secara elektronik.",
     "InvalidCredentials": "Nama pengguna atau kata sandi salah.",
     "LastAdministrator": "Administrator aktif terakhir tidak dapat dinonaktifkan.",
     "InvalidTimeWindow": "Waktu selesai harus setelah waktu mulai.",

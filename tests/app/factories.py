@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import io
 import json
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from fastapi.testclient import TestClient
+from PIL import Image, ImageDraw
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -53,6 +55,15 @@ def pdf_bytes(text: str = "Surat permohonan") -> bytes:
         xref,
     )
     return bytes(out)
+
+
+def scan_pdf_bytes(text: str = "BAST bertanda tangan") -> bytes:
+    """A scanner's PDF: one page that is an image (Pillow writes it), no text layer."""
+    page = Image.new("L", (620, 877), color=255)
+    ImageDraw.Draw(page).text((60, 80), text, fill=0)
+    out = io.BytesIO()
+    page.save(out, format="PDF", resolution=75.0)
+    return out.getvalue()
 
 
 @dataclass

@@ -64,7 +64,13 @@ from app.sop import service as sop_service
 from app.web.session import csrf_token
 from custody import ledger
 from drive_sync import hash_token
-from tests.app.factories import PASSWORD, Factory, multipart, pdf_bytes, request_payload
+from tests.app.factories import (
+    PASSWORD,
+    Factory,
+    multipart,
+    request_payload,
+    scan_pdf_bytes,
+)
 
 PRINCIPALS = (
     "nobody", "admin", "kepala_dinas", "sekretaris", "kepala_bidang", "subkoordinator",
@@ -231,7 +237,7 @@ def test_every_route_has_a_row_and_every_row_a_route(client: TestClient) -> None
 
 
 CLOSED_PORT = 9  # discard: nothing listens there, so an NVR probe fails at once
-SIGNED_SCAN = {"scan": ("bast-ttd.pdf", pdf_bytes("BAST bertanda tangan"), "application/pdf")}
+SIGNED_SCAN = {"scan": ("bast-ttd.pdf", scan_pdf_bytes(), "application/pdf")}
 
 
 @dataclass

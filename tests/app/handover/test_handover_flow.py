@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import docx
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
@@ -41,7 +42,7 @@ from custody import ledger
 from custody.package_verify import verify_package
 from nvr_adapters import RecordingNotFound
 from nvr_sim import NvrSimulator
-from tests.app.factories import bearer, pdf_bytes, walk_runtime_to_export_step
+from tests.app.factories import bearer, pdf_bytes, scan_pdf_bytes, walk_runtime_to_export_step
 from tests.nvr_sim.conftest import PASSWORD, USER, anchor, sim_cache, simulator
 
 __all__ = ["anchor", "sim_cache", "simulator"]
@@ -160,12 +161,19 @@ def test_package_link_bast_and_signed_scan(world: dict[str, Any]) -> None:
     for clip in package["clips"]:
         assert clip["sha256"] in text.replace("\n", "").replace(" ", "")
 
-    scan = client.post(
-        f"/api/v1/requests/{rid}/bast/signed-scan", headers=headers,
-        files={"scan": ("bast-ttd.pdf", io.BytesIO(pdf_bytes()), "application/pdf")},
-    )  # fmt: skip
+    def upload(content: bytes) -> httpx.Response:
+        return client.post(
+            f"/api/v1/requests/{rid}/bast/signed-scan", headers=headers,
+            files={"scan": ("bast-ttd.pdf", io.BytesIO(content), "application/pdf")},
+        )  # fmt: skip
+
+    # Issue 20: the generated, unsigned PDF was accepted as the signed scan; so was any PDF.
+    unsigned, typed = upload(pdf.content), upload(pdf_bytes("BAST"))
+    assert (unsigned.status_code, unsigned.json()["error"]) == (422, "ScanIsTheGeneratedBast")
+    assert (typed.status_code, typed.json()["error"]) == (422, "ScanNotSigned")
+    scan = upload(scan_pdf_bytes())
     assert scan.status_code == 200, scan.text
-    assert scan.json()["signed_scan_sha256"] == hashlib.sha256(pdf_bytes()).hexdigest()
+    assert scan.json()["signed_scan_sha256"] == hashlib.sha256(scan_pdf_bytes()).hexdigest()
     request = client.get(f"/api/v1/requests/{rid}", headers=headers).json()
     assert request["current_step"]["number"] == 8  # the handover step is closed by the signed scan
     actions = _actions(runtime, rid)

@@ -14,7 +14,7 @@ from playwright.sync_api import Browser, Page, expect
 from app.auth.models import Role
 from app.custody import service as custody_service
 from app.db import unit_of_work
-from tests.app.factories import pdf_bytes
+from tests.app.factories import pdf_bytes, scan_pdf_bytes
 from tests.app.web.conftest import LiveServer, login
 
 WIB = ZoneInfo("Asia/Jakarta")
@@ -148,7 +148,7 @@ def hand_over(browser: Browser, server: LiveServer, request_url: str) -> None:
     page.get_by_role("button", name="Terbitkan BAST").click()
     expect(page.get_by_text(re.compile(r"Nomor \d{3}/BAST/\d{4}"))).to_be_visible()
     page.get_by_label("Pindaian BAST bertanda tangan (PDF)").set_input_files(
-        {"name": "bast-ttd.pdf", "mimeType": "application/pdf", "buffer": pdf_bytes()}
+        {"name": "bast-ttd.pdf", "mimeType": "application/pdf", "buffer": scan_pdf_bytes()}
     )
     page.get_by_role("button", name="Unggah dan tutup serah terima").click()
     expect(page.locator(".timeline li").nth(6)).to_have_class("done")
