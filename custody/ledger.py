@@ -250,6 +250,19 @@ def append_timestamp(
     )
 
 
+@dataclass(frozen=True, slots=True)
+class StoredTimestamp:
+    checkpoint_id: int
+    authority: str
+    reply: bytes
+
+
+def timestamps(connection: Connection) -> list[StoredTimestamp]:
+    """Every stored RFC 3161 reply, by checkpoint id."""
+    rows = connection.execute(select(timestamps_table).order_by(timestamps_table.c.checkpoint_id))
+    return [StoredTimestamp(row.checkpoint_id, row.authority, row.reply) for row in rows]
+
+
 def unstamped_checkpoints(connection: Connection, limit: int = 10) -> list[StoredCheckpoint]:
     """Checkpoints that have no time-stamp yet, oldest first."""
     stamped = select(timestamps_table.c.checkpoint_id)

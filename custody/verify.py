@@ -4,6 +4,13 @@ Trusts nothing stored but the office's public key: every leaf hash is recomputed
 canonical bytes, the hash chain is followed, every checkpoint's signature is checked and its
 root compared with the root recomputed at its size. A checkpoint kept outside the database (the
 BAST annex, an evidence package) finds a tail that was cut off together with its checkpoints.
+
+Every RFC 3161 time-stamp stored for a checkpoint is checked against that checkpoint's signed
+note: a rewritten past cannot carry a time-stamp from the past, and a time-stamp whose
+checkpoint row is gone shows the deletion. Without either anchor (`anchored_size` 0) the check
+cannot see a tail cut off with its checkpoints, nor a consistent rewrite made before the last
+stored checkpoint (every later leaf, link and checkpoint recomputed and re-signed with the
+office key): the caller must say so.
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ from custody import ledger
 from custody.errors import SignatureError
 from custody.merkle import MerkleTree, leaf_hash
 from custody.note import Checkpoint, open_note
+from custody.timestamp import TimestampUnavailable, check_token, parse_reply
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +44,12 @@ class LedgerReport:
     checkpoints: int = 0
     root: bytes = b""
     findings: list[Finding] = field(default_factory=list)
+    # The checkpoints held outside the database, and the stored ones carrying a time-stamp that
+    # verifies; the ledger up to `anchored_size` events is proven against something the office
+    # alone cannot rewrite.
+    external: int = 0
+    timestamped: int = 0
+    anchored_size: int = 0
 
     @property
     def ok(self) -> bool:
@@ -62,9 +76,35 @@ def verify_ledger(
     for checkpoint in stored:
         label = f"checkpoint {checkpoint.id}"
         _check_checkpoint(checkpoint.note, label, tree, signer, public_key, report)
+    _check_timestamps(connection, {c.id: c for c in stored}, report)
     for number, note in enumerate(external_notes, start=1):
-        _check_checkpoint(note, f"external checkpoint {number}", tree, signer, public_key, report)
+        label = f"external checkpoint {number}"
+        if _check_checkpoint(note, label, tree, signer, public_key, report):
+            report.external += 1
+            report.anchored_size = max(
+                report.anchored_size, open_note(note, signer, public_key).size
+            )
     return report
+
+
+def _check_timestamps(
+    connection: Connection, stored: dict[int, ledger.StoredCheckpoint], report: LedgerReport
+) -> None:
+    """Each stored time-stamp must answer its checkpoint's note, which must still exist."""
+    for stamp in ledger.timestamps(connection):
+        checkpoint = stored.get(stamp.checkpoint_id)
+        label = f"time-stamp of checkpoint {stamp.checkpoint_id} ({stamp.authority})"
+        if checkpoint is None:
+            message = f"{label}: the checkpoint it stamps is gone (deleted?)"
+            report.findings.append(Finding(None, message))
+            continue
+        try:
+            check_token(parse_reply(stamp.reply).token, checkpoint.note.encode(), None)
+        except TimestampUnavailable as exc:
+            report.findings.append(Finding(checkpoint.tree_size, f"{label}: {exc}"))
+            continue
+        report.timestamped += 1
+        report.anchored_size = max(report.anchored_size, checkpoint.tree_size)
 
 
 def _recompute_events(connection: Connection, report: LedgerReport) -> MerkleTree:
@@ -117,15 +157,17 @@ def _event_findings(
 
 def _check_checkpoint(
     note: str, label: str, tree: MerkleTree, signer: str, public_key: bytes, report: LedgerReport
-) -> None:
+) -> bool:
+    """Check one signed checkpoint against the recomputed tree; True if it holds."""
     try:
         checkpoint = open_note(note, signer, public_key)
     except SignatureError as exc:
         report.findings.append(Finding(None, f"{label}: {exc}"))
-        return
+        return False
     problem = _checkpoint_problem(checkpoint, tree)
     if problem is not None:
         report.findings.append(Finding(problem.seq, f"{label}: {problem.message}"))
+    return problem is None
 
 
 def _checkpoint_problem(checkpoint: Checkpoint, tree: MerkleTree) -> Finding | None:

@@ -8,7 +8,7 @@ import json
 from app.commands.service import runtime_from_settings
 from app.db import snapshot
 from app.delivery import purge
-from custody import verify_ledger
+from custody import LedgerReport, verify_ledger
 from custody.package_verify import verify_package
 
 
@@ -38,6 +38,10 @@ def check_ledger(args: argparse.Namespace) -> int:
         f"ledger: {report.events} events, {report.checkpoints} checkpoints, "
         f"root {report.root.hex()}"
     )
+    print(f"anchors: {report.external} checkpoint(s) from outside, {report.timestamped} "
+          f"time-stamped checkpoint(s); proven up to event {report.anchored_size}")  # fmt: skip
+    for line in _unanchored_warning(report):
+        print(line)
     for finding in report.findings:
         print(f"FAIL {finding}")
     if report.ok:
@@ -45,6 +49,26 @@ def check_ledger(args: argparse.Namespace) -> int:
         return 0
     print(f"the first failing sequence number is {report.first_failing_seq}")
     return 1
+
+
+def _unanchored_warning(report: LedgerReport) -> list[str]:
+    """What this check cannot see, said plainly (issue 20: a ledger with events deleted, or
+    rewritten consistently, together with its checkpoint rows read plain "OK")."""
+    if report.anchored_size >= report.events:
+        return []
+    if report.anchored_size == 0:
+        return [
+            "WARNING: no checkpoint from outside this database (--checkpoint FILE, e.g. from a",
+            "         BAST or an evidence package) and no time-stamped checkpoint: this check",
+            "         cannot detect events cut off the end together with their checkpoints, nor",
+            "         a consistent rewrite (every later hash and checkpoint recomputed and",
+            "         re-signed with the office key). Pass a checkpoint kept elsewhere.",
+        ]
+    return [
+        f"WARNING: events after {report.anchored_size} are proven only by checkpoints stored in",
+        "         this database: a tail cut off, or a consistent rewrite after that event,",
+        "         cannot be detected without a later checkpoint kept elsewhere (--checkpoint).",
+    ]
 
 
 def check_package(args: argparse.Namespace) -> int:
