@@ -33,6 +33,23 @@ from custody.verification_text import verification_text
 
 CHUNK = 1024 * 1024
 MANIFEST_VERSION = "saksi-evidence-manifest/1"
+# What the clip hashes are: written into every manifest, so no reader needs our source code.
+DEFINITIONS = {
+    "sha256": "SHA-256 of the clip file as delivered (sha256sum CLIP).",
+    "raw_sha256": (
+        "SHA-256 of the clip's video access units in order, each NAL unit preceded by the "
+        "4-byte start code 00 00 00 01 and parameter sets included where the device sent them "
+        "in-band (H.264/H.265 Annex B, one start-code size throughout). Equal for a clip and "
+        "its master: both carry exactly the frames the NVR sent. No stock tool writes this "
+        "form; elementary_stream.sha256 is the one a recipient recomputes."
+    ),
+    "elementary_stream.sha256": (
+        "SHA-256 of the clip's first video stream in the Annex B form FFmpeg's "
+        "h264_mp4toannexb / hevc_mp4toannexb bitstream filters write (3- and 4-byte start "
+        "codes, parameter sets from the avcC/hvcC inserted before key frames as they do); "
+        "recompute with elementary_stream.command (FFmpeg 5.1 or later)."
+    ),
+}
 
 
 @dataclass(frozen=True)
@@ -74,6 +91,9 @@ class ClipEntry:
     operator: str
     trimming: dict[str, Any] = field(default_factory=dict)
     raw_sha256: str = ""
+    # The video stream as stock FFmpeg writes it from the clip (`sha256`, `codec`, `command`):
+    # what a recipient can recompute with `ffmpeg … -bsf:v h264_mp4toannexb`; see DEFINITIONS.
+    elementary_stream: dict[str, str] = field(default_factory=dict)
     # "download" (the device's native file, the master below) or "playback" (RTSP replay).
     method: dict[str, Any] = field(default_factory=dict)
     master: MasterEntry | None = None
@@ -136,6 +156,7 @@ def build(
             _copy_with_receipt(root, clip.master, master.file, master.sha256)
     manifest = {
         "version": MANIFEST_VERSION,
+        "definitions": DEFINITIONS,
         "package": asdict(info),
         "clips": [_clip_json(clip.entry) for clip in clips],
         "unavailable": [asdict(item) for item in unavailable],

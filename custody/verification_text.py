@@ -16,9 +16,32 @@ def verification_text(
     unit = info.export_unit.get("name", "")
     hashes = "\n".join(f"  {clip.sha256}  {clip.file}" for clip in clips)
     return (
-        _instructions(info, unit, hashes) + _masters_section(clips)
+        _instructions(info, unit, hashes) + _stream_section(clips) + _masters_section(clips)
         + _unavailable_section(unavailable)
     )  # fmt: skip
+
+
+def _stream_section(clips: list[ClipEntry]) -> str:
+    """How to recompute each clip's video-stream hash with stock FFmpeg."""
+    streamed = [clip for clip in clips if clip.elementary_stream.get("sha256")]
+    if not streamed:
+        return ""
+    lines = [
+        f"  {clip.elementary_stream['sha256']}  {clip.file}\n"
+        f"      {clip.elementary_stream['command']}"
+        for clip in streamed
+    ]
+    return f"""
+Hash aliran video (dapat dihitung ulang dengan FFmpeg)
+------------------------------------------------------
+Selain hash berkas, manifest.json mencatat hash aliran video setiap rekaman
+("elementary_stream"), yaitu aliran H.264/H.265 yang sama tanpa wadah MP4.
+Dengan FFmpeg 5.1 atau lebih baru, jalankan perintah di bawah setiap hash di
+dalam folder paket ini; hasilnya harus sama persis. Ini membuktikan isi
+gambar tidak berubah walaupun wadah berkasnya dibuat ulang.
+
+{chr(10).join(lines)}
+"""
 
 
 def _masters_section(clips: list[ClipEntry]) -> str:

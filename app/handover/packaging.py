@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import shutil
 import socket
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -41,6 +41,7 @@ from custody.package import (
     file_sha256,
 )
 from custody.receipts import issue
+from nvr_adapters.annexb import elementary_stream_sha256
 
 PACKAGED_STATES = (ExportState.DONE, ExportState.PARTIAL)
 TRIMMING_RULE = (
@@ -159,13 +160,22 @@ def _clip_source(
     assert export.file_path is not None
     event = _file_event(session, request.id, export.sha256, "export.file_written")
     receipt = issue(tree, event.seq - 1, event.canonical, note, tree.size)
+    clip = runtime.settings.data_dir / export.file_path
     entry = _entry(runtime, session, request, export, index)
+    entry = replace(entry, elementary_stream=_elementary_stream(clip, entry.file))
     master = None
     if export.master_path is not None and export.master_sha256 is not None:
         made = _file_event(session, request.id, export.master_sha256, "export.master_written")
         master = (runtime.settings.data_dir / export.master_path,
                   issue(tree, made.seq - 1, made.canonical, note, tree.size))  # fmt: skip
-    return ClipSource(entry, runtime.settings.data_dir / export.file_path, receipt, master)
+    return ClipSource(entry, clip, receipt, master)
+
+
+def _elementary_stream(clip: Path, name: str) -> dict[str, str]:
+    """The hash a recipient recomputes with stock FFmpeg, and the command for the clip's name
+    inside the package (from the clip's samples: nothing is decoded)."""
+    streamed = elementary_stream_sha256(clip)
+    return {"codec": streamed.codec, "sha256": streamed.sha256, "command": streamed.command(name)}
 
 
 def _file_event(session: Session, request_id: int, sha256: str, action: str) -> ledger.StoredEvent:

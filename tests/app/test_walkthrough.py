@@ -234,3 +234,22 @@ def _exercise(link: str, accounts: list[tuple[str, str]]) -> dict[str, str]:
         client.get(f"/healthz?token={issued[f'JWT of {accounts[0][0]}']}")
     issued["wrong password"] = "salah-sandi-x"
     return issued
+
+
+def test_the_stream_hash_in_the_manifest_is_what_stock_ffmpeg_prints(
+    walked: tuple[dict[str, Any], Path],
+) -> None:
+    """Issue 20: the only video hash a recipient could not reproduce; now the manifest carries
+    the stock FFmpeg form and VERIFIKASI.txt the command, run here in the package folder."""
+    summary, _data_dir = walked
+    package = Path(summary["package"])
+    manifest = json.loads((package / "manifest.json").read_text())
+    instructions = (package / "VERIFIKASI.txt").read_text()
+    assert "elementary_stream.sha256" in manifest["definitions"]
+    for clip in manifest["clips"]:
+        stream = clip["elementary_stream"]
+        assert stream["command"] in instructions
+        printed = subprocess.run(stream["command"], shell=True, cwd=package, check=True,  # noqa: S602
+                                 capture_output=True, text=True).stdout.split()[0]  # fmt: skip
+        assert printed == stream["sha256"]
+        assert stream["sha256"] != clip["raw_sha256"]
