@@ -26,7 +26,7 @@ from ._models import (
     ShareResult,
     UploadResult,
 )
-from ._retry import RetryPolicy, classify, error_reason, raise_for
+from ._retry import RetryPolicy, classify, error_reason, raise_for, retry_after_seconds
 from ._state import MemoryStateStore, UploadStateStore
 from ._upload import DEFAULT_CHUNK, ResumableUploader
 from .errors import ChecksumMismatch, DeliveryError, DriveError
@@ -140,9 +140,10 @@ class DriveBackend:
                 return request.execute(num_retries=0)
             except HttpError as exc:
                 status, reason = exc.resp.status, error_reason(exc.content)
+                asked = retry_after_seconds(exc.resp.get("retry-after"))
             if classify(status, reason) != "retry":
                 raise_for(status, reason, what)
-            self.config.retry.wait(attempt, status, reason, what)
+            self.config.retry.wait(attempt, status, reason, what, asked)
             attempt += 1
 
     def create_container(self, request_number: str) -> Container:
@@ -211,7 +212,7 @@ class DriveBackend:
         ids = [perm_id]
         if self.config.anyone_with_link:
             body = {"type": "anyone", "role": "reader"}
-            ids.append(self._create_permission(container.id, body, notify=False)["id"])
+            ids.append(self._create_permission(container.id, body, notify=None)["id"])
         url = container.url or self._get(container.id, "webViewLink").get("webViewLink", "")
         return ShareResult(
             tuple(ids), recipient, url, now, due, expires, self.config.anyone_with_link
@@ -244,13 +245,17 @@ class DriveBackend:
             return perm_id, None
         return perm_id, due
 
-    def _create_permission(self, file_id: str, body: dict[str, Any], notify: bool) -> Any:
+    def _create_permission(self, file_id: str, body: dict[str, Any], notify: bool | None) -> Any:
+        """`notify` only for user and group grants: Drive's reference says
+        sendNotificationEmail "is not allowed for other requests"
+        (https://developers.google.com/drive/api/reference/rest/v3/permissions/create)."""
+        extra = {} if notify is None else {"sendNotificationEmail": notify}
         req = self._service.permissions().create(
             fileId=file_id,
             body=body,
-            sendNotificationEmail=notify,
             supportsAllDrives=True,
             fields="id,type,role,expirationTime",
+            **extra,
         )
         return self._execute(req, "create permission")
 

@@ -1,4 +1,11 @@
-"""Classify Drive errors and wait with truncated exponential backoff and jitter."""
+"""Classify Drive errors and wait: as `Retry-After` says on 429 and 503, else with truncated
+exponential backoff and jitter.
+
+Drive's usage-limits guide asks clients to back off exponentially with jitter
+(https://developers.google.com/drive/api/guides/limits), and HTTP says a 429 or 503 may carry
+`Retry-After` (RFC 9110 §10.2.3: seconds, or an HTTP date); a 429 with `Retry-After: 5` used to
+be retried after 0.5-2 s (issue 16).
+"""
 
 from __future__ import annotations
 
@@ -7,6 +14,8 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Literal
 
 from .errors import DriveError, DriveQuotaExceeded, DriveRateLimited
@@ -64,9 +73,29 @@ def raise_for(status: int, reason: str | None, what: str) -> None:
     raise DriveError(f"{what}: HTTP {status} ({reason or 'no reason'})", status, reason)
 
 
+RETRY_AFTER_STATUSES = frozenset({429, 503})
+
+
+def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:
+    """The wait a `Retry-After` header asks for (delay-seconds or an HTTP date), if any."""
+    if not value:
+        return None
+    text = value.strip()
+    if text.isdigit():
+        return float(text)
+    try:
+        when = parsedate_to_datetime(text)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
 @dataclass
 class RetryPolicy:
-    """Truncated exponential backoff: min(cap, base * 2**n) plus up to `base` of jitter."""
+    """Truncated exponential backoff: min(cap, base * 2**n) plus up to `base` of jitter; a
+    server's `Retry-After` (up to `max_retry_after` seconds) instead when it sends one."""
 
     max_attempts: int = 8
     base: float = 1.0
@@ -74,18 +103,25 @@ class RetryPolicy:
     sleep: Callable[[float], None] = time.sleep
     rng: random.Random = field(default_factory=random.Random)
     waits: list[float] = field(default_factory=list)
+    max_retry_after: float = 600.0
 
     def delay(self, attempt: int) -> float:
         """Return the wait before retry number `attempt` (0-based)."""
         jitter: float = self.rng.uniform(0, self.base)
         return min(self.cap, self.base * 2.0**attempt) + jitter
 
-    def wait(self, attempt: int, status: int, reason: str | None, what: str) -> None:
+    def wait(
+        self, attempt: int, status: int, reason: str | None, what: str,
+        retry_after: float | None = None,
+    ) -> None:  # fmt: skip
         """Sleep before the next attempt, or give up when attempts are spent."""
         if attempt + 1 >= self.max_attempts:
             if reason in RATE_LIMIT_REASONS or status == 429:
                 raise DriveRateLimited(f"{what}: still rate limited", status, reason)
             raise DriveError(f"{what}: HTTP {status} after {attempt + 1} attempts", status)
-        pause = self.delay(attempt)
+        if retry_after is not None and status in RETRY_AFTER_STATUSES:
+            pause = min(retry_after, self.max_retry_after)
+        else:
+            pause = self.delay(attempt)
         self.waits.append(pause)
         self.sleep(pause)

@@ -15,7 +15,7 @@ from typing import Any, BinaryIO, Protocol
 
 import requests
 
-from ._retry import RetryPolicy, classify, error_reason, raise_for
+from ._retry import RetryPolicy, classify, error_reason, raise_for, retry_after_seconds
 from ._state import UploadState, UploadStateStore
 from .errors import DriveError, UploadSessionExpired
 
@@ -196,17 +196,18 @@ class ResumableUploader:
             try:
                 resp = self._http.request(method, url, timeout=120, **kwargs)
             except requests.ConnectionError:
-                status, reason = 599, None
+                status, reason, asked = 599, None, None
             else:
                 if resp.status_code < 400:
                     return resp
                 status, reason = resp.status_code, error_reason(resp.content)
+                asked = retry_after_seconds(resp.headers.get("Retry-After"))
             verdict = classify(status, reason)
             if verdict == "session":
                 raise UploadSessionExpired(f"{what}: session gone (HTTP {status})", status, reason)
             if verdict != "retry":
                 raise_for(status, reason, what)
-            self._retry.wait(attempt, status, reason, what)
+            self._retry.wait(attempt, status, reason, what, asked)
             attempt += 1
             if once:
                 self._failures = attempt

@@ -32,6 +32,9 @@ class Faults:
     chunk_status: dict[int, int] = field(default_factory=dict)  # data PUT index -> status
     rate_limited: int = 0  # next N API or upload calls answer 403 rateLimitExceeded
     too_many_requests: int = 0  # next N calls answer 429
+    unavailable: int = 0  # next N calls answer 503 backendError
+    # Sent with those 429s and 503s, as Google's front ends do (RFC 9110 §10.2.3).
+    retry_after: str | None = None
     session_gone_at_chunk: int | None = None  # data PUT index -> 404, session dropped
     corrupt_checksums: int = 0  # next N finished uploads get wrong checksums
     quota_exceeded: bool = False  # opening a session answers storageQuotaExceeded

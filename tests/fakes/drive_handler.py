@@ -32,9 +32,11 @@ _BLOCK = 1024 * 1024
 class DriveApiError(Exception):
     """An error the handler turns into Google's JSON error body."""
 
-    def __init__(self, status: int, reason: str, message: str = "") -> None:
+    def __init__(
+        self, status: int, reason: str, message: str = "", headers: dict[str, str] | None = None
+    ) -> None:
         super().__init__(message or reason)
-        self.status, self.reason = status, reason
+        self.status, self.reason, self.headers = status, reason, headers or {}
 
 
 @dataclass
@@ -101,7 +103,7 @@ class DriveHandler(BaseHTTPRequestHandler):
         except DriveApiError as exc:
             self._drain()
             self.drive.stats.errors_sent.append((exc.status, exc.reason))
-            self._send(exc.status, error_body(exc.status, exc.reason, str(exc)))
+            self._send(exc.status, error_body(exc.status, exc.reason, str(exc)), exc.headers)
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
 
@@ -199,9 +201,13 @@ class DriveHandler(BaseHTTPRequestHandler):
             if faults.rate_limited > 0:
                 faults.rate_limited -= 1
                 raise DriveApiError(403, "rateLimitExceeded", "Rate Limit Exceeded")
+            later = {"Retry-After": faults.retry_after} if faults.retry_after else None
             if faults.too_many_requests > 0:
                 faults.too_many_requests -= 1
-                raise DriveApiError(429, "rateLimitExceeded", "Too Many Requests")
+                raise DriveApiError(429, "rateLimitExceeded", "Too Many Requests", later)
+            if faults.unavailable > 0:
+                faults.unavailable -= 1
+                raise DriveApiError(503, "backendError", "Service Unavailable", later)
 
     def _require_all_drives(self, path: str) -> None:
         if self.query.get("supportsAllDrives") != "true":
@@ -323,7 +329,14 @@ class DriveHandler(BaseHTTPRequestHandler):
                 )
             self._check_expiry(kind, body["expirationTime"])
             perm["expirationTime"] = body["expirationTime"]
-        perm["notified"] = self.query.get("sendNotificationEmail", "true") == "true"
+        notify = self.query.get("sendNotificationEmail")
+        if notify is not None and kind not in ("user", "group"):
+            # "Whether to send a notification email when sharing to users or groups. [...] not
+            # allowed for other requests." (developers.google.com/drive/api/reference/rest/v3/
+            # permissions/create). The error Drive sends is not documented: a plain 400 here.
+            raise DriveApiError(400, "badRequest",
+                                "sendNotificationEmail is only for users and groups.")  # fmt: skip
+        perm["notified"] = kind in ("user", "group") and (notify or "true") == "true"
         perms.append(perm)
         return perm
 
