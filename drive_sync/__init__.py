@@ -27,6 +27,7 @@ from ._upload import CHUNK_UNIT, DEFAULT_CHUNK
 from .errors import (
     ChecksumMismatch,
     DeliveryError,
+    DriveAccessLost,
     DriveError,
     DriveQuotaExceeded,
     DriveRateLimited,
@@ -44,6 +45,7 @@ __all__ = [
     "Container",
     "DeliveryBackend",
     "DeliveryError",
+    "DriveAccessLost",
     "DeliveryRecord",
     "DeliveryStatus",
     "DownloadRecorder",

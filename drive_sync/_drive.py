@@ -29,7 +29,7 @@ from ._models import (
 from ._retry import RetryPolicy, classify, error_reason, raise_for, retry_after_seconds
 from ._state import MemoryStateStore, UploadStateStore
 from ._upload import DEFAULT_CHUNK, ResumableUploader
-from .errors import ChecksumMismatch, DeliveryError, DriveError
+from .errors import ChecksumMismatch, DeliveryError, DriveAccessLost, DriveError
 
 DRIVE_SCOPE = "https://www.googleapis.com/auth/drive"
 DEFAULT_ENDPOINT = "https://www.googleapis.com"
@@ -263,7 +263,7 @@ class DriveBackend:
         req = self._service.permissions().list(
             fileId=file_id,
             supportsAllDrives=True,
-            fields="permissions(id,type,role,emailAddress,expirationTime)",
+            fields="permissions(id,type,role,emailAddress,expirationTime,permissionDetails)",
         )
         try:
             doc = self._execute(req, "list permissions")
@@ -275,9 +275,16 @@ class DriveBackend:
         return perms
 
     def revoke(self, record: DeliveryRecord) -> tuple[str, ...]:
-        """Delete the grants Saksi made (recorded ids plus any reader/anyone grant)."""
+        """Delete the grants Saksi made (recorded ids plus any direct reader/anyone grant).
+
+        A Shared Drive's members hold permissions on every item, inherited from the drive; Drive
+        refuses to delete those from an item (403 cannotDeletePermission), so they are left
+        alone: deleting the item ends them (issue 16: the purge stopped at a Viewer member)."""
         listed = self._permissions(record.container_id)
-        extra = [p["id"] for p in listed if p.get("role") == "reader" or p.get("type") == "anyone"]
+        extra = [
+            p["id"] for p in listed
+            if (p.get("role") == "reader" or p.get("type") == "anyone") and _direct(p)
+        ]  # fmt: skip
         removed = []
         for perm_id in dict.fromkeys([*record.permission_ids, *extra]):
             req = self._service.permissions().delete(
@@ -309,14 +316,41 @@ class DriveBackend:
         return [f["id"] for f in doc.get("files", [])]
 
     def purge(self, record: DeliveryRecord) -> PurgeResult:
-        """Revoke, then permanently delete the files and the folder; safe to rerun."""
+        """Revoke, then permanently delete the files and the folder; safe to rerun.
+
+        Drive answers 404 both for an item that is gone and for one the caller can no longer
+        see. An item is reported gone (verified absent) only while the parent it lived in is
+        still visible; otherwise the purge raises DriveAccessLost and claims nothing (issue
+        16: with the service account removed, a purge recorded the evidence as deleted)."""
         revoked = self.revoke(record)
         targets = dict.fromkeys([*record.file_ids, *self._children(record.container_id)])
         deleted: list[str] = []
         gone: list[str] = []
         for file_id in [*targets, record.container_id]:
             (deleted if self._delete(file_id) else gone).append(file_id)
+        if gone and not self._parent_visible():
+            raise DriveAccessLost(
+                f"Drive shows neither {', '.join(gone)} nor their parent: access to the Shared "
+                "Drive or folder is lost, so whether they still exist is unknown",
+                404,
+                "notFound",
+            )
         return PurgeResult(revoked, tuple(deleted), tuple(gone))
+
+    def _parent_visible(self) -> bool:
+        """Whether the Shared Drive (or parent folder, or My Drive) Saksi delivers into answers."""
+        if self.config.shared_drive_id and not self.config.parent_folder_id:
+            req = self._service.drives().get(driveId=self.config.shared_drive_id, fields="id")
+        else:
+            parent = self.config.parent_folder_id or "root"
+            req = self._service.files().get(fileId=parent, fields="id", supportsAllDrives=True)
+        try:
+            self._execute(req, "check the parent")
+        except DriveError as exc:
+            if exc.status == 404:
+                return False
+            raise
+        return True
 
     def status(self, record: DeliveryRecord) -> DeliveryStatus:
         """Report whether the folder exists, its files and its grants."""
@@ -334,6 +368,13 @@ class DriveBackend:
             permission_ids=tuple(p["id"] for p in perms),
             expires_at=_parse_rfc3339(min(expiries)) if expiries else None,
         )
+
+
+def _direct(permission: dict[str, Any]) -> bool:
+    """Whether a permission is on the item itself, not only inherited from its Shared Drive
+    (`permissionDetails[].inherited`; My Drive items carry no details: all direct)."""
+    details = permission.get("permissionDetails") or []
+    return not details or any(not d.get("inherited", False) for d in details)
 
 
 def _remote_checksum(doc: dict[str, Any]) -> tuple[Literal["sha256", "md5"], str]:

@@ -217,8 +217,8 @@ class LocalBackend:
         """Revoke the links and delete the directory; rerunning is harmless."""
         revoked = self.revoke(record)
         directory = self._dir(record.container_id)
-        if not directory.exists():
-            return PurgeResult(revoked, (), (record.container_id,))
+        if not directory.exists():  # this server's own disk: absent is verified absent
+            return PurgeResult(revoked, (), (*record.file_ids, record.container_id))
         names = tuple(str(p) for p in sorted(directory.rglob("*")) if p.is_file())
         shutil.rmtree(directory)
         return PurgeResult(revoked, (*names, record.container_id))

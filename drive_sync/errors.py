@@ -29,6 +29,12 @@ class DriveError(DeliveryError):
         self.reason = reason
 
 
+class DriveAccessLost(DriveError):
+    """Drive answers 404 for the delivery's items and its parent alike: the service account
+    has lost access (removed from the Shared Drive, say), so nothing can be said about whether
+    the items still exist. A purge that meets it fails on record and claims no deletion."""
+
+
 class DriveQuotaExceeded(DriveError):
     """The Drive (or the project) is out of storage or API quota; retrying will not help."""
 

@@ -14,6 +14,7 @@ import logging
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Literal
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -92,7 +93,7 @@ def purge_one(runtime: Runtime, delivery_id: int, run_id: str) -> None:
         assert request is not None
         delivery.state, delivery.purged_at = DeliveryState.PURGED, now
         _record_purged(session, delivery, request, removed, now)
-        document = _destruction(runtime, session, delivery, request, now, run_id)
+        document = _destruction(runtime, session, delivery, request, removed, now, run_id)
         _store_destruction(runtime, session, delivery, request, document, now)
     logger.info("delivery %d purged (%d items)", delivery_id, len(removed.deleted_ids))
 
@@ -119,6 +120,7 @@ def _destruction(
     session: Session,
     delivery: Delivery,
     request: EvidenceRequest,
+    removed: PurgeResult,
     now: datetime,
     run_id: str,
 ) -> bytes:
@@ -126,9 +128,10 @@ def _destruction(
         select(Handover).where(Handover.request_id == request.id).order_by(Handover.id.desc())
     ).first()
     files = tuple(
-        DestroyedFile(file_name=f["name"], sha256=f["sha256"], size_bytes=f["size"], deleted_at=now)
-        for f in delivery.files
-    )
+        DestroyedFile(file_name=f["name"], sha256=f["sha256"], size_bytes=f["size"],
+                      deleted_at=now, outcome=_outcome(removed, file_id))
+        for f, file_id in zip(delivery.files, _ids_of(delivery), strict=True)
+    )  # fmt: skip
     record = DestructionRecord(
         reference=f"PMS/{request.number}/{delivery.id}",
         bast_number=handover.number if handover else None,
@@ -184,6 +187,23 @@ def _record_failure(runtime: Runtime, delivery_id: int, exc: BaseException) -> N
                     "error": type(exc).__name__, "detail": str(exc)},
             request_id=delivery.request_id,
         )  # fmt: skip
+
+
+def _ids_of(delivery: Delivery) -> list[str | None]:
+    """Each delivered file's id on the medium, where one was recorded."""
+    ids: list[str | None] = list(delivery.file_ids or [])
+    return (ids + [None] * len(delivery.files))[: len(delivery.files)]
+
+
+def _outcome(removed: PurgeResult, file_id: str | None) -> Literal[
+    "deleted", "verified_absent", "not_verified"
+]:  # fmt: skip
+    """What the backend established about one file: only that is written in the record."""
+    if file_id in removed.deleted_ids:
+        return "deleted"
+    if file_id in removed.already_gone:
+        return "verified_absent"
+    return "not_verified"
 
 
 def _get(session: Session, delivery_id: int) -> Delivery:

@@ -108,6 +108,14 @@ def _facts(record: DestructionRecord) -> Table:
     return table
 
 
+# What the purge knows of each file, in the record's words.
+OUTCOMES = {
+    "deleted": "dihapus",
+    "verified_absent": "sudah tidak ada (diperiksa)",
+    "not_verified": "tidak dapat dipastikan",
+}
+
+
 def _files(record: DestructionRecord) -> Table:
     header = ["No", "Nama berkas", "Ukuran", "Dihapus"]
     rows: list[list[object]] = [[Paragraph(title, CELL_HEAD) for title in header]]
@@ -119,7 +127,11 @@ def _files(record: DestructionRecord) -> Table:
                 Paragraph(str(index), CELL),
                 Paragraph(esc(item.file_name), CELL),
                 Paragraph(esc(size_text(item.size_bytes)), CELL),
-                Paragraph(f"{format_date(deleted.date())} {deleted:%H:%M:%S}", CELL),
+                Paragraph(
+                    f"{format_date(deleted.date())} {deleted:%H:%M:%S}"
+                    f"<br/>{OUTCOMES[item.outcome]}",
+                    CELL,
+                ),  # fmt: skip
             ]
         )
         # The hash gets a row of its own: 64 characters must stay on one line to be compared.

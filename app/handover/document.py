@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
@@ -144,12 +144,14 @@ def zone_label(office_zone: str) -> str:
 
 
 class DestroyedFile(_Frozen):
-    """One file deleted by a purge."""
+    """One file a purge removed, and what it knows of that: `deleted` (the delivery medium
+    confirmed the deletion), `verified_absent` (already gone, its parent still visible)."""
 
     file_name: str = Field(min_length=1)
     sha256: str = Field(pattern=_SHA256_PATTERN)
     size_bytes: int = Field(ge=0)
     deleted_at: AwareDatetime
+    outcome: Literal["deleted", "verified_absent", "not_verified"] = "deleted"
 
 
 class DestructionRecord(_Frozen):

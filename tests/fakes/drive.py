@@ -35,6 +35,9 @@ class Faults:
     unavailable: int = 0  # next N calls answer 503 backendError
     # Sent with those 429s and 503s, as Google's front ends do (RFC 9110 §10.2.3).
     retry_after: str | None = None
+    # The service account was removed from the Shared Drive: Drive then answers 404 notFound
+    # for every item and for the drive itself, exactly as for items that do not exist.
+    lost_access: bool = False
     session_gone_at_chunk: int | None = None  # data PUT index -> 404, session dropped
     corrupt_checksums: int = 0  # next N finished uploads get wrong checksums
     quota_exceeded: bool = False  # opening a session answers storageQuotaExceeded
@@ -71,6 +74,7 @@ class FakeDrive:
         self.permissions: dict[str, list[dict[str, Any]]] = {}
         self.sessions: dict[str, UploadSession] = {}
         self.shared_drives: set[str] = set()
+        self.drive_members: dict[str, list[str]] = {}  # Shared Drive id -> Viewer members
         self.trusted_keys: dict[str, rsa.RSAPublicKey] = {}
         self.refresh_tokens: set[str] = set()
         self.tokens: set[str] = set()
@@ -153,6 +157,11 @@ class FakeDrive:
         with self.lock:
             self.shared_drives.add(drive_id)
         return drive_id
+
+    def add_drive_viewer(self, drive_id: str, email: str) -> None:
+        """Make `email` a Viewer member of a Shared Drive: a permission every item inherits."""
+        with self.lock:
+            self.drive_members.setdefault(drive_id, []).append(email)
 
     # -- helpers for tests -----------------------------------------------------------
     def content(self, file_id: str) -> bytes:

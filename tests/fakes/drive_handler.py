@@ -24,6 +24,7 @@ JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 GOOGLE_TOKEN_AUDIENCE = "https://oauth2.googleapis.com/token"
 DRIVE_SCOPE = "https://www.googleapis.com/auth/drive"
 _FILE = re.compile(r"^/drive/v3/files/([^/]+)$")
+_DRIVE = re.compile(r"^/drive/v3/drives/([^/]+)$")
 _PERMS = re.compile(r"^/drive/v3/files/([^/]+)/permissions(?:/([^/]+))?$")
 _IN_PARENTS = re.compile(r"'([^']+)' in parents")
 _BLOCK = 1024 * 1024
@@ -114,6 +115,10 @@ class DriveHandler(BaseHTTPRequestHandler):
         self._injected_rate_limit()
         if path.startswith("/upload/drive/v3/files"):
             return self._upload(method)
+        if self.drive.faults.lost_access:
+            raise DriveApiError(404, "notFound", "File not found.")
+        if (m := _DRIVE.match(path)) and method == "GET":
+            return self._drive_get(m.group(1))
         self._require_all_drives(path)
         if path == "/drive/v3/files":
             return self._json(200, self._files_create() if method == "POST" else self._list())
@@ -283,14 +288,39 @@ class DriveHandler(BaseHTTPRequestHandler):
         self.drive.permissions.pop(file_id, None)
         (self.drive.root / file_id).unlink(missing_ok=True)
 
+    def _drive_get(self, drive_id: str) -> None:
+        if drive_id not in self.drive.shared_drives:
+            raise DriveApiError(404, "notFound", f"Shared drive not found: {drive_id}")
+        self._json(200, {"kind": "drive#drive", "id": drive_id, "name": "Saksi"})
+
     # -- permissions -----------------------------------------------------------------
+    def _inherited(self, file_id: str) -> list[dict[str, Any]]:
+        """A Shared Drive item's permissions from the drive's members, as permissions.list
+        shows them: `permissionDetails[].inherited` true (Drive v3 Permission resource,
+        developers.google.com/drive/api/reference/rest/v3/permissions)."""
+        drive_id = self.drive.files[file_id].get("driveId")
+        return [
+            {"kind": "drive#permission", "id": "inh" + _short_hash(email),
+             "type": "user", "role": "reader", "emailAddress": email,
+             "permissionDetails": [{"permissionType": "member", "role": "reader",
+                                    "inherited": True, "inheritedFrom": drive_id}]}
+            for email in self.drive.drive_members.get(drive_id or "", [])
+        ]  # fmt: skip
+
     def _permissions(self, method: str, file_id: str, perm_id: str | None) -> None:
         with self.drive.lock:
             if file_id not in self.drive.files:
                 raise DriveApiError(404, "notFound", f"File not found: {file_id}.")
             perms = self.drive.permissions.setdefault(file_id, [])
+            inherited = self._inherited(file_id)
             if method == "GET" and perm_id is None:
-                return self._json(200, {"kind": "drive#permissionList", "permissions": perms})
+                listed = perms + inherited
+                return self._json(200, {"kind": "drive#permissionList", "permissions": listed})
+            if method == "DELETE" and any(p["id"] == perm_id for p in inherited):
+                # What Drive answers (seen by GAM users: "403: cannotDeletePermission - The
+                # authenticated user cannot delete the permission", GAM 7.39.01 release notes).
+                message = "The authenticated user cannot delete the permission."
+                raise DriveApiError(403, "cannotDeletePermission", message)
             if method == "POST" and perm_id is None:
                 return self._json(200, self._perm_create(perms))
             found = [p for p in perms if p["id"] == perm_id]
@@ -474,3 +504,7 @@ class DriveHandler(BaseHTTPRequestHandler):
             session.path.replace(self.drive.root / doc["id"])
             self.drive.files[doc["id"]] = doc
             session.done = {k: doc[k] for k in ("kind", "id", "name", "mimeType")}
+
+
+def _short_hash(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:12]

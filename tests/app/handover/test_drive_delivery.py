@@ -23,6 +23,7 @@ from app.clock import FrozenClock
 from app.db import unit_of_work
 from app.delivery import purge
 from app.delivery import service as delivery_service
+from app.delivery.models import Delivery
 from app.demo import NvrEndpoint, sample_request, seed
 from app.exports import pipeline
 from app.main import create_app
@@ -146,3 +147,75 @@ def test_a_refused_credential_fails_the_delivery_on_record(
     assert "RefreshError" in delivery["last_error"]
     events = client.get(f"/api/v1/requests/{rid}/custody", headers=headers).json()
     assert [e["action"] for e in events][-1] == "delivery.failed"
+
+
+def _delivered(world: dict[str, Any], drive: FakeDrive) -> tuple[int, str, str]:
+    """Package, deliver to Drive; the delivery id, its folder id and its file id."""
+    runtime, client, rid, headers = world["runtime"], world["client"], world["id"], world["h"]
+    client.post(f"/api/v1/requests/{rid}/package", headers=headers)
+    started = client.post(f"/api/v1/requests/{rid}/deliveries", headers=headers).json()
+    delivery_service.perform(runtime, started["id"])
+    [folder] = [f for f in drive.files.values() if f.get("name") == f"SKS-{_year()}-{rid:05d}"]
+    [stored] = drive.children(folder["id"])
+    return started["id"], folder["id"], stored["id"]
+
+
+def _actions(world: dict[str, Any]) -> list[str]:
+    client, rid, headers = world["client"], world["id"], world["h"]
+    return [e["action"] for e in client.get(f"/api/v1/requests/{rid}/custody",
+                                            headers=headers).json()]  # fmt: skip
+
+
+def test_a_shared_drive_viewer_member_does_not_stop_the_purge(
+    world: dict[str, Any], drive: FakeDrive
+) -> None:
+    """Issue 16: revoke deleted every reader it listed, including the permission a Viewer
+    member inherits from the Shared Drive; Drive refused (403), the files stayed."""
+    runtime = world["runtime"]
+    drive_id = runtime.settings.drive_shared_drive_id
+    drive.add_drive_viewer(drive_id, "arsip@diskominfo.example.go.id")
+    delivery_id, folder_id, file_id = _delivered(world, drive)
+
+    world["clock"].advance(timedelta(days=14, seconds=1))
+    report = purge.purge_due(runtime, world["clock"].now())
+
+    assert report.purged == [delivery_id], report.failed
+    assert folder_id not in drive.files
+    assert file_id not in drive.files
+    assert (403, "cannotDeletePermission") not in drive.stats.errors_sent
+    assert "destruction.recorded" in _actions(world)
+
+
+def test_lost_access_fails_the_purge_on_record_and_claims_no_deletion(
+    world: dict[str, Any], drive: FakeDrive
+) -> None:
+    """Issue 16: with the service account removed from the Shared Drive every item answered
+    404, the purge recorded `already_gone` and a destruction record listing the ZIP as deleted
+    while it still existed."""
+    runtime, client, headers = world["runtime"], world["client"], world["h"]
+    delivery_id, folder_id, file_id = _delivered(world, drive)
+    drive.faults.lost_access = True
+
+    world["clock"].advance(timedelta(days=14, seconds=1))
+    report = purge.purge_due(runtime, world["clock"].now())
+
+    assert report.purged == []
+    assert "DriveAccessLost" in report.failed[delivery_id]
+    assert {folder_id, file_id} <= set(drive.files)  # still there: nothing was claimed
+    actions = _actions(world)
+    assert actions[-1] == "delivery.purge_failed"
+    assert "delivery.purged" not in actions
+    assert "destruction.recorded" not in actions
+    delivery = client.get(f"/api/v1/deliveries/{delivery_id}", headers=headers).json()
+    assert delivery["state"] == "shared"
+    with runtime.sessions() as session:
+        stored = session.get(Delivery, delivery_id)
+        assert stored is not None
+        assert stored.destruction_path is None
+    world["clock"].advance(timedelta(minutes=runtime.settings.purge_alert_minutes + 1))
+    ready = client.get("/readyz").json()
+    assert any("purge" in alert for alert in ready.get("alerts", [])), ready
+
+    drive.faults.lost_access = False  # access restored: the next run purges for real
+    assert purge.purge_due(runtime, world["clock"].now()).purged == [delivery_id]
+    assert file_id not in drive.files
