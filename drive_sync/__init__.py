@@ -34,6 +34,7 @@ from .errors import (
     LinkExpired,
     LinkNotFound,
     LinkRevoked,
+    RecipientUnshareable,
     UploadSessionExpired,
 )
 
@@ -52,6 +53,7 @@ __all__ = [
     "DriveBackend",
     "DriveConfig",
     "DriveError",
+    "RecipientUnshareable",
     "DriveQuotaExceeded",
     "DriveRateLimited",
     "FileResponse",

@@ -29,7 +29,13 @@ from ._models import (
 from ._retry import RetryPolicy, classify, error_reason, raise_for, retry_after_seconds
 from ._state import MemoryStateStore, UploadStateStore
 from ._upload import DEFAULT_CHUNK, ResumableUploader
-from .errors import ChecksumMismatch, DeliveryError, DriveAccessLost, DriveError
+from .errors import (
+    ChecksumMismatch,
+    DeliveryError,
+    DriveAccessLost,
+    DriveError,
+    RecipientUnshareable,
+)
 
 DRIVE_SCOPE = "https://www.googleapis.com/auth/drive"
 DEFAULT_ENDPOINT = "https://www.googleapis.com"
@@ -42,8 +48,14 @@ EXPIRY_REFUSALS = frozenset(
         "cannotSetExpirationOnInsert",  # then the expiry is set by an update
         "expirationDatesMustBeInTheFuture",
         "expirationDateTooFarInFuture",
-        "invalidSharingRequest",
     }
+)
+# Reasons Drive gives when it will not share with the address at all: `invalidSharingRequest`
+# for an address with no Google account when no notification e-mail is sent, the share-out /
+# share-in refusals of a domain's policy (https://developers.google.com/drive/api/guides/
+# handle-errors). Taken for an expiry refusal, this left the uploaded evidence on Drive (issue 16).
+SHARING_REFUSALS = frozenset(
+    {"invalidSharingRequest", "shareOutNotPermitted", "shareInNotPermitted"}
 )
 _REQUEST_NUMBER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,99}$")
 _FILE_FIELDS = "id,name,size,mimeType,md5Checksum,sha1Checksum,sha256Checksum,parents"
@@ -218,16 +230,40 @@ class DriveBackend:
             tuple(ids), recipient, url, now, due, expires, self.config.anyone_with_link
         )
 
+    def check_recipient(self, container: Container, recipient: str) -> None:
+        """Before gigabytes are uploaded: grant the recipient the empty folder and take the
+        grant back, so an address Drive cannot share with is known at once
+        (RecipientUnshareable). Nothing is in the folder while the grant exists."""
+        body = {"type": "user", "role": "reader", "emailAddress": recipient}
+        notify = self.config.send_notification_email
+        perm_id = self._grant(container.id, body, notify)["id"]
+        req = self._service.permissions().delete(
+            fileId=container.id, permissionId=perm_id, supportsAllDrives=True
+        )
+        self._execute(req, "withdraw the trial grant")
+
+    def _grant(self, folder_id: str, body: dict[str, Any], notify: bool) -> Any:
+        """A user grant; an address Drive refuses to share with raises RecipientUnshareable."""
+        try:
+            return self._create_permission(folder_id, body, notify)
+        except DriveError as exc:
+            if exc.reason in SHARING_REFUSALS:
+                raise RecipientUnshareable(
+                    f"Drive will not share with {body['emailAddress']} ({exc.reason})",
+                    exc.status, exc.reason,
+                ) from exc  # fmt: skip
+            raise
+
     def _grant_user(self, folder_id: str, email: str, due: datetime) -> tuple[str, datetime | None]:
         body: dict[str, Any] = {"type": "user", "role": "reader", "emailAddress": email}
         expiry = {"expirationTime": _rfc3339(due)}
         notify = self.config.send_notification_email
         try:
-            return self._create_permission(folder_id, {**body, **expiry}, notify)["id"], due
+            return self._grant(folder_id, {**body, **expiry}, notify)["id"], due
         except DriveError as exc:
             if exc.reason not in EXPIRY_REFUSALS:
                 raise
-        perm_id: str = self._create_permission(folder_id, body, notify)["id"]
+        perm_id: str = self._grant(folder_id, body, notify)["id"]
         # Some Drive versions only take an expiry on update; a domain may forbid it
         # outright, and then the purge job alone ends this grant.
         req = self._service.permissions().update(

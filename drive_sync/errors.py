@@ -35,6 +35,11 @@ class DriveAccessLost(DriveError):
     the items still exist. A purge that meets it fails on record and claims no deletion."""
 
 
+class RecipientUnshareable(DriveError):
+    """Drive will not share with this address (no Google account behind it, or a domain
+    policy against sharing there): not an expiry problem, and retrying will not help."""
+
+
 class DriveQuotaExceeded(DriveError):
     """The Drive (or the project) is out of storage or API quota; retrying will not help."""
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from app.custody import service as custody
@@ -44,10 +44,17 @@ class PurgeReport:
 
 
 def due_deliveries(session: Session, now: datetime) -> list[Delivery]:
+    """Live deliveries past their 14 days, and failed ones that left anything on the medium
+    (a folder, an upload that never verified): those are due at once (issue 16: a failed
+    delivery's ZIP stayed on the Shared Drive for ever)."""
+    failed_with_items = and_(
+        Delivery.state == DeliveryState.FAILED, Delivery.container_id.is_not(None),
+        Delivery.purged_at.is_(None),
+    )  # fmt: skip
     query = (
         select(Delivery)
         .where(
-            Delivery.state.in_(LIVE_STATES),
+            or_(Delivery.state.in_(LIVE_STATES), failed_with_items),
             Delivery.purge_due_at.is_not(None),
             Delivery.purge_due_at <= now,
         )
@@ -91,8 +98,11 @@ def purge_one(runtime: Runtime, delivery_id: int, run_id: str) -> None:
         delivery = _get(session, delivery_id)
         request = session.get(EvidenceRequest, delivery.request_id)
         assert request is not None
-        delivery.state, delivery.purged_at = DeliveryState.PURGED, now
+        delivery.purged_at = now
         _record_purged(session, delivery, request, removed, now)
+        if delivery.state is DeliveryState.FAILED:
+            return  # nothing was handed over: no berita acara, the failure stays the state
+        delivery.state = DeliveryState.PURGED
         document = _destruction(runtime, session, delivery, request, removed, now, run_id)
         _store_destruction(runtime, session, delivery, request, document, now)
     logger.info("delivery %d purged (%d items)", delivery_id, len(removed.deleted_ids))

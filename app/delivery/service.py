@@ -33,6 +33,7 @@ from drive_sync import (
     Container,
     DeliveryError,
     DeliveryRecord,
+    DriveBackend,
     ShareResult,
     UploadResult,
     hash_token,
@@ -127,6 +128,10 @@ def perform(runtime: Runtime, delivery_id: int) -> None:
     try:
         with backend_for(runtime, method) as backend:
             container = backend.create_container(number)
+            # On record before a byte is sent: whatever happens next, the purge owns it.
+            _record_container(runtime, delivery_id, container)
+            if isinstance(backend, DriveBackend):
+                backend.check_recipient(container, recipient)
             upload = backend.upload(container, archive)
             _check_upload(upload, package)
             if method == "local":
@@ -137,6 +142,16 @@ def perform(runtime: Runtime, delivery_id: int) -> None:
         _record_failure(runtime, delivery_id, exc)
         raise
     _record_shared(runtime, delivery_id, container, upload, share)
+
+
+def _record_container(runtime: Runtime, delivery_id: int, container: Container) -> None:
+    """Note the folder the delivery's files go into, in a transaction of its own."""
+    now = runtime.clock.now()
+    with unit_of_work(runtime.sessions) as session:
+        delivery = _get(session, delivery_id)
+        delivery.container_id = container.id
+        _event(session, delivery, _request(session, delivery), "delivery.container_created",
+               custody.SYSTEM, now, result={"container": container.id})  # fmt: skip
 
 
 def _open_local_link(runtime: Runtime, delivery_id: int, recipient: str) -> ShareResult:
@@ -225,8 +240,11 @@ def _record_failure(runtime: Runtime, delivery_id: int, exc: BaseException) -> N
         delivery = _get(session, delivery_id)
         request = _request(session, delivery)
         delivery.state, delivery.last_error = DeliveryState.FAILED, f"{type(exc).__name__}: {exc}"
+        if delivery.container_id:  # whatever reached the medium is purged at once
+            delivery.purge_due_at = now
         _event(session, delivery, request, "delivery.failed", custody.SYSTEM, now,
-               object={"error": type(exc).__name__, "detail": str(exc)})  # fmt: skip
+               object={"error": type(exc).__name__, "detail": str(exc)},
+               result={"purge_due_at": _iso(delivery.purge_due_at)})  # fmt: skip
 
 
 def revoke(runtime: Runtime, delivery_id: int, user: User) -> None:

@@ -75,6 +75,8 @@ class FakeDrive:
         self.sessions: dict[str, UploadSession] = {}
         self.shared_drives: set[str] = set()
         self.drive_members: dict[str, list[str]] = {}  # Shared Drive id -> Viewer members
+        # Addresses with no Google account behind them (a police mail server, say).
+        self.non_google: set[str] = set()
         self.trusted_keys: dict[str, rsa.RSAPublicKey] = {}
         self.refresh_tokens: set[str] = set()
         self.tokens: set[str] = set()

@@ -367,6 +367,16 @@ class DriveHandler(BaseHTTPRequestHandler):
             raise DriveApiError(400, "badRequest",
                                 "sendNotificationEmail is only for users and groups.")  # fmt: skip
         perm["notified"] = kind in ("user", "group") and (notify or "true") == "true"
+        if (
+            kind == "user"
+            and body["emailAddress"] in self.drive.non_google
+            and not perm["notified"]
+        ):
+            # Drive can only share with an address that has no Google account by sending it an
+            # invitation e-mail; without one it answers 400 invalidSharingRequest ("Resolve
+            # errors", developers.google.com/drive/api/guides/handle-errors).
+            message = 'Bad Request. User message: "Sorry, the items were not shared."'
+            raise DriveApiError(400, "invalidSharingRequest", message)
         perms.append(perm)
         return perm
 

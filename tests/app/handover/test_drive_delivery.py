@@ -219,3 +219,57 @@ def test_lost_access_fails_the_purge_on_record_and_claims_no_deletion(
     drive.faults.lost_access = False  # access restored: the next run purges for real
     assert purge.purge_due(runtime, world["clock"].now()).purged == [delivery_id]
     assert file_id not in drive.files
+
+
+def _drive_items_of(drive: FakeDrive, rid: int) -> list[dict[str, Any]]:
+    folders = [f for f in drive.files.values() if f.get("name") == f"SKS-{_year()}-{rid:05d}"]
+    return folders + [child for f in folders for child in drive.children(f["id"])]
+
+
+def test_a_recipient_drive_cannot_share_with_fails_before_upload_and_leaves_nothing(
+    world: dict[str, Any], drive: FakeDrive
+) -> None:
+    """Issue 16: an address with no Google account answered 400 invalidSharingRequest, read as
+    an expiry refusal; the delivery failed and its uploaded ZIP and folder stayed on the
+    Shared Drive for ever (the folder was never recorded)."""
+    runtime, client, rid, headers = world["runtime"], world["client"], world["id"], world["h"]
+    drive.non_google.add("reskrim@polresta-cirebon.example.go.id")  # the letter's recipient
+    client.post(f"/api/v1/requests/{rid}/package", headers=headers)
+    started = client.post(f"/api/v1/requests/{rid}/deliveries", headers=headers).json()
+
+    with pytest.raises(Exception, match="invalidSharingRequest"):
+        delivery_service.perform(runtime, started["id"])
+
+    delivery = client.get(f"/api/v1/deliveries/{started['id']}", headers=headers).json()
+    assert delivery["state"] == "failed"
+    assert delivery["last_error"].startswith("RecipientUnshareable")
+    assert drive.stats.sessions_opened == 0  # the trial grant came before any upload
+    actions = _actions(world)
+    assert actions[-2:] == ["delivery.container_created", "delivery.failed"]
+    assert _drive_items_of(drive, rid)  # the empty folder, owned by the purge
+
+    report = purge.purge_due(runtime, world["clock"].now())  # due at once, not in 14 days
+
+    assert report.purged == [started["id"]]
+    assert _drive_items_of(drive, rid) == []
+    assert _actions(world)[-1] == "delivery.purged"
+    assert "destruction.recorded" not in _actions(world)  # nothing was handed over
+
+
+def test_three_checksum_failures_leave_nothing_on_drive(
+    world: dict[str, Any], drive: FakeDrive
+) -> None:
+    """Issue 16: a delivery that failed its checksum three times left an empty folder."""
+    runtime, client, rid, headers = world["runtime"], world["client"], world["id"], world["h"]
+    client.post(f"/api/v1/requests/{rid}/package", headers=headers)
+    started = client.post(f"/api/v1/requests/{rid}/deliveries", headers=headers).json()
+    drive.faults.corrupt_checksums = 3
+
+    with pytest.raises(Exception, match="checksum"):
+        delivery_service.perform(runtime, started["id"])
+
+    assert client.get(f"/api/v1/deliveries/{started['id']}", headers=headers).json()[
+        "state"] == "failed"  # fmt: skip
+    assert purge.purge_due(runtime, world["clock"].now()).purged == [started["id"]]
+    assert _drive_items_of(drive, rid) == []
+    assert purge.purge_due(runtime, world["clock"].now()).due == []  # once
