@@ -6,6 +6,7 @@ from app.cameras.models import Camera, Nvr, NvrVendor
 from app.db import Base
 from app.delivery.access import DownloadSession
 from app.delivery.models import Delivery, DeliveryLink, DeliveryState
+from app.delivery.upload_state import DriveUploadSession
 from app.exports.models import Export, ExportAttempt, ExportState, NvrSlot
 from app.handover.models import BastCounter, EvidencePackage, Handover
 from app.jobs.leases import JobLease
@@ -23,6 +24,7 @@ __all__ = [
     "DeliveryMethod",
     "DeliveryState",
     "DownloadSession",
+    "DriveUploadSession",
     "EvidencePackage",
     "EvidenceRequest",
     "Handover",

@@ -37,7 +37,11 @@ class UploadStateStore(Protocol):
 
 
 class JsonFileStateStore:
-    """One JSON file holding every pending session, replaced atomically."""
+    """One JSON file holding every pending session, replaced atomically.
+
+    For one process only (tools, tests): each save rewrites the whole file from what this
+    process read, so two processes lose each other's sessions. The service keeps its sessions
+    in its database (`app.delivery.upload_state`)."""
 
     def __init__(self, path: Path) -> None:
         self._path = path

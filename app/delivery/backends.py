@@ -10,12 +10,12 @@ from sqlalchemy import select
 
 from app.db import unit_of_work
 from app.delivery.models import DeliveryLink
+from app.delivery.upload_state import DatabaseStateStore
 from app.runtime import Runtime
 from drive_sync import (
     DeliveryBackend,
     DriveBackend,
     DriveConfig,
-    JsonFileStateStore,
     LocalBackend,
     LocalLink,
     load_credentials,
@@ -87,7 +87,7 @@ def drive_backend(runtime: Runtime) -> DriveBackend:
         anyone_with_link=settings.drive_anyone_with_link,
         ttl=ttl(runtime),
     )
-    state = JsonFileStateStore(settings.data_dir / "drive-uploads.json")
+    state = DatabaseStateStore(runtime.sessions, runtime.clock)  # safe with several workers
     return DriveBackend(load_credentials(settings.drive_credentials_file), config, state)
 
 
