@@ -78,6 +78,14 @@ def _service_commands(commands: Commands[argparse.ArgumentParser]) -> None:
     serve = commands.add_parser("serve", help="run the API, web UI and job workers")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        choices=range(1, 33),
+        metavar="N",
+        help="API processes (each also runs SAKSI_WORKER_THREADS job workers)",
+    )
     serve.set_defaults(handler="service:serve")
 
     worker = commands.add_parser("worker", help="run job workers only (scale-out)")

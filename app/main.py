@@ -23,7 +23,8 @@ from app.headers import SecurityHeaders
 from app.http import install_error_handlers
 from app.reports.routes import router as reports_router
 from app.requests.routes import router as requests_router
-from app.runtime import Runtime
+from app.runtime import Runtime, build_runtime
+from app.settings import Settings
 from app.sop.routes import router as sop_router
 from app.web import admin as web_admin
 from app.web import audit as web_audit
@@ -95,3 +96,10 @@ def create_app(runtime: Runtime, *, run_workers: bool = False) -> FastAPI:
     ):
         app.include_router(router)
     return app
+
+
+def process_app() -> FastAPI:
+    """The app of one of `saksi serve --workers N`'s processes (uvicorn's factory): its own
+    runtime from the environment, nothing in memory shared with the others (the database,
+    the queue and the leases of periodic jobs are what they share)."""
+    return create_app(build_runtime(Settings()), run_workers=True)

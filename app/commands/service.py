@@ -42,8 +42,16 @@ def serve(args: argparse.Namespace) -> int:
     runtime = runtime_from_settings()
     served_at(runtime, args.host, args.port)
     _prepare(runtime)
-    app = create_app(runtime, run_workers=True)
     print(f"Saksi berjalan di http://{args.host}:{args.port}/  (API: /docs)", flush=True)
+    if args.workers > 1:
+        # Several processes on one port (uvicorn's supervisor): each builds its own runtime
+        # from the environment, so the address decided here is handed to them through it.
+        os.environ.setdefault("SAKSI_PUBLIC_URL", runtime.settings.public_url)
+        runtime.close()
+        uvicorn.run("app.main:process_app", factory=True, workers=args.workers,
+                    host=args.host, port=args.port, log_level="info")  # fmt: skip
+        return 0
+    app = create_app(runtime, run_workers=True)
     uvicorn.run(app, host=args.host, port=args.port, log_level="info")
     runtime.close()
     return 0

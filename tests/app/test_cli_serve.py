@@ -244,3 +244,48 @@ def test_demo_starts_the_simulator_the_service_and_a_sample_request(tmp_path: Pa
     assert f"{base}/masuk" in output
     for role in ("kepala_dinas", "sekretaris", "kepala_bidang", "subkoordinator", "operator"):
         assert role in output
+
+
+def _children(pid: int) -> list[int]:
+    """The processes whose parent is `pid` (from /proc)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def _api_processes(pid: int) -> list[int]:
+    """uvicorn's worker processes (spawned by multiprocessing), not its resource tracker."""
+    return [c for c in _children(pid) if "spawn_main" in Path(f"/proc/{c}/cmdline").read_text()]
+
+
+def test_serve_runs_several_api_processes(tmp_path: Path) -> None:
+    """Issue 18: `saksi serve` had no option for more than one process."""
+    port, data_dir = free_port(), tmp_path / "data"
+    env = {**environment(data_dir), "SAKSI_WORKER_THREADS": "0"}
+    process = subprocess.Popen([*SAKSI, "serve", "--port", str(port), "--workers", "2"], env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait_ready(base, process)
+        deadline = time.monotonic() + 30
+        while len(_api_processes(process.pid)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert len(_api_processes(process.pid)) == 2
+        password = (data_dir / "secrets" / "initial-admin-password").read_text().strip()
+        login = {"username": "admin", "password": password}
+        token = httpx.post(f"{base}/api/v1/auth/token", data=login).json()["access_token"]
+        headers = {"Authorization": f"Bearer {token}"}
+        answers = [httpx.get(f"{base}/api/v1/requests", headers=headers).status_code
+                   for _ in range(20)]  # fmt: skip
+        assert answers == [200] * 20  # a token one process issued counts in the other
+        assert httpx.get(f"{base}/readyz").json()["database"] == "sqlite"
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=30)
+    assert process.returncode == 0
