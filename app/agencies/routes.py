@@ -2,7 +2,8 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Response
+from sqlalchemy import select
 
 from app.agencies import service
 from app.agencies.models import Agency
@@ -10,6 +11,7 @@ from app.agencies.schemas import AgencyCreate, AgencyRead, AgencyUpdate
 from app.custody import service as custody
 from app.deps import AdminUser, CurrentUser, RuntimeDep, SessionDep
 from app.http import ERROR_RESPONSES, PathId
+from app.paging import Paging, page_by_id
 
 router = APIRouter(prefix="/api/v1/agencies", tags=["registry"], responses=ERROR_RESPONSES)
 
@@ -22,9 +24,12 @@ AgencyDep = Annotated[Agency, Depends(_agency)]
 
 
 @router.get("", response_model=list[AgencyRead])
-def list_agencies(_user: CurrentUser, session: SessionDep) -> list[AgencyRead]:
-    """List the institutions authorised to request footage."""
-    return [AgencyRead.model_validate(a) for a in service.list_agencies(session)]
+def list_agencies(
+    _user: CurrentUser, session: SessionDep, paging: Paging, response: Response
+) -> list[AgencyRead]:
+    """List the institutions authorised to request footage, by id, a page at a time."""
+    rows = page_by_id(session, select(Agency), Agency.id, paging, response)
+    return [AgencyRead.model_validate(a) for a in rows]
 
 
 @router.post("", response_model=AgencyRead, status_code=201)

@@ -2,17 +2,19 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.security import OAuth2PasswordRequestForm
+from sqlalchemy import select
 
 from app.auth import service, sessions, throttle
 from app.auth.login import client_address, sign_in
-from app.auth.models import Role
+from app.auth.models import Role, User
 from app.auth.schemas import LockoutRead, TokenResponse, UserCreate, UserRead, UserUpdate
 from app.auth.throttle import ThrottledRoute
 from app.custody import service as custody
 from app.deps import AdminUser, CurrentUser, RuntimeDep, SessionDep, StaffUser
 from app.http import ERROR_RESPONSES, ErrorEnvelope, PathId
+from app.paging import Paging, page_by_id
 
 router = APIRouter(
     prefix="/api/v1", tags=["auth"], responses=ERROR_RESPONSES, route_class=ThrottledRoute
@@ -54,10 +56,15 @@ def me(user: CurrentUser) -> UserRead:
 
 @router.get("/users", response_model=list[UserRead])
 def list_users(
-    _user: StaffUser, session: SessionDep, role: Annotated[Role | None, Query()] = None
-) -> list[UserRead]:
-    """List users (office staff only), e.g. the operators a subkoordinator can assign."""
-    return [UserRead.model_validate(u) for u in service.list_users(session, role)]
+    _user: StaffUser, session: SessionDep, paging: Paging, response: Response,
+    role: Annotated[Role | None, Query()] = None,
+) -> list[UserRead]:  # fmt: skip
+    """List users (office staff only), e.g. the operators a subkoordinator can assign; by id,
+    a page at a time."""
+    query = select(User) if role is None else select(User).where(User.role == role)
+    return [
+        UserRead.model_validate(u) for u in page_by_id(session, query, User.id, paging, response)
+    ]
 
 
 @router.patch("/users/{user_id}", response_model=UserRead)

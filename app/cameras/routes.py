@@ -2,7 +2,8 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Response
+from sqlalchemy import select
 
 from app.cameras import probe, service
 from app.cameras.models import Camera, Nvr
@@ -18,6 +19,7 @@ from app.cameras.schemas import (
 from app.custody import service as custody
 from app.deps import AdminUser, CurrentUser, RuntimeDep, SessionDep, StaffUser
 from app.http import ERROR_RESPONSES, PathId
+from app.paging import Paging, page_by_id
 
 router = APIRouter(prefix="/api/v1", tags=["registry"], responses=ERROR_RESPONSES)
 
@@ -35,8 +37,14 @@ CameraDep = Annotated[Camera, Depends(_camera)]
 
 
 @router.get("/nvrs", response_model=list[NvrRead])
-def list_nvrs(_user: StaffUser, session: SessionDep) -> list[NvrRead]:
-    return [NvrRead.model_validate(n) for n in service.list_nvrs(session)]
+def list_nvrs(
+    _user: StaffUser, session: SessionDep, paging: Paging, response: Response
+) -> list[NvrRead]:
+    """List the NVRs, by id, a page at a time."""
+    return [
+        NvrRead.model_validate(n)
+        for n in page_by_id(session, select(Nvr), Nvr.id, paging, response)
+    ]
 
 
 @router.post("/nvrs", response_model=NvrRead, status_code=201)
@@ -72,9 +80,13 @@ def probe_nvr(
 
 
 @router.get("/cameras", response_model=list[CameraRead])
-def list_cameras(_user: CurrentUser, session: SessionDep) -> list[CameraRead]:
-    """List cameras (every signed-in user: a pemohon picks them by location)."""
-    return [CameraRead.model_validate(c) for c in service.list_cameras(session)]
+def list_cameras(
+    _user: CurrentUser, session: SessionDep, paging: Paging, response: Response
+) -> list[CameraRead]:
+    """List cameras (every signed-in user: a pemohon picks them by location), by id, a page at
+    a time."""
+    rows = page_by_id(session, select(Camera), Camera.id, paging, response)
+    return [CameraRead.model_validate(c) for c in rows]
 
 
 @router.post("/cameras", response_model=CameraRead, status_code=201)
