@@ -1,6 +1,7 @@
 """Deliver exported footage: Google Drive with verified resumable uploads, or local links."""
 
-from ._drive import DriveBackend, DriveConfig, build_service, load_credentials
+from ._auth import build_service, load_credentials
+from ._drive import DriveBackend, DriveConfig
 from ._local import (
     DownloadRecorder,
     JsonLinkStore,
@@ -16,6 +17,7 @@ from ._models import (
     DeliveryBackend,
     DeliveryRecord,
     DeliveryStatus,
+    ListedItem,
     PurgeResult,
     ShareResult,
     UploadResult,
@@ -63,6 +65,7 @@ __all__ = [
     "LinkNotFound",
     "LinkRevoked",
     "LinkStore",
+    "ListedItem",
     "LocalBackend",
     "LocalLink",
     "MemoryStateStore",

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -12,21 +12,20 @@ from urllib.parse import urljoin
 
 from google.auth.credentials import Credentials
 from google.auth.transport.requests import AuthorizedSession
-from google.oauth2 import credentials as user_credentials
-from google.oauth2 import service_account
-from googleapiclient.discovery import build
 from googleapiclient.errors import HttpError
 
+from ._auth import build_service
 from ._models import (
     DEFAULT_TTL,
     Container,
     DeliveryRecord,
     DeliveryStatus,
+    ListedItem,
     PurgeResult,
     ShareResult,
     UploadResult,
 )
-from ._retry import RetryPolicy, classify, error_reason, raise_for, retry_after_seconds
+from ._retry import RetryPolicy, classify, error_reason, raise_for
 from ._state import MemoryStateStore, UploadStateStore
 from ._upload import DEFAULT_CHUNK, ResumableUploader
 from .errors import (
@@ -37,7 +36,6 @@ from .errors import (
     RecipientUnshareable,
 )
 
-DRIVE_SCOPE = "https://www.googleapis.com/auth/drive"
 DEFAULT_ENDPOINT = "https://www.googleapis.com"
 FOLDER_MIME = "application/vnd.google-apps.folder"
 # Reasons Drive gives when it will not put an expiry on this permission (or domain).
@@ -74,40 +72,6 @@ class DriveConfig:
     ttl: timedelta = DEFAULT_TTL
     checksum_retries: int = 2
     retry: RetryPolicy = field(default_factory=RetryPolicy)
-
-
-def load_credentials(path: Path) -> Credentials:
-    """Load a service-account key or an authorized-user (OAuth) token file."""
-    info = json.loads(path.read_text(encoding="utf-8"))
-    kind = info.get("type")
-    if kind == "service_account":
-        sa: Credentials = service_account.Credentials.from_service_account_info(  # type: ignore[no-untyped-call]
-            info, scopes=[DRIVE_SCOPE]
-        )
-        return sa
-    if kind == "authorized_user":
-        user = user_credentials.Credentials.from_authorized_user_info(  # type: ignore[no-untyped-call]
-            info, scopes=[DRIVE_SCOPE]
-        )
-        # google-auth ignores the file's token_uri; honour it so proxies and tests work.
-        if info.get("token_uri"):
-            user = user.with_token_uri(info["token_uri"])
-        result: Credentials = user
-        return result
-    raise DeliveryError(f"unsupported credentials type {kind!r} in {path.name}")
-
-
-def build_service(credentials: Credentials, api_endpoint: str) -> Any:
-    """Build the drive v3 client from the bundled discovery document, rooted at the endpoint."""
-    root = api_endpoint.rstrip("/") + "/"
-    return build(
-        "drive",
-        "v3",
-        credentials=credentials,
-        static_discovery=True,
-        cache_discovery=False,
-        client_options={"api_endpoint": urljoin(root, "drive/v3/")},
-    )
 
 
 class DriveBackend:
@@ -152,33 +116,65 @@ class DriveBackend:
                 return request.execute(num_retries=0)
             except HttpError as exc:
                 status, reason = exc.resp.status, error_reason(exc.content)
-                asked = retry_after_seconds(exc.resp.get("retry-after"))
+                asked = self.config.retry.asked(exc.resp.get("retry-after"))
             if classify(status, reason) != "retry":
                 raise_for(status, reason, what)
             self.config.retry.wait(attempt, status, reason, what, asked)
             attempt += 1
 
-    def create_container(self, request_number: str) -> Container:
-        """Create the folder named after the request number (never a person's name)."""
+    @property
+    def upload_attempts(self) -> int:
+        """How many uploads one file may take (the first and the checksum retries)."""
+        return self.config.checksum_retries + 1
+
+    def reserve_ids(self, count: int) -> tuple[str, ...]:
+        """Ids Drive hands out for items not created yet (files.generateIds), so the caller
+        can record an item before it exists: a create naming one makes exactly that item, and
+        a repeated create answers 409 instead of a duplicate
+        (https://developers.google.com/drive/api/guides/create-file)."""
+        req = self._service.files().generateIds(count=count, space="drive", type="files")
+        ids: list[str] = self._execute(req, "generate ids")["ids"]
+        if len(ids) != count:
+            raise DriveError(f"generate ids: asked for {count}, Drive gave {len(ids)}")
+        return tuple(ids)
+
+    def create_container(self, request_number: str, folder_id: str | None = None) -> Container:
+        """Create the folder named after the request number (never a person's name), under a
+        reserved id when given; a folder already made under that id (a rerun) is reused."""
         if not _REQUEST_NUMBER.fullmatch(request_number):
             raise DeliveryError(f"not a request number: {request_number!r}")
         parent = self.config.parent_folder_id or self.config.shared_drive_id
         body: dict[str, Any] = {"name": request_number, "mimeType": FOLDER_MIME}
         if parent:
             body["parents"] = [parent]
+        if folder_id:
+            body["id"] = folder_id
         files = self._service.files()
         req = files.create(body=body, fields="id,name,webViewLink", supportsAllDrives=True)
-        doc = self._execute(req, "create folder")
+        try:
+            doc = self._execute(req, "create folder")
+        except DriveError as exc:
+            if exc.status != 409 or not folder_id:
+                raise
+            doc = self._get(folder_id, "id,name,webViewLink")
         return Container("drive", doc["id"], doc["name"], doc.get("webViewLink"))
 
-    def upload(self, container: Container, path: Path, name: str | None = None) -> UploadResult:
-        """Upload, then compare Drive's checksum with ours; delete and retry on mismatch."""
+    def upload(
+        self, container: Container, path: Path, name: str | None = None,
+        file_ids: Sequence[str] = (),
+    ) -> UploadResult:  # fmt: skip
+        """Upload, then compare Drive's checksum with ours; delete and retry on mismatch.
+
+        `file_ids` (reserved, and on record) name the copies, attempt by attempt: whatever an
+        attempt leaves on Drive is then known before its first byte is sent."""
         name = name or path.name
         metadata = {"name": name, "parents": [container.id], "mimeType": "application/octet-stream"}
         key = f"{container.id}/{name}/{path.stat().st_size}"
         last: tuple[str, str] = ("", "")
-        for attempt in range(1, self.config.checksum_retries + 2):
-            out = self._uploader.upload(path, metadata, key)
+        for attempt in range(1, self.upload_attempts + 1):
+            reserved = file_ids[attempt - 1] if attempt <= len(file_ids) else None
+            wanted = {**metadata, "id": reserved} if reserved else metadata
+            out = self._uploader.upload(path, wanted, f"{key}/{reserved}" if reserved else key)
             remote = self._get(out.metadata["id"], _FILE_FIELDS)
             algo, theirs = _remote_checksum(remote)
             ours = out.sha256 if algo == "sha256" else out.md5
@@ -230,6 +226,15 @@ class DriveBackend:
             tuple(ids), recipient, url, now, due, expires, self.config.anyone_with_link
         )
 
+    def share_link_only(self, container: Container, recipient: str, now: datetime) -> ShareResult:
+        """An "anyone with the link" grant and no user grant: the office's fallback for an
+        address Drive cannot share with. Drive puts no expiry on it; the purge ends it."""
+        body = {"type": "anyone", "role": "reader"}
+        perm_id = self._create_permission(container.id, body, notify=None)["id"]
+        url = container.url or self._get(container.id, "webViewLink").get("webViewLink", "")
+        due = now.astimezone(UTC) + self.config.ttl
+        return ShareResult((perm_id,), recipient, url, now, due, None, anyone_with_link=True)
+
     def check_recipient(self, container: Container, recipient: str) -> None:
         """Before gigabytes are uploaded: grant the recipient the empty folder and take the
         grant back, so an address Drive cannot share with is known at once
@@ -243,16 +248,31 @@ class DriveBackend:
         self._execute(req, "withdraw the trial grant")
 
     def _grant(self, folder_id: str, body: dict[str, Any], notify: bool) -> Any:
-        """A user grant; an address Drive refuses to share with raises RecipientUnshareable."""
+        """A user grant; an address Drive refuses to share with raises RecipientUnshareable.
+
+        Drive's error guide gives two causes of `invalidSharingRequest`: the ACL change is not
+        allowed for this user, or the sharing succeeded and only the notification e-mail was
+        not delivered (https://developers.google.com/drive/api/guides/handle-errors). With an
+        e-mail asked for, the folder's grants tell which: a grant that exists is used."""
         try:
             return self._create_permission(folder_id, body, notify)
         except DriveError as exc:
-            if exc.reason in SHARING_REFUSALS:
-                raise RecipientUnshareable(
-                    f"Drive will not share with {body['emailAddress']} ({exc.reason})",
-                    exc.status, exc.reason,
-                ) from exc  # fmt: skip
-            raise
+            if exc.reason not in SHARING_REFUSALS:
+                raise
+            granted = self._grant_of(folder_id, body["emailAddress"]) if notify else None
+            if granted is not None:
+                return granted
+            raise RecipientUnshareable(
+                f"Drive will not share with {body['emailAddress']} ({exc.reason})",
+                exc.status, exc.reason,
+            ) from exc  # fmt: skip
+
+    def _grant_of(self, folder_id: str, email: str) -> dict[str, Any] | None:
+        """The folder's direct grant to `email`, if there is one."""
+        for perm in self._permissions(folder_id):
+            if str(perm.get("emailAddress", "")).lower() == email.lower() and _direct(perm):
+                return perm
+        return None
 
     def _grant_user(self, folder_id: str, email: str, due: datetime) -> tuple[str, datetime | None]:
         body: dict[str, Any] = {"type": "user", "role": "reader", "emailAddress": email}
@@ -336,20 +356,45 @@ class DriveBackend:
         return tuple(removed)
 
     def _children(self, folder_id: str) -> list[str]:
-        req = self._service.files().list(
-            q=f"'{folder_id}' in parents",
-            fields="files(id)",
-            supportsAllDrives=True,
-            includeItemsFromAllDrives=True,
-            pageSize=1000,
-        )
         try:
-            doc = self._execute(req, "list folder")
+            return [f["id"] for f in self._list_in(folder_id, "id")]
         except DriveError as exc:
             if exc.status == 404:
                 return []
             raise
-        return [f["id"] for f in doc.get("files", [])]
+
+    def _list_in(self, folder_id: str, fields: str) -> list[dict[str, Any]]:
+        """Every item whose parent is `folder_id`, page by page."""
+        found: list[dict[str, Any]] = []
+        token: str | None = None
+        while True:
+            req = self._service.files().list(
+                q=f"'{folder_id}' in parents and trashed = false",
+                fields=f"nextPageToken,files({fields})", supportsAllDrives=True,
+                includeItemsFromAllDrives=True, pageSize=1000, pageToken=token,
+            )  # fmt: skip
+            doc = self._execute(req, "list folder")
+            found += doc.get("files", [])
+            token = doc.get("nextPageToken")
+            if not token:
+                return found
+
+    def inventory(self) -> list[ListedItem]:
+        """What lies directly under the folder (or Shared Drive) Saksi delivers into, each
+        folder with its children's ids: what a reconciliation compares with the database."""
+        parent = self.config.parent_folder_id or self.config.shared_drive_id or "root"
+        listed = []
+        for doc in self._list_in(parent, "id,name,mimeType,createdTime"):
+            folder = doc.get("mimeType") == FOLDER_MIME
+            children = tuple(self._children(doc["id"])) if folder else ()
+            created = _parse_rfc3339(doc["createdTime"])
+            listed.append(ListedItem(doc["id"], doc.get("name", ""), folder, created, children))
+        return listed
+
+    def delete_item(self, item_id: str) -> bool:
+        """Delete permanently (a folder with everything in it); False when Drive has no such
+        item (or no longer shows it)."""
+        return self._delete(item_id)
 
     def purge(self, record: DeliveryRecord) -> PurgeResult:
         """Revoke, then permanently delete the files and the folder; safe to rerun.

@@ -80,6 +80,17 @@ class DeliveryStatus:
     extra: dict[str, str] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class ListedItem:
+    """An item found directly under the folder (or Shared Drive) Saksi delivers into."""
+
+    id: str
+    name: str
+    folder: bool
+    created_at: datetime
+    children: tuple[str, ...] = ()
+
+
 class DeliveryBackend(Protocol):
     """Create, fill, share, revoke and purge one request's delivery."""
 

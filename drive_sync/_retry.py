@@ -76,6 +76,10 @@ def raise_for(status: int, reason: str | None, what: str) -> None:
 RETRY_AFTER_STATUSES = frozenset({429, 503})
 
 
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
 def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:
     """The wait a `Retry-After` header asks for (delay-seconds or an HTTP date), if any."""
     if not value:
@@ -95,7 +99,10 @@ def retry_after_seconds(value: str | None, now: datetime | None = None) -> float
 @dataclass
 class RetryPolicy:
     """Truncated exponential backoff: min(cap, base * 2**n) plus up to `base` of jitter; a
-    server's `Retry-After` (up to `max_retry_after` seconds) instead when it sends one."""
+    server's `Retry-After` (up to `max_retry_after` seconds) instead when it sends one.
+
+    `sleep` and `clock` are the policy's time: a test replaces both, so a wait (and an
+    HTTP-date `Retry-After`, read against `clock`) is checked without sleeping."""
 
     max_attempts: int = 8
     base: float = 1.0
@@ -104,6 +111,11 @@ class RetryPolicy:
     rng: random.Random = field(default_factory=random.Random)
     waits: list[float] = field(default_factory=list)
     max_retry_after: float = 600.0
+    clock: Callable[[], datetime] = _utcnow
+
+    def asked(self, header: str | None) -> float | None:
+        """The wait a `Retry-After` header asks for, reckoned on this policy's clock."""
+        return retry_after_seconds(header, self.clock())
 
     def delay(self, attempt: int) -> float:
         """Return the wait before retry number `attempt` (0-based)."""

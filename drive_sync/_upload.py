@@ -15,7 +15,7 @@ from typing import Any, BinaryIO, Protocol
 
 import requests
 
-from ._retry import RetryPolicy, classify, error_reason, raise_for, retry_after_seconds
+from ._retry import RetryPolicy, classify, error_reason, raise_for
 from ._state import UploadState, UploadStateStore
 from .errors import DriveError, UploadSessionExpired
 
@@ -201,7 +201,7 @@ class ResumableUploader:
                 if resp.status_code < 400:
                     return resp
                 status, reason = resp.status_code, error_reason(resp.content)
-                asked = retry_after_seconds(resp.headers.get("Retry-After"))
+                asked = self._retry.asked(resp.headers.get("Retry-After"))
             verdict = classify(status, reason)
             if verdict == "session":
                 raise UploadSessionExpired(f"{what}: session gone (HTTP {status})", status, reason)

@@ -64,6 +64,33 @@ def test_without_retry_after_it_backs_off_exponentially_with_jitter(
         assert floor <= pause <= floor + base
 
 
+def test_a_retry_after_date_is_reckoned_on_the_policy_clock(
+    fake: FakeDrive, backend: DriveBackend, config: DriveConfig
+) -> None:
+    """The server's date form of `Retry-After`: the wait is that date minus the policy's clock
+    (not the machine's), so a test's clock decides it exactly."""
+    slept: list[float] = []
+    config.retry.sleep, config.retry.clock = slept.append, lambda: NOW
+    fake.faults.unavailable = 1
+    fake.faults.retry_after = format_datetime(NOW + timedelta(seconds=42), usegmt=True)
+
+    backend.create_container("SKS-2026-00046")
+
+    assert slept == [42.0]
+
+
+def test_a_retry_after_beyond_the_cap_is_cut_to_it(
+    fake: FakeDrive, backend: DriveBackend, config: DriveConfig
+) -> None:
+    slept: list[float] = []
+    config.retry.sleep, config.retry.max_retry_after = slept.append, 90.0
+    fake.faults.too_many_requests, fake.faults.retry_after = 1, "86400"
+
+    backend.create_container("SKS-2026-00047")
+
+    assert slept == [90.0]
+
+
 def test_retry_after_as_an_http_date() -> None:
     later = format_datetime(NOW + timedelta(seconds=30), usegmt=True)
     assert retry_after_seconds(later, NOW) == 30.0

@@ -33,10 +33,15 @@ class Faults:
     rate_limited: int = 0  # next N API or upload calls answer 403 rateLimitExceeded
     too_many_requests: int = 0  # next N calls answer 429
     unavailable: int = 0  # next N calls answer 503 backendError
-    # Sent with those 429s and 503s, as Google's front ends do (RFC 9110 §10.2.3).
+    # Sent with those 429s and 503s (RFC 9110 §10.2.3). Drive's usage-limits guide
+    # (https://developers.google.com/drive/api/guides/limits) names the 403 userRateLimitExceeded
+    # and 429 answers and asks for truncated exponential backoff; it does not promise a
+    # Retry-After, so the client honours one when present and backs off otherwise.
     retry_after: str | None = None
     # The service account was removed from the Shared Drive: Drive then answers 404 notFound
-    # for every item and for the drive itself, exactly as for items that do not exist.
+    # for every item and for the drive itself, exactly as for items that do not exist (the
+    # error guide's 404: the user has no read access to the file, or it does not exist,
+    # https://developers.google.com/drive/api/guides/handle-errors).
     lost_access: bool = False
     session_gone_at_chunk: int | None = None  # data PUT index -> 404, session dropped
     corrupt_checksums: int = 0  # next N finished uploads get wrong checksums
@@ -73,10 +78,13 @@ class FakeDrive:
         self.files: dict[str, dict[str, Any]] = {}
         self.permissions: dict[str, list[dict[str, Any]]] = {}
         self.sessions: dict[str, UploadSession] = {}
+        self.generated_ids: set[str] = set()  # handed out by files.generateIds
         self.shared_drives: set[str] = set()
         self.drive_members: dict[str, list[str]] = {}  # Shared Drive id -> Viewer members
         # Addresses with no Google account behind them (a police mail server, say).
         self.non_google: set[str] = set()
+        # Addresses whose invitation e-mail bounces: the grant is made all the same.
+        self.undeliverable_mail: set[str] = set()
         self.trusted_keys: dict[str, rsa.RSAPublicKey] = {}
         self.refresh_tokens: set[str] = set()
         self.tokens: set[str] = set()

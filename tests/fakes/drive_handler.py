@@ -113,8 +113,8 @@ class DriveHandler(BaseHTTPRequestHandler):
             return self._json(200, self._token())
         self._authorize()
         self._injected_rate_limit()
-        if path.startswith("/upload/drive/v3/files"):
-            return self._upload(method)
+        if path.startswith("/upload/drive/v3/files") or path == "/drive/v3/files/generateIds":
+            return self._unscoped(method, path)
         if self.drive.faults.lost_access:
             raise DriveApiError(404, "notFound", "File not found.")
         if (m := _DRIVE.match(path)) and method == "GET":
@@ -127,6 +127,14 @@ class DriveHandler(BaseHTTPRequestHandler):
         if (m := _FILE.match(path)) and method in ("GET", "DELETE"):
             return self._file(method, m.group(1))
         raise DriveApiError(404, "notFound", f"no route {method} {path}")
+
+    def _unscoped(self, method: str, path: str) -> None:
+        """Calls that name no existing item: upload sessions, and ids for items to come."""
+        if path.startswith("/upload/"):
+            return self._upload(method)
+        if method != "GET":
+            raise DriveApiError(405, "methodNotAllowed", method)
+        return self._json(200, self._generate_ids())
 
     def _read(self, n: int | None = None) -> bytes:
         n = self._left if n is None else min(n, self._left)
@@ -231,8 +239,32 @@ class DriveHandler(BaseHTTPRequestHandler):
                 raise DriveApiError(404, "notFound", f"File not found: {parent}.")
         return drive_id
 
+    def _generate_ids(self) -> dict[str, Any]:
+        """files.generateIds: ids a later create may name ("Generate IDs to use with your
+        files", https://developers.google.com/drive/api/guides/create-file; count 1-1000)."""
+        count = int(self.query.get("count", "10"))
+        if not 1 <= count <= 1000 or self.query.get("space", "drive") != "drive":
+            raise DriveApiError(400, "invalid", "Invalid value for count or space.")
+        ids = ["1" + secrets.token_hex(16) for _ in range(count)]
+        with self.drive.lock:
+            self.drive.generated_ids.update(ids)
+        return {"kind": "drive#generatedIds", "space": "drive", "ids": ids}
+
+    def _claim_id(self, meta: dict[str, Any]) -> str:
+        """The new item's id: Drive's own, or one generateIds handed out. Per the same guide, a
+        create naming an id already in use answers 409 Conflict and makes no duplicate (the
+        reason string is not documented; `conflict` here)."""
+        wanted = meta.get("id")
+        if wanted is None:
+            return "1" + secrets.token_hex(16)
+        if wanted in self.drive.files:
+            raise DriveApiError(409, "conflict", f"A file already exists with the ID {wanted}.")
+        if wanted not in self.drive.generated_ids:
+            raise DriveApiError(400, "invalid", "The provided file ID is not usable.")
+        return str(wanted)
+
     def _new_file(self, meta: dict[str, Any], size: int) -> dict[str, Any]:
-        file_id = "1" + secrets.token_hex(16)
+        file_id = self._claim_id(meta)
         mime = meta.get("mimeType") or "application/octet-stream"
         kind = "drive/folders" if mime == FOLDER_MIME else "file/d"
         doc = {
@@ -317,8 +349,10 @@ class DriveHandler(BaseHTTPRequestHandler):
                 listed = perms + inherited
                 return self._json(200, {"kind": "drive#permissionList", "permissions": listed})
             if method == "DELETE" and any(p["id"] == perm_id for p in inherited):
-                # What Drive answers (seen by GAM users: "403: cannotDeletePermission - The
-                # authenticated user cannot delete the permission", GAM 7.39.01 release notes).
+                # "Inherited permissions can't be removed from a file or folder in a shared
+                # drive" (https://developers.google.com/drive/api/guides/manage-sharing). The
+                # answer is not documented there; this is what GAM users report Drive sends
+                # ("403: cannotDeletePermission", GAM 7.39.01 release notes).
                 message = "The authenticated user cannot delete the permission."
                 raise DriveApiError(403, "cannotDeletePermission", message)
             if method == "POST" and perm_id is None:
@@ -378,6 +412,11 @@ class DriveHandler(BaseHTTPRequestHandler):
             message = 'Bad Request. User message: "Sorry, the items were not shared."'
             raise DriveApiError(400, "invalidSharingRequest", message)
         perms.append(perm)
+        if perm["notified"] and body.get("emailAddress") in self.drive.undeliverable_mail:
+            # The guide's other cause of the same error: "Sharing succeeded, but the
+            # notification email was not correctly delivered" (handle-errors, as above).
+            message = "Sharing succeeded, but the notification email was not correctly delivered."
+            raise DriveApiError(400, "invalidSharingRequest", message)
         return perm
 
     def _perm_update(self, perm: dict[str, Any]) -> dict[str, Any]:
@@ -432,6 +471,8 @@ class DriveHandler(BaseHTTPRequestHandler):
         size = self.headers.get("X-Upload-Content-Length")
         meta = self._body_json()
         self._check_parents(list(meta.get("parents") or []))
+        if "id" in meta:
+            self._claim_id(meta)  # an unusable or taken id is refused before any byte
         if size is None:
             raise DriveApiError(400, "badRequest", "X-Upload-Content-Length required")
         sid = secrets.token_urlsafe(24)
