@@ -147,6 +147,10 @@ class Settings(BaseSettings):
     drive_api_endpoint: str = Field(
         default="https://www.googleapis.com", pattern=r"^https?://[^\s]+$"
     )
+    # When Drive cannot share with the letter's address (no Google account behind it, or a
+    # domain policy): `local_link` delivers by Saksi's own download instead, `anyone_with_link`
+    # opens the Drive folder to whoever has its link, `fail` stops the delivery.
+    drive_unshareable_policy: Literal["local_link", "anyone_with_link", "fail"] = "local_link"
 
     @field_validator("timezone")
     @classmethod

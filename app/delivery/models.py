@@ -63,3 +63,19 @@ class DeliveryLink(Base):
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     downloads: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class DriveItem(Base):
+    """An item Saksi may have put on Drive, on record before it exists (its id reserved with
+    files.generateIds): a delivery's folder and each upload attempt's file. Whatever becomes of
+    the delivery (failed, abandoned, purged), these rows tell the purge what to delete and say,
+    item by item, what the purge established."""
+
+    __tablename__ = "drive_items"
+
+    item_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    delivery_id: Mapped[int] = mapped_column(ForeignKey("deliveries.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # folder | file
+    reserved_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    outcome: Mapped[str | None] = mapped_column(String(24))  # deleted | verified_absent
+    settled_at: Mapped[datetime | None] = mapped_column(UtcDateTime)

@@ -11,6 +11,7 @@ import logging
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -20,10 +21,9 @@ from app.auth.models import User
 from app.custody import service as custody
 from app.custody.service import performer
 from app.db import unit_of_work
-from app.delivery.backends import DOWNLOAD_PATH, backend_for, ttl
-from app.delivery.models import Delivery, DeliveryLink, DeliveryState
+from app.delivery.backends import DOWNLOAD_PATH, backend_for, drive_backend, ttl
+from app.delivery.models import Delivery, DeliveryLink, DeliveryState, DriveItem
 from app.handover.guard import check_may_hand_over
-from app.handover.models import EvidencePackage
 from app.handover.packaging import package_of
 from app.requests.models import DeliveryMethod, EvidenceRequest
 from app.runtime import Runtime
@@ -34,6 +34,7 @@ from drive_sync import (
     DeliveryError,
     DeliveryRecord,
     DriveBackend,
+    RecipientUnshareable,
     ShareResult,
     UploadResult,
     hash_token,
@@ -110,38 +111,183 @@ class Performed:
     url: str | None  # for a local link the only time its token is seen
 
 
+@dataclass(frozen=True)
+class _Job:
+    """What one run of `delivery.perform` needs, read once from the database."""
+
+    delivery_id: int
+    method: str
+    recipient: str
+    number: str
+    archive: Path
+    zip_sha256: str
+
+
+Delivered = tuple[Container, UploadResult, ShareResult]
+
+
 def perform(runtime: Runtime, delivery_id: int) -> None:
     """Upload (or copy) the package, verify it, share it; record each outcome."""
-    with runtime.sessions() as session:
-        delivery = _get(session, delivery_id)
-        if delivery.state is not DeliveryState.PENDING:
-            return  # done already: a repeated job changes nothing
-        method, recipient = delivery.method, delivery.recipient
-        request = _request(session, delivery)
-        package = package_of(session, request)
-        number = request.number
-    assert package is not None
-    if method == "media":
+    job = _job_of(runtime, delivery_id)
+    if job is None:
+        return  # done already: a repeated job changes nothing
+    if job.method == "media":
         _record_media(runtime, delivery_id)
         return
-    archive = runtime.settings.data_dir / package.zip_path
     try:
-        with backend_for(runtime, method) as backend:
-            container = backend.create_container(number)
-            # On record before a byte is sent: whatever happens next, the purge owns it.
-            _record_container(runtime, delivery_id, container)
-            if isinstance(backend, DriveBackend):
-                backend.check_recipient(container, recipient)
-            upload = backend.upload(container, archive)
-            _check_upload(upload, package)
-            if method == "local":
-                share = _open_local_link(runtime, delivery_id, recipient)
-            else:
-                share = backend.share(container, recipient, runtime.clock.now())
+        delivered = _deliver(runtime, job)
     except Exception as exc:  # whatever failed (Drive, google-auth, the network), it is on record
         _record_failure(runtime, delivery_id, exc)
         raise
-    _record_shared(runtime, delivery_id, container, upload, share)
+    _record_shared(runtime, delivery_id, *delivered)
+
+
+def _job_of(runtime: Runtime, delivery_id: int) -> _Job | None:
+    with runtime.sessions() as session:
+        delivery = _get(session, delivery_id)
+        if delivery.state is not DeliveryState.PENDING:
+            return None
+        request = _request(session, delivery)
+        package = package_of(session, request)
+        assert package is not None
+        return _Job(delivery_id, delivery.method, delivery.recipient, request.number,
+                    runtime.settings.data_dir / package.zip_path, package.zip_sha256)  # fmt: skip
+
+
+def _deliver(runtime: Runtime, job: _Job) -> Delivered:
+    """By Drive, or (the letter asked for a link, or the office's policy for an address Drive
+    cannot share with says so) by Saksi's own download."""
+    if job.method == "drive":
+        try:
+            return _deliver_by_drive(runtime, job)
+        except RecipientUnshareable as exc:
+            if runtime.settings.drive_unshareable_policy != "local_link":
+                raise
+            _switch_to_local(runtime, job.delivery_id, exc)
+    return _deliver_locally(runtime, job)
+
+
+def _deliver_locally(runtime: Runtime, job: _Job) -> Delivered:
+    with backend_for(runtime, "local") as backend:
+        container = backend.create_container(job.number)
+        _record_container(runtime, job.delivery_id, container)
+        upload = backend.upload(container, job.archive)
+        _check_upload(upload, job.zip_sha256)
+        return container, upload, _open_local_link(runtime, job.delivery_id, job.recipient)
+
+
+def _deliver_by_drive(runtime: Runtime, job: _Job) -> Delivered:
+    """Every id on record before its item exists; the recipient tried on the empty folder
+    before gigabytes go up; Drive's checksum compared before any grant."""
+    with drive_backend(runtime) as drive:
+        folder_id, file_ids = _reserve_drive_items(runtime, drive, job.delivery_id)
+        container = drive.create_container(job.number, folder_id)
+        link_only = False
+        try:
+            drive.check_recipient(container, job.recipient)
+        except RecipientUnshareable as exc:
+            link_only = _link_only_allowed(runtime, job.delivery_id, exc)
+        upload = drive.upload(container, job.archive, file_ids=file_ids)
+        _check_upload(upload, job.zip_sha256)
+        return container, upload, _share_on_drive(runtime, drive, container, job, link_only)
+
+
+def _share_on_drive(
+    runtime: Runtime, drive: DriveBackend, container: Container, job: _Job, link_only: bool
+) -> ShareResult:
+    now = runtime.clock.now()
+    if not link_only:
+        try:
+            return drive.share(container, job.recipient, now)
+        except RecipientUnshareable as exc:  # the trial grant passed, the real one did not
+            _link_only_allowed(runtime, job.delivery_id, exc)
+    return drive.share_link_only(container, job.recipient, now)
+
+
+def _reserve_drive_items(
+    runtime: Runtime, drive: DriveBackend, delivery_id: int
+) -> tuple[str, list[str]]:
+    """The folder's and each upload attempt's ids, committed before any of them exists; a
+    rerun reuses them, so nothing is made twice. Due for the purge after the TTL even if the
+    delivery is abandoned half-way (a worker killed, say)."""
+    with runtime.sessions() as session:
+        rows = drive_items_of(session, delivery_id)
+    if rows:
+        folder = next(r.item_id for r in rows if r.kind == "folder")
+        return folder, sorted(r.item_id for r in rows if r.kind == "file")
+    folder_id, *reserved = drive.reserve_ids(1 + drive.upload_attempts)
+    file_ids, now = sorted(reserved), runtime.clock.now()
+    with unit_of_work(runtime.sessions) as session:
+        delivery = _get(session, delivery_id)
+        delivery.container_id, delivery.purge_due_at = folder_id, now + ttl(runtime)
+        session.add(DriveItem(item_id=folder_id, delivery_id=delivery_id, kind="folder",
+                              reserved_at=now))  # fmt: skip
+        session.add_all(DriveItem(item_id=file_id, delivery_id=delivery_id, kind="file",
+                                  reserved_at=now) for file_id in file_ids)  # fmt: skip
+        items: dict[str, JsonValue] = {"folder": folder_id, "files": list(file_ids)}
+        _event(session, delivery, _request(session, delivery), "delivery.drive_items_reserved",
+               custody.SYSTEM, now, result=items)  # fmt: skip
+    return folder_id, file_ids
+
+
+def drive_items_of(session: Session, delivery_id: int) -> list[DriveItem]:
+    query = select(DriveItem).where(DriveItem.delivery_id == delivery_id)
+    return list(session.scalars(query.order_by(DriveItem.item_id)))
+
+
+# What the operator reads when Drive will not share with the letter's address.
+UNSHAREABLE_NOTES = {
+    "local_link": "Google Drive tidak dapat membagikan folder kepada {recipient} ({reason}). "
+    "Sesuai kebijakan kantor, paket diserahkan lewat unduhan Saksi: penerima mengunduhnya dari "
+    "halaman permintaan di portal Saksi. Folder di Google Drive dihapus otomatis.",
+    "anyone_with_link": "Google Drive tidak dapat membagikan folder kepada {recipient} "
+    "({reason}). Sesuai kebijakan kantor, folder dibuka untuk siapa saja yang memiliki "
+    "tautannya: kirimkan tautan folder kepada penerima. Tautan berakhir saat Saksi memusnahkan "
+    "folder.",
+    "fail": "Google Drive tidak dapat membagikan folder kepada {recipient} ({reason}). Sesuai "
+    "kebijakan kantor, penyerahan dihentikan dan folder di Google Drive dihapus otomatis. Mulai "
+    "penyerahan baru lewat tautan unduhan Saksi atau media fisik, atau minta alamat akun Google "
+    "penerima.",
+}
+_WHY_UNSHAREABLE = "alamat tanpa akun Google, atau kebijakan domain melarangnya"
+
+
+def _unshareable(
+    runtime: Runtime, delivery_id: int, exc: RecipientUnshareable, *, method: str | None = None
+) -> None:
+    """Put on record that Drive refused the address and what the office's policy made of it;
+    the note, in Indonesian, is what the operator sees on the delivery."""
+    policy, now = runtime.settings.drive_unshareable_policy, runtime.clock.now()
+    with unit_of_work(runtime.sessions) as session:
+        delivery = _get(session, delivery_id)
+        note = UNSHAREABLE_NOTES[policy].format(
+            recipient=delivery.recipient, reason=f"{exc.reason}: {_WHY_UNSHAREABLE}"
+        )
+        delivery.last_error = f"RecipientUnshareable: {note}"
+        if method is not None:
+            delivery.method, delivery.container_id = method, None
+        _event(session, delivery, _request(session, delivery), "delivery.recipient_unshareable",
+               custody.SYSTEM, now, object={"recipient": delivery.recipient, "reason": exc.reason},
+               result={"policy": policy, "note": note})  # fmt: skip
+
+
+def _link_only_allowed(runtime: Runtime, delivery_id: int, exc: RecipientUnshareable) -> bool:
+    """Under the `anyone_with_link` policy the delivery goes on with a link-only share; under
+    `fail` it stops, under `local_link` it goes on by Saksi's download (`_deliver`). On record
+    in every case."""
+    policy = runtime.settings.drive_unshareable_policy
+    if policy == "local_link":
+        raise exc
+    _unshareable(runtime, delivery_id, exc)
+    if policy == "fail":
+        raise exc
+    return True
+
+
+def _switch_to_local(runtime: Runtime, delivery_id: int, exc: RecipientUnshareable) -> None:
+    """The `local_link` policy: the same delivery goes on as Saksi's own download; what it
+    left on Drive (its reserved items) is purged at once by the next purge run."""
+    _unshareable(runtime, delivery_id, exc, method="local")
 
 
 def _record_container(runtime: Runtime, delivery_id: int, container: Container) -> None:
@@ -155,20 +301,24 @@ def _record_container(runtime: Runtime, delivery_id: int, container: Container) 
 
 
 def _open_local_link(runtime: Runtime, delivery_id: int, recipient: str) -> ShareResult:
-    """The files are in place: the link's 14 days start now."""
+    """The files are in place: the link's 14 days start now. A delivery that fell back from
+    Drive has no token link: the recipient downloads from the request's page in the portal."""
     now = runtime.clock.now()
+    due = now + ttl(runtime)
     with unit_of_work(runtime.sessions) as session:
         link = session.scalars(
             select(DeliveryLink).where(DeliveryLink.delivery_id == delivery_id)
-        ).one()
-        link.expires_at = now + ttl(runtime)
-        return ShareResult((link.token_hash,), recipient, "", now, link.expires_at, link.expires_at)
+        ).one_or_none()
+        if link is None:
+            return ShareResult((), recipient, "", now, due, due)
+        link.expires_at = due
+        return ShareResult((link.token_hash,), recipient, "", now, due, due)
 
 
-def _check_upload(upload: UploadResult, package: EvidencePackage) -> None:
-    if upload.local_sha256 != package.zip_sha256:
+def _check_upload(upload: UploadResult, zip_sha256: str) -> None:
+    if upload.local_sha256 != zip_sha256:
         raise DeliveryError(
-            f"the package changed since it was built: {upload.local_sha256} != {package.zip_sha256}"
+            f"the package changed since it was built: {upload.local_sha256} != {zip_sha256}"
         )
 
 
@@ -239,7 +389,10 @@ def _record_failure(runtime: Runtime, delivery_id: int, exc: BaseException) -> N
     with unit_of_work(runtime.sessions) as session:
         delivery = _get(session, delivery_id)
         request = _request(session, delivery)
-        delivery.state, delivery.last_error = DeliveryState.FAILED, f"{type(exc).__name__}: {exc}"
+        delivery.state = DeliveryState.FAILED
+        if not (isinstance(exc, RecipientUnshareable) and delivery.last_error):
+            # (a refused address keeps the note, in Indonesian, put on record when it happened)
+            delivery.last_error = f"{type(exc).__name__}: {exc}"
         if delivery.container_id:  # whatever reached the medium is purged at once
             delivery.purge_due_at = now
         _event(session, delivery, request, "delivery.failed", custody.SYSTEM, now,

@@ -117,7 +117,7 @@ OUTCOMES = {
 
 
 def _files(record: DestructionRecord) -> Table:
-    header = ["No", "Nama berkas", "Ukuran", "Dihapus"]
+    header = ["No", "Nama berkas", "Ukuran", "Dihapus / diperiksa"]
     rows: list[list[object]] = [[Paragraph(title, CELL_HEAD) for title in header]]
     spans: list[tuple[object, ...]] = []
     for index, item in enumerate(record.files, start=1):
@@ -143,11 +143,21 @@ def _files(record: DestructionRecord) -> Table:
     return table
 
 
+# The closing sentence states only what the purge established, outcome by outcome (issue 16:
+# a record once listed as deleted a file that was merely invisible to Saksi).
+_CLOSING_PARTS = {
+    "deleted": "{n} berkas dihapus dari media penyerahan",
+    "verified_absent": "{n} berkas sudah tidak ada saat diperiksa (foldernya masih dapat diakses)",
+    "not_verified": "{n} berkas tidak dapat dipastikan keberadaannya",
+}
+
+
 def _closing(record: DestructionRecord) -> str:
-    count = len(record.files)
+    counts = {key: sum(1 for f in record.files if f.outcome == key) for key in _CLOSING_PARTS}
+    parts = [_CLOSING_PARTS[key].format(n=n) for key, n in counts.items() if n]
     return (
-        f"Sebanyak {count} berkas di atas telah dihapus dari media penyerahan dan tautan aksesnya "
-        "telah dicabut. Nilai SHA-256 dicantumkan agar salinan yang mungkin masih beredar dapat "
+        f"Dari {len(record.files)} berkas di atas, {'; '.join(parts)}; tautan aksesnya telah "
+        "dicabut. Nilai SHA-256 dicantumkan agar salinan yang mungkin masih beredar dapat "
         "dikenali. Demikian Berita Acara ini dibuat dengan sebenarnya untuk dipergunakan "
         "sebagaimana mestinya."
     )

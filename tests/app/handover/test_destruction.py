@@ -25,8 +25,22 @@ def test_destruction_record_names_files_hashes_time_and_job(tmp_path: Path) -> N
     for item in record.files:
         assert item.file_name in text
         assert re.search(rf"\b{item.sha256}\b", text)
-    assert "Sebanyak 2 berkas" in flat
+    assert "Dari 2 berkas di atas, 2 berkas dihapus dari media penyerahan" in flat
     assert "Halaman 1 dari 1" in text
+
+
+def test_the_closing_states_each_outcome_and_claims_no_more(tmp_path: Path) -> None:
+    """Issue 16: a record said every file was deleted while one was only invisible to Saksi."""
+    record = destruction_record()
+    first, second = record.files
+    record = record.model_copy(update={"files": (
+        first, second.model_copy(update={"outcome": "verified_absent"}),
+    )})  # fmt: skip
+    flat = re.sub(r"\s+", " ", pdf_text(render_destruction_pdf(record), tmp_path))
+    assert "1 berkas dihapus dari media penyerahan" in flat
+    assert "1 berkas sudah tidak ada saat diperiksa" in flat
+    assert "sudah tidak ada (diperiksa)" in flat
+    assert "2 berkas dihapus" not in flat
 
 
 def test_destruction_record_renders_fast() -> None:

@@ -204,6 +204,9 @@ def test_lost_access_fails_the_purge_on_record_and_claims_no_deletion(
     assert {folder_id, file_id} <= set(drive.files)  # still there: nothing was claimed
     actions = _actions(world)
     assert actions[-1] == "delivery.purge_failed"
+    ledger = client.get(f"/api/v1/requests/{world['id']}/custody", headers=headers).json()
+    [failed] = [e for e in ledger if e["action"] == "delivery.purge_failed"]
+    assert failed["event"]["object"]["error"] == "DriveAccessLost"
     assert "delivery.purged" not in actions
     assert "destruction.recorded" not in actions
     delivery = client.get(f"/api/v1/deliveries/{delivery_id}", headers=headers).json()
@@ -231,8 +234,10 @@ def test_a_recipient_drive_cannot_share_with_fails_before_upload_and_leaves_noth
 ) -> None:
     """Issue 16: an address with no Google account answered 400 invalidSharingRequest, read as
     an expiry refusal; the delivery failed and its uploaded ZIP and folder stayed on the
-    Shared Drive for ever (the folder was never recorded)."""
+    Shared Drive for ever (the folder was never recorded). Here the office's policy is `fail`
+    (the default falls back to Saksi's download: test_drive_unshareable.py)."""
     runtime, client, rid, headers = world["runtime"], world["client"], world["id"], world["h"]
+    runtime.settings.drive_unshareable_policy = "fail"
     drive.non_google.add("reskrim@polresta-cirebon.example.go.id")  # the letter's recipient
     client.post(f"/api/v1/requests/{rid}/package", headers=headers)
     started = client.post(f"/api/v1/requests/{rid}/deliveries", headers=headers).json()
@@ -242,10 +247,15 @@ def test_a_recipient_drive_cannot_share_with_fails_before_upload_and_leaves_noth
 
     delivery = client.get(f"/api/v1/deliveries/{started['id']}", headers=headers).json()
     assert delivery["state"] == "failed"
-    assert delivery["last_error"].startswith("RecipientUnshareable")
+    assert delivery["last_error"].startswith("RecipientUnshareable: Google Drive tidak dapat")
+    assert "penyerahan dihentikan" in delivery["last_error"]  # the operator's words
     assert drive.stats.sessions_opened == 0  # the trial grant came before any upload
     actions = _actions(world)
-    assert actions[-2:] == ["delivery.container_created", "delivery.failed"]
+    assert actions[-3:] == [
+        "delivery.drive_items_reserved",
+        "delivery.recipient_unshareable",
+        "delivery.failed",
+    ]
     assert _drive_items_of(drive, rid)  # the empty folder, owned by the purge
 
     report = purge.purge_due(runtime, world["clock"].now())  # due at once, not in 14 days
