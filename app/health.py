@@ -10,7 +10,7 @@ from pydantic import BaseModel
 from sqlalchemy import text
 
 from app import disk, errors
-from app.delivery import purge
+from app.delivery import purge, reconcile
 from app.deps import RuntimeDep
 from app.http import ErrorEnvelope
 from app.runtime import Runtime
@@ -70,6 +70,10 @@ def _alerts(runtime: Runtime) -> list[str]:
     alerts = [space] if space else []
     with runtime.sessions() as session:
         overdue = purge.overdue_deliveries(runtime, session, runtime.clock.now())
+        orphans = reconcile.open_orphans(session)
+    if orphans:
+        ids = ", ".join(str(o["id"]) for o in orphans)
+        alerts.append(f"drive orphans: {len(orphans)} items on Drive no delivery owns (ids {ids})")
     if overdue:
         ids = ", ".join(str(d.id) for d in overdue)
         alerts.append(f"purge overdue: {len(overdue)} expired deliveries not purged (ids {ids})")

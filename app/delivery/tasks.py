@@ -1,4 +1,5 @@
-"""Delivery jobs: the upload of a delivery, the periodic purge, and closing idle downloads."""
+"""Delivery jobs: the upload of a delivery, the periodic purge, closing idle downloads and
+reconciling Drive with the database."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from datetime import timedelta
 
 from app import runtime as runtime_module
 from app.db import unit_of_work
-from app.delivery import access, purge, service
+from app.delivery import access, purge, reconcile, service
 from app.jobs import job, periodic_job
 
 logger = logging.getLogger(__name__)
@@ -37,3 +38,14 @@ def close_download_sessions() -> int:
     window = timedelta(minutes=runtime.settings.download_session_minutes)
     with unit_of_work(runtime.sessions) as session:
         return access.close_idle(session, runtime.clock.now(), window)
+
+
+@periodic_job(reconcile.JOB_NAME, minute="17", hour="*/6")
+def reconcile_drive() -> int | None:
+    """Compare Saksi's Drive with the database; report and (past the TTL) delete orphans.
+    Skipped, and None, while the office delivers without Drive."""
+    runtime = runtime_module.current()
+    if runtime.settings.delivery_backend != "drive":
+        return None
+    report = reconcile.reconcile_drive(runtime, runtime.clock.now())
+    return len(report.orphans)

@@ -22,6 +22,7 @@ from app.cameras import service as cameras
 from app.cameras.models import NvrVendor
 from app.cameras.schemas import CameraCreate, CameraUpdate, NvrCreate, NvrUpdate
 from app.custody import service as custody
+from app.delivery import reconcile
 from app.deps import RuntimeDep, SessionDep
 from app.http import PathId
 from app.runtime import Runtime
@@ -72,6 +73,7 @@ def _page(
         "errors": {},
         "values": {},
         "section": "",
+        "drive_orphans": reconcile.open_orphans(session),
     }
     return render(request, runtime, "admin.html", status_code, **(context | extra))
 

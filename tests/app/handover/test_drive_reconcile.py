@@ -9,10 +9,13 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from app.auth.models import Role
 from app.custody import service as custody
-from app.delivery import reconcile
+from app.delivery import reconcile, tasks
 from app.delivery import service as delivery_service
 from app.delivery.backends import drive_backend
+from app.runtime import set_current
+from tests.app.factories import PASSWORD, Factory
 from tests.app.handover.test_drive_delivery import drive, world
 from tests.fakes.drive import FakeDrive
 from tests.nvr_sim.conftest import anchor, sim_cache, simulator
@@ -57,19 +60,24 @@ def test_a_planted_orphan_is_reported_then_removed_and_live_items_stay(
     old = _plant(world, drive, "SKS-2025-00007", clock.now() - timedelta(days=20), tmp_path)
     young = _plant(world, drive, "SKS-2025-00008", clock.now() - timedelta(days=1), tmp_path)
 
+    set_current(runtime)
+    assert tasks.reconcile_drive() == 2  # the periodic job, as a worker runs it
+    [run] = _reconciled(world)
+    assert {o["id"] for o in run["result"]["orphans"]} == {old, young}
+    assert (run["result"]["deleted"], run["result"]["kept"]) == ([old], [young])
+    _check_alerts_show(world, young)
+    clock.advance(timedelta(seconds=1))
+
     report = reconcile.reconcile_drive(runtime, clock.now())
 
-    assert {o.id for o in report.orphans} == {old, young}
-    assert (report.deleted, report.kept) == ([old], [young])
+    assert {o.id for o in report.orphans} == {young}
+    assert (report.deleted, report.kept) == ([], [young])
     assert old not in drive.files
     assert drive.children(old) == []  # the folder went with what was in it
     assert live <= set(drive.files)  # the live delivery is the purge's, not touched
     with runtime.sessions() as session:
         [still] = reconcile.open_orphans(session)
     assert (still["id"], still["name"], still["children"]) == (young, "SKS-2025-00008", 1)
-    [run] = _reconciled(world)
-    assert (run["result"]["deleted"], run["result"]["kept"]) == ([old], [young])
-
     clock.advance(timedelta(days=14))
     again = reconcile.reconcile_drive(runtime, clock.now())
 
@@ -77,9 +85,26 @@ def test_a_planted_orphan_is_reported_then_removed_and_live_items_stay(
     assert young not in drive.files
     with runtime.sessions() as session:
         assert reconcile.open_orphans(session) == []
-    assert len(_reconciled(world)) == 2
+    assert len(_reconciled(world)) == 3
+    assert world["client"].get("/readyz").json()["alerts"] == []
     assert live <= set(drive.files)
     assert delivery_id
+
+
+def _check_alerts_show(world: dict[str, Any], orphan: str) -> None:
+    """The young orphan is an alert in /readyz and a table on the admin page."""
+    client, runtime = world["client"], world["runtime"]
+    ready = client.get("/readyz").json()
+    assert [a for a in ready["alerts"] if a.startswith("drive orphans: 1 ")] == [
+        f"drive orphans: 1 items on Drive no delivery owns (ids {orphan})"
+    ]
+    with runtime.sessions() as session:
+        Factory(session, runtime, client).user(Role.ADMIN, username="admin-drive")
+    client.post("/masuk", data={"username": "admin-drive", "password": PASSWORD})
+    page = client.get("/admin").text
+    assert "Berkas di Google Drive tanpa penyerahan" in page
+    assert f"<code>{orphan}</code>" in page
+    assert "SKS-2025-00008" in page
 
 
 def test_a_delivery_in_progress_is_not_an_orphan(world: dict[str, Any], drive: FakeDrive) -> None:
