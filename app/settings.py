@@ -147,6 +147,11 @@ class Settings(BaseSettings):
     drive_api_endpoint: str = Field(
         default="https://www.googleapis.com", pattern=r"^https?://[^\s]+$"
     )
+    # Drive Activity API v2 (optional: read with the drive.activity.readonly scope, skipped
+    # with a note when the credentials or the Cloud project do not allow it).
+    drive_activity_api_endpoint: str = Field(
+        default="https://driveactivity.googleapis.com", pattern=r"^https?://[^\s]+$"
+    )
     # When Drive cannot share with the letter's address (no Google account behind it, or a
     # domain policy): `local_link` delivers by Saksi's own download instead, `anyone_with_link`
     # opens the Drive folder to whoever has its link, `fail` stops the delivery.

@@ -1,5 +1,6 @@
 """Deliver exported footage: Google Drive with verified resumable uploads, or local links."""
 
+from ._activity import ACTIVITY_SCOPE, ActivityReader, DriveActivity
 from ._auth import build_service, load_credentials
 from ._drive import DriveBackend, DriveConfig
 from ._local import (
@@ -27,6 +28,7 @@ from ._retry import RetryPolicy
 from ._state import JsonFileStateStore, MemoryStateStore, UploadState, UploadStateStore
 from ._upload import CHUNK_UNIT, DEFAULT_CHUNK
 from .errors import (
+    ActivityUnavailable,
     ChecksumMismatch,
     DeliveryError,
     DriveAccessLost,
@@ -41,6 +43,10 @@ from .errors import (
 )
 
 __all__ = [
+    "ACTIVITY_SCOPE",
+    "ActivityReader",
+    "ActivityUnavailable",
+    "DriveActivity",
     "CHUNK_UNIT",
     "DEFAULT_CHUNK",
     "DEFAULT_TTL",

@@ -7,6 +7,7 @@ Hierarchy::
     │   ├── DriveQuotaExceeded
     │   ├── DriveRateLimited
     │   ├── UploadSessionExpired
+    │   ├── ActivityUnavailable
     │   └── ChecksumMismatch
     ├── LinkNotFound
     ├── LinkExpired
@@ -38,6 +39,12 @@ class DriveAccessLost(DriveError):
 class RecipientUnshareable(DriveError):
     """Drive will not share with this address (no Google account behind it, or a domain
     policy against sharing there): not an expiry problem, and retrying will not help."""
+
+
+class ActivityUnavailable(DriveError):
+    """The Drive Activity API cannot be read with these credentials: the token lacks the
+    activity scope, or the API is not enabled in the Google Cloud project. Optional: the
+    caller skips with a note, never fails."""
 
 
 class DriveQuotaExceeded(DriveError):

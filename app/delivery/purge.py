@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from app.custody import service as custody
 from app.db import unit_of_work
+from app.delivery import activity
 from app.delivery.backends import backend_for, drive_backend
 from app.delivery.models import LIVE_STATES, Delivery, DeliveryState, DriveItem
 from app.delivery.service import drive_items_of, record_of
@@ -142,6 +143,8 @@ def purge_one(runtime: Runtime, delivery_id: int, run_id: str) -> None:
     with runtime.sessions() as session:
         delivery = _get(session, delivery_id)
         record = _with_reserved_items(session, delivery, record_of(delivery))
+    if record.method == "drive":
+        activity.collect_before_purge(runtime, delivery_id)
     with backend_for(runtime, record.method) as backend:
         removed = backend.purge(record)
     now = runtime.clock.now()

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from app import runtime as runtime_module
 from app.db import unit_of_work
-from app.delivery import access, purge, reconcile, service
+from app.delivery import access, activity, purge, reconcile, service
 from app.jobs import job, periodic_job
 
 logger = logging.getLogger(__name__)
@@ -49,3 +49,13 @@ def reconcile_drive() -> int | None:
         return None
     report = reconcile.reconcile_drive(runtime, runtime.clock.now())
     return len(report.orphans)
+
+
+@periodic_job(activity.JOB_NAME, minute="41")
+def read_drive_activity() -> int | None:
+    """Append what Drive says happened to delivered items to the ledger; return how many
+    activities were recorded (None while the office delivers without Drive)."""
+    runtime = runtime_module.current()
+    if runtime.settings.delivery_backend != "drive":
+        return None
+    return activity.collect_activity(runtime, runtime.clock.now()).recorded

@@ -21,6 +21,7 @@ from app.auth.login import client_address
 from app.auth.throttle import ThrottledRoute
 from app.db import unit_of_work
 from app.delivery import access as download_access
+from app.delivery import activity
 from app.delivery.backends import local_backend
 from app.delivery.models import Delivery, DeliveryLink
 from app.deps import RuntimeDep
@@ -126,5 +127,7 @@ def bast_page(number: str, request: Request, runtime: RuntimeDep) -> HTMLRespons
         ).one_or_none()
         clips = package.clips if package else []
         unavailable = package.unavailable if package else []
+        drive_activity = activity.recipient_activity(session, handover.request_id)
         return render(request, runtime, "bast_public.html", handover=handover, clips=clips,
-                      unavailable=unavailable, number=handover.number)  # fmt: skip
+                      unavailable=unavailable, number=handover.number,
+                      drive_activity=drive_activity)  # fmt: skip

@@ -7,6 +7,20 @@ from zoneinfo import ZoneInfo
 
 from app.exports import reasons
 
+# The Drive Activity API's kinds of action (ActionDetail), as the public BAST page names them.
+DRIVE_ACTIONS = {
+    "permissionChange": "Mengubah akses berbagi",
+    "comment": "Memberi komentar",
+    "edit": "Mengubah isi",
+    "create": "Membuat/mengunggah",
+    "move": "Memindahkan",
+    "rename": "Mengganti nama",
+    "delete": "Menghapus",
+    "restore": "Memulihkan",
+    "reference": "Menautkan",
+    "settingsChange": "Mengubah pengaturan",
+}
+
 ROLES = {
     "admin": "Administrator",
     "kepala_dinas": "Kepala Dinas",

@@ -11,6 +11,7 @@ from __future__ import annotations
 import secrets
 import tempfile
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import ThreadingHTTPServer
@@ -20,7 +21,15 @@ from typing import Any
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from tests.fakes.drive_handler import FOLDER_MIME, UNIT, DriveApiError, DriveHandler, UploadSession
+from tests.fakes.drive_activity import ActivityLog, person
+from tests.fakes.drive_handler import (
+    DRIVE_SCOPE,
+    FOLDER_MIME,
+    UNIT,
+    DriveApiError,
+    DriveHandler,
+    UploadSession,
+)
 
 __all__ = ["FOLDER_MIME", "UNIT", "DriveApiError", "FakeDrive", "Faults", "Stats"]
 
@@ -87,12 +96,18 @@ class FakeDrive:
         self.undeliverable_mail: set[str] = set()
         self.trusted_keys: dict[str, rsa.RSAPublicKey] = {}
         self.refresh_tokens: set[str] = set()
+        self.refresh_scopes: dict[str, set[str]] = {}  # what each user token was granted
         self.tokens: set[str] = set()
+        self.token_grants: dict[str, tuple[str, set[str]]] = {}  # token -> principal, scopes
         self.faults = Faults()
         self.stats = Stats()
-        self.now = lambda: datetime.now(UTC)
+        self.now: Callable[[], datetime] = lambda: datetime.now(UTC)
+        self.activity = ActivityLog(now=self._now)  # follows a test's replacement of `now`
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+
+    def _now(self) -> datetime:
+        return self.now()
 
     # -- lifecycle -------------------------------------------------------------------
     @property
@@ -149,10 +164,12 @@ class FakeDrive:
             "token_uri": f"{self.url}/token",
         }
 
-    def authorized_user_info(self) -> dict[str, Any]:
-        """Return an OAuth user token file whose refresh goes to this fake."""
+    def authorized_user_info(self, scopes: tuple[str, ...] = (DRIVE_SCOPE,)) -> dict[str, Any]:
+        """Return an OAuth user token file whose refresh goes to this fake; the user granted
+        `scopes` when the token was made."""
         refresh = secrets.token_urlsafe(16)
         self.refresh_tokens.add(refresh)
+        self.refresh_scopes[refresh] = set(scopes)
         return {
             "type": "authorized_user",
             "client_id": "saksi-desktop.apps.googleusercontent.com",
@@ -177,6 +194,24 @@ class FakeDrive:
     def content(self, file_id: str) -> bytes:
         """Return a stored file's bytes (tests use small files)."""
         return (self.root / file_id).read_bytes()
+
+    def ancestors(self, item_id: str) -> list[str]:
+        """The item's parents up to the Shared Drive, nearest first."""
+        found: list[str] = []
+        with self.lock:
+            parents = list(self.files.get(item_id, {}).get("parents", []))
+            while parents:
+                found.append(parents[0])
+                parents = list(self.files.get(parents[0], {}).get("parents", []))
+        return found
+
+    def act(self, item_id: str, actor: str, detail: dict[str, Any]) -> str:
+        """Someone else (the recipient, in the Drive UI) acted on an item: on the activity
+        log as the API would show it. Returns the actor's `people/…` name."""
+        with self.lock:
+            item = dict(self.files[item_id])
+        self.activity.record(item, self.ancestors(item_id), detail, actor)
+        return person(actor)
 
     def children(self, folder_id: str) -> list[dict[str, Any]]:
         """Return the files whose parent is `folder_id`."""

@@ -18,6 +18,8 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 
+from tests.fakes.drive_activity import ACTIVITY_SCOPES, ActivityError, person
+
 UNIT = 256 * 1024
 FOLDER_MIME = "application/vnd.google-apps.folder"
 JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
@@ -101,6 +103,10 @@ class DriveHandler(BaseHTTPRequestHandler):
         self.drive.stats.requests.append((method, url.path))
         try:
             self._route(method, url.path)
+        except ActivityError as exc:
+            self._drain()
+            self.drive.stats.errors_sent.append((exc.code, exc.reason))
+            self._send(exc.code, exc.body())
         except DriveApiError as exc:
             self._drain()
             self.drive.stats.errors_sent.append((exc.status, exc.reason))
@@ -109,9 +115,9 @@ class DriveHandler(BaseHTTPRequestHandler):
             self.close_connection = True
 
     def _route(self, method: str, path: str) -> None:
-        if path == "/token" and method == "POST":
-            return self._json(200, self._token())
-        self._authorize()
+        if path in ("/token", "/v2/activity:query") and method == "POST":
+            return self._other_api(path)
+        self._require_drive_scope(self._authorize())
         self._injected_rate_limit()
         if path.startswith("/upload/drive/v3/files") or path == "/drive/v3/files/generateIds":
             return self._unscoped(method, path)
@@ -169,19 +175,22 @@ class DriveHandler(BaseHTTPRequestHandler):
     def _token(self) -> dict[str, Any]:
         form = {k: v[-1] for k, v in parse_qs(self._read().decode()).items()}
         if form.get("grant_type") == JWT_GRANT:
-            self._check_jwt(form.get("assertion", ""))
+            grant = self._check_jwt(form.get("assertion", ""))
         elif form.get("grant_type") == "refresh_token":
-            if form.get("refresh_token") not in self.drive.refresh_tokens:
+            refresh = form.get("refresh_token", "")
+            if refresh not in self.drive.refresh_tokens:
                 raise DriveApiError(400, "invalid_grant", "unknown refresh token")
+            grant = ("user@saksi-office.example", self.drive.refresh_scopes.get(refresh, set()))
         else:
             raise DriveApiError(400, "unsupported_grant_type", "unsupported grant")
         token = "ya29.fake-" + secrets.token_urlsafe(24)
         with self.drive.lock:
             self.drive.tokens.add(token)
+            self.drive.token_grants[token] = grant
             self.drive.stats.tokens_issued += 1
         return {"access_token": token, "expires_in": 3600, "token_type": "Bearer"}
 
-    def _check_jwt(self, assertion: str) -> None:
+    def _check_jwt(self, assertion: str) -> tuple[str, set[str]]:
         try:
             head, payload, sig = assertion.split(".")
             header, claims = json.loads(_b64url(head)), json.loads(_b64url(payload))
@@ -198,15 +207,40 @@ class DriveHandler(BaseHTTPRequestHandler):
         # google-auth always names Google's token endpoint as the audience.
         if claims.get("aud") != GOOGLE_TOKEN_AUDIENCE:
             raise DriveApiError(400, "invalid_grant", "wrong audience")
-        if DRIVE_SCOPE not in str(claims.get("scope", "")).split():
-            raise DriveApiError(400, "invalid_scope", "drive scope not requested")
+        scopes = set(str(claims.get("scope", "")).split())
+        if not scopes & {DRIVE_SCOPE, *ACTIVITY_SCOPES}:
+            raise DriveApiError(400, "invalid_scope", "no drive or drive activity scope requested")
         if claims.get("exp", 0) < self.drive.now().timestamp():
             raise DriveApiError(400, "invalid_grant", "assertion expired")
+        return str(claims["iss"]), scopes
 
-    def _authorize(self) -> None:
+    def _authorize(self) -> set[str]:
+        """The calling token's scopes (its principal is `self.principal`)."""
         auth = self.headers.get("Authorization", "")
         if not auth.startswith("Bearer ") or auth[7:] not in self.drive.tokens:
             raise DriveApiError(401, "authError", "Invalid Credentials")
+        grant: tuple[str, set[str]] = self.drive.token_grants.get(auth[7:], ("", {DRIVE_SCOPE}))
+        self.principal = grant[0]
+        return grant[1]
+
+    def _other_api(self, path: str) -> None:
+        """OAuth's token endpoint, and the Drive Activity API."""
+        if path == "/token":
+            return self._json(200, self._token())
+        scopes = self._authorize()
+        self._injected_rate_limit()
+        return self._json(200, self.drive.activity.query(scopes, self._body_json(), self.principal))
+
+    @staticmethod
+    def _require_drive_scope(scopes: set[str]) -> None:
+        """A token for another API: Drive answers 403 insufficientPermissions ("Request had
+        insufficient authentication scopes", handle-errors guide)."""
+        if DRIVE_SCOPE not in scopes:
+            raise DriveApiError(403, "insufficientPermissions", "Insufficient scopes.")
+
+    def _acted(self, item: dict[str, Any], detail: dict[str, Any]) -> None:
+        """On the activity log, as done by the caller."""
+        self.drive.activity.record(item, self.drive.ancestors(item["id"]), detail, self.principal)
 
     def _injected_rate_limit(self) -> None:
         faults = self.drive.faults
@@ -291,6 +325,7 @@ class DriveHandler(BaseHTTPRequestHandler):
                 doc |= {k + "Checksum": v.hexdigest() for k, v in empty.items()}
                 doc["sha256Checksum"] = hashlib.sha256().hexdigest()
             self.drive.files[doc["id"]] = doc
+        self._acted(doc, {"create": {"new": {}}})
         return doc
 
     def _list(self) -> dict[str, Any]:
@@ -316,6 +351,7 @@ class DriveHandler(BaseHTTPRequestHandler):
     def _delete_tree(self, file_id: str) -> None:
         for child in self.drive.children(file_id):
             self._delete_tree(child["id"])
+        self._acted(self.drive.files[file_id], {"delete": {"type": "PERMANENT_DELETE"}})
         self.drive.files.pop(file_id, None)
         self.drive.permissions.pop(file_id, None)
         (self.drive.root / file_id).unlink(missing_ok=True)
@@ -356,12 +392,15 @@ class DriveHandler(BaseHTTPRequestHandler):
                 message = "The authenticated user cannot delete the permission."
                 raise DriveApiError(403, "cannotDeletePermission", message)
             if method == "POST" and perm_id is None:
-                return self._json(200, self._perm_create(perms))
+                perm = self._perm_create(perms)
+                self._acted(self.drive.files[file_id], _perm_change("added", perm))
+                return self._json(200, perm)
             found = [p for p in perms if p["id"] == perm_id]
             if not found:
                 raise DriveApiError(404, "notFound", f"Permission not found: {perm_id}.")
             if method == "DELETE":
                 perms.remove(found[0])
+                self._acted(self.drive.files[file_id], _perm_change("removed", found[0]))
                 return self._send(204)
             if method == "PATCH":
                 return self._json(200, self._perm_update(found[0]))
@@ -554,7 +593,20 @@ class DriveHandler(BaseHTTPRequestHandler):
             doc |= sums
             session.path.replace(self.drive.root / doc["id"])
             self.drive.files[doc["id"]] = doc
+            self._acted(doc, {"create": {"upload": {}}})
             session.done = {k: doc[k] for k in ("kind", "id", "name", "mimeType")}
+
+
+def _perm_change(change: str, perm: dict[str, Any]) -> dict[str, Any]:
+    """A PermissionChange detail: the Activity API's Permission names the grantee as a
+    `people/…` user, anyone, a group or a domain."""
+    grantee: dict[str, Any] = (
+        {"anyone": {}}
+        if perm["type"] == "anyone"
+        else {"user": {"knownUser": {"personName": person(str(perm.get("emailAddress", "")))}}}
+    )
+    entry = {"role": str(perm["role"]).upper(), **grantee}
+    return {"permissionChange": {f"{change}Permissions": [entry]}}
 
 
 def _short_hash(text: str) -> str:

@@ -57,7 +57,7 @@ def world(
         data_dir=tmp_path / "data", database_url=fresh_database_url, queue_url="memory://",
         delivery_backend="drive",
         drive_credentials_file=key, drive_shared_drive_id=drive.add_shared_drive(),
-        drive_api_endpoint=drive.url, _env_file=None,
+        drive_api_endpoint=drive.url, drive_activity_api_endpoint=drive.url, _env_file=None,
     )  # fmt: skip
     clock = FrozenClock(datetime.now(UTC).replace(microsecond=0))
     runtime = build_runtime(settings, clock=clock)
