@@ -9,6 +9,7 @@ upload stays small in memory. Faults are injected through `FakeDrive.faults`.
 from __future__ import annotations
 
 import secrets
+import ssl
 import tempfile
 import threading
 from collections.abc import Callable
@@ -103,6 +104,7 @@ class FakeDrive:
         self.stats = Stats()
         self.now: Callable[[], datetime] = lambda: datetime.now(UTC)
         self.activity = ActivityLog(now=self._now)  # follows a test's replacement of `now`
+        self.scheme = "http"
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -114,12 +116,16 @@ class FakeDrive:
     def url(self) -> str:
         """Return the endpoint root, e.g. http://127.0.0.1:PORT."""
         assert self._server is not None
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        return f"{self.scheme}://127.0.0.1:{self._server.server_address[1]}"
 
-    def start(self) -> FakeDrive:
-        """Listen on an ephemeral loopback port in a background thread."""
+    def start(self, port: int = 0, tls: ssl.SSLContext | None = None) -> FakeDrive:
+        """Listen on a loopback port (ephemeral by default) in a background thread; over
+        HTTPS when given a server-side TLS context."""
         handler = type("Handler", (DriveHandler,), {"drive": self})
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), handler)
+        if tls is not None:
+            self._server.socket = tls.wrap_socket(self._server.socket, server_side=True)
+            self.scheme = "https"
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()

@@ -107,7 +107,7 @@ class ActivityLog:
 
 
 def _as_seen_by(entry: dict[str, Any], caller: str) -> dict[str, Any]:
-    doc = json.loads(json.dumps({k: v for k, v in entry.items() if not k.startswith("_")}))
+    doc: dict[str, Any] = json.loads(json.dumps({k: v for k, v in entry.items() if k[0] != "_"}))
     for actor in doc["actors"]:
         known = actor.get("user", {}).get("knownUser")
         if known is not None:

@@ -30,6 +30,7 @@ _DRIVE = re.compile(r"^/drive/v3/drives/([^/]+)$")
 _PERMS = re.compile(r"^/drive/v3/files/([^/]+)/permissions(?:/([^/]+))?$")
 _IN_PARENTS = re.compile(r"'([^']+)' in parents")
 _BLOCK = 1024 * 1024
+_OTHER_APIS = {("POST", "/token"), ("POST", "/v2/activity:query"), ("GET", "/_fake/items")}
 
 
 class DriveApiError(Exception):
@@ -115,7 +116,7 @@ class DriveHandler(BaseHTTPRequestHandler):
             self.close_connection = True
 
     def _route(self, method: str, path: str) -> None:
-        if path in ("/token", "/v2/activity:query") and method == "POST":
+        if (method, path) in _OTHER_APIS:
             return self._other_api(path)
         self._require_drive_scope(self._authorize())
         self._injected_rate_limit()
@@ -224,9 +225,16 @@ class DriveHandler(BaseHTTPRequestHandler):
         return grant[1]
 
     def _other_api(self, path: str) -> None:
-        """OAuth's token endpoint, and the Drive Activity API."""
+        """OAuth's token endpoint, the Drive Activity API, and the fake's own inventory (for a
+        test in another process: what is stored, unauthenticated, never in a real Drive)."""
         if path == "/token":
             return self._json(200, self._token())
+        if path == "/_fake/items":
+            with self.drive.lock:
+                items = [{k: f.get(k) for k in ("id", "name", "mimeType", "parents")} |
+                         {"permissions": len(self.drive.permissions.get(f["id"], []))}
+                         for f in self.drive.files.values()]  # fmt: skip
+            return self._json(200, {"items": items})
         scopes = self._authorize()
         self._injected_rate_limit()
         return self._json(200, self.drive.activity.query(scopes, self._body_json(), self.principal))
