@@ -118,6 +118,9 @@ class Settings(BaseSettings):
     export_max_attempts: int = Field(default=5, ge=1, le=50)
     export_retry_base_seconds: float = Field(default=15.0, gt=0, le=3600)
     export_retry_cap_seconds: float = Field(default=600.0, gt=0, le=24 * 3600)
+    # How long an export waits in its NVR's line for a playback slot before its job gives the
+    # worker thread back (and is queued again at once, keeping its place).
+    export_slot_wait_seconds: float = Field(default=10.0, ge=0, le=600)
     # Free space an export must leave in the data directory (for the database, the ledger and
     # the packages); an export that would eat into it waits, and /readyz warns below it.
     min_free_bytes: int = Field(default=1_000_000_000, ge=0)

@@ -122,3 +122,17 @@ class NvrSlot(Base):
     slot: Mapped[int] = mapped_column(Integer, primary_key=True)
     holder: Mapped[str] = mapped_column(String(128))
     leased_until: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class NvrSlotTicket(Base):
+    """A place in an NVR's line for a playback slot (issue 18): exports take the NVR's slots in
+    ticket order. A ticket outlives its job's re-queueing (the export keeps its place) and is
+    ignored once `alive_until` passes (its worker died)."""
+
+    __tablename__ = "nvr_slot_tickets"
+
+    ticket: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    nvr_id: Mapped[int] = mapped_column(ForeignKey("nvrs.id"), index=True)
+    export_id: Mapped[int] = mapped_column(ForeignKey("exports.id"), unique=True)
+    enqueued_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    alive_until: Mapped[datetime] = mapped_column(UtcDateTime)

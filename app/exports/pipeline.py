@@ -25,7 +25,7 @@ import random
 import re
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 from zoneinfo import ZoneInfo
@@ -40,6 +40,7 @@ from app.db import unit_of_work
 from app.exports import service
 from app.exports.limiter import Lease, NvrSlots
 from app.exports.models import AttemptOutcome, Export, ExportAttempt, ExportState
+from app.exports.turns import NO_SLOT, wait_for_slot
 from app.jobs.queue import RetryLater
 from app.nvr.device import DeviceFacts, DeviceTarget, target_for
 from app.nvr.fetching import (
@@ -61,8 +62,6 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 HEARTBEAT_SECONDS = 5.0
-SLOT_LEASE = timedelta(minutes=10)
-NO_SLOT = "NoPlaybackSlot"
 
 
 @dataclass(frozen=True)
@@ -82,10 +81,6 @@ def retry_of(settings: Settings) -> Backoff:
     return Backoff(settings.export_retry_base_seconds, settings.export_retry_cap_seconds)
 
 
-class NoPlaybackSlot(RetryLater):
-    """Every playback session of the NVR is taken; the job retries later."""
-
-
 class AttemptLost(Exception):
     """Recovery closed this attempt (its worker looked dead): the run stops, recording nothing."""
 
@@ -96,7 +91,6 @@ class Plan:
     attempt_id: int
     attempt_number: int
     tries: int  # this attempt included, if it reaches the NVR
-    waits: int  # this attempt included, if it finds no free playback slot
     nvr_id: int
     nvr_name: str
     playback_limit: int  # the NVR's own, or the service's default
@@ -129,31 +123,28 @@ def run(
     Raises `RetryLater` when the export should run again later, the `NvrError` when it failed
     for good and `AttemptLost` when recovery closed the attempt; every outcome is on record.
     """
-    plan = _begin(runtime, export_id, worker)
-    if isinstance(plan, ExportState):
-        return plan  # finished, or running elsewhere: nothing to fetch
-    backoff = backoff or retry_of(runtime.settings)
-    slots = NvrSlots(runtime.sessions, runtime.clock, plan.playback_limit, SLOT_LEASE)
-    lease = slots.acquire(plan.nvr_id, lease_holder(worker, plan.attempt_id))
-    if lease is None:
-        error = (NO_SLOT, f"every playback session of NVR {plan.nvr_name} is taken")
-        _end(runtime, plan, AttemptOutcome.INTERRUPTED, ExportState.QUEUED, error)
-        raise NoPlaybackSlot(error[1], backoff.delay(plan.waits))
+    turn = wait_for_slot(runtime, export_id, worker)  # in line: no attempt, no event
+    if isinstance(turn, ExportState):
+        return turn  # finished, or running elsewhere: nothing to fetch
+    slots, lease = turn
     try:
+        plan = _begin(runtime, export_id, worker)
+        if isinstance(plan, ExportState):
+            return plan
         window_s = (plan.target.window.end - plan.target.window.start).total_seconds()
         beat = Beat(slots, lease, heartbeat_s, Progress(window_s))
+        return _attempt(runtime, plan, beat, backoff or retry_of(runtime.settings))
+    finally:
+        slots.release(lease)
+
+
+def _attempt(runtime: Runtime, plan: Plan, beat: Beat, backoff: Backoff) -> ExportState:
+    try:
         return _fetch_and_verify(runtime, plan, beat)
     except AttemptLost:
         raise
     except Exception as exc:
         _failed(runtime, plan, _disk_full(plan, exc) if disk.is_disk_full(exc) else exc, backoff)
-    finally:
-        slots.release(lease)
-
-
-def lease_holder(worker: str, attempt_id: int) -> str:
-    """Who holds a playback slot: the worker and its attempt."""
-    return f"{worker}:{attempt_id}"
 
 
 def tries(attempts: list[ExportAttempt]) -> int:
@@ -249,9 +240,8 @@ def _begin(runtime: Runtime, export_id: int, worker: str) -> Plan | ExportState:
                     "window_start": window.start.isoformat(), "window_end": window.end.isoformat()},
             authorization=request.letter_number, request_id=request.id,
         )  # fmt: skip
-        waits = len(before) - tries(before)
         limit = camera.nvr.playback_limit or runtime.settings.nvr_playback_limit
-        return Plan(export.id, attempt.id, attempt.number, tries(before) + 1, waits + 1,
+        return Plan(export.id, attempt.id, attempt.number, tries(before) + 1,
                     camera.nvr.id, camera.nvr.name, limit, target,
                     Outputs(runtime.settings.data_dir / "exports" / request.number, stem),
                     relative, request.id, request.letter_number,

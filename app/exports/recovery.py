@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 
 from app.custody import service as custody
 from app.db import unit_of_work
-from app.exports import pipeline
+from app.exports import pipeline, turns
 from app.exports.models import (
     TERMINAL_STATES,
     AttemptOutcome,
@@ -151,7 +151,7 @@ def _close(session: Session, attempt: ExportAttempt, why: str, now: datetime) ->
 def _restart(runtime: Runtime, session: Session, attempt: ExportAttempt, now: datetime) -> int:
     """Queue the attempt's export again (or fail it when its tries are used up), on record."""
     export = attempt.export
-    holder = pipeline.lease_holder(attempt.worker, attempt.id)
+    holder = turns.lease_holder(attempt.worker, attempt.export_id)
     session.execute(delete(NvrSlot).where(NvrSlot.holder == holder))
     pipeline.record_attempt_end(
         session, export, attempt, pipeline.export_letter(session, export), now

@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 from app import migrate
 from app.auth.models import Role, User
 from app.db import unit_of_work
-from app.exports import pipeline, recovery
+from app.exports import pipeline, recovery, turns
 from app.exports import service as export_service
 from app.exports.limiter import NvrSlots
 from app.exports.models import AttemptOutcome, Export, ExportPurpose, ExportState
@@ -325,8 +325,8 @@ def test_a_fetch_that_swallows_the_first_cancellation_is_cancelled_again(
     [export_id] = start_exports(runtime, world.request_id)
     plan = pipeline._begin(runtime, export_id, "slow-host:1")
     assert isinstance(plan, pipeline.Plan)
-    slots = NvrSlots(runtime.sessions, runtime.clock, 2, pipeline.SLOT_LEASE)
-    lease = slots.acquire(plan.nvr_id, pipeline.lease_holder("slow-host:1", plan.attempt_id))
+    slots = NvrSlots(runtime.sessions, runtime.clock, 2, turns.SLOT_LEASE)
+    lease = slots.acquire(plan.nvr_id, turns.lease_holder("slow-host:1", export_id))
     assert lease is not None
     assert recovery.recover(runtime, timedelta(0)) == [export_id]
     cancellations: list[float] = []

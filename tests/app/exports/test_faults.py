@@ -28,7 +28,7 @@ from app.cameras.service import update_nvr
 from app.custody.service import SYSTEM
 from app.db import unit_of_work
 from app.demo import NvrEndpoint, sample_request, seed
-from app.exports import pipeline
+from app.exports import pipeline, turns
 from app.exports import service as export_service
 from app.exports.limiter import NvrSlots
 from app.exports.models import Export, ExportState
@@ -304,28 +304,28 @@ def _get_export(runtime: Runtime, export_id: int) -> dict[str, Any]:
 
 @pytest.mark.parametrize(("limit", "free"), [(1, False), (None, True)])
 def test_an_nvrs_own_playback_limit_decides_whether_an_export_waits(
-    world_with: Callable[[Faults], World], limit: int | None, free: bool
+    world_with: Callable[..., World], limit: int | None, free: bool
 ) -> None:
     """Another holder has one playback session of the NVR. An NVR registered as allowing one
-    session makes the export wait (on record, queued again); left at the service's default of
-    two, the second session is free and the export runs."""
-    world = world_with({})
+    session makes the export wait in line (no attempt, queued again, the wait shown); left at
+    the service's default of two, the second session is free and the export runs."""
+    world = world_with({}, export_slot_wait_seconds=0.3)
     runtime = world.runtime
     with unit_of_work(runtime.sessions) as session:
         nvr = session.scalars(select(Nvr)).one()
         nvr.playback_limit = limit
         nvr_id = nvr.id
-    held = NvrSlots(runtime.sessions, runtime.clock, 1, pipeline.SLOT_LEASE)
+    held = NvrSlots(runtime.sessions, runtime.clock, 1, turns.SLOT_LEASE)
     assert held.acquire(nvr_id, "another-worker:99") is not None
     [export_id] = start_exports(runtime, world.request_id)
 
     if free:
         assert pipeline.run(runtime, export_id, "test") is ExportState.DONE
         return
-    with pytest.raises(pipeline.NoPlaybackSlot):
+    with pytest.raises(turns.NoPlaybackSlot):
         pipeline.run(runtime, export_id, "test")
     shown = _get_export(runtime, export_id)
     assert shown["state"] == "queued"
-    assert [(a["outcome"], a["error_code"]) for a in shown["attempts"]] == [
-        ("interrupted", "NoPlaybackSlot")
-    ]
+    assert shown["attempts"] == []
+    assert shown["error_code"] == "NoPlaybackSlot"
+    assert shown["error_detail"].startswith("waiting for NVR ")
