@@ -93,6 +93,9 @@ def _service_commands(commands: Commands[argparse.ArgumentParser]) -> None:
     worker.add_argument("--no-periodic", action="store_true", help="leave schedules to another")
     worker.set_defaults(handler="service:worker")
 
+    check = commands.add_parser("check", help="exit 0 if the key, database and queue answer")
+    check.set_defaults(handler="service:check")
+
     db = commands.add_parser("db", help="database schema").add_subparsers(required=True)
     upgrade = db.add_parser("upgrade", help="apply migrations")
     upgrade.add_argument("--revision", default="head")

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
 
 from custody.atomic import create_once
 
@@ -65,6 +66,11 @@ class Settings(BaseSettings):
     env: Environment = Environment.DEVELOPMENT
     data_dir: Path = Path("./saksi-data")
     database_url: str | None = None
+    # The database password kept apart from the URL (a Docker secret): put into the URL when
+    # the URL carries none. Saksi reads it itself, so the file's owner and mode are the
+    # deployment's choice (libpq's PGPASSFILE would ignore a file the container user cannot
+    # own with mode 0600).
+    database_password_file: Path | None = None
     queue_url: str | None = None
     timezone: str = "Asia/Jakarta"
 
@@ -174,6 +180,10 @@ class Settings(BaseSettings):
         if self.env is Environment.PRODUCTION:
             _require_strong("SAKSI_SECRET_KEY", self.secret_key)
             _require_strong("SAKSI_NVR_SECRET_KEY", self.nvr_secret_key)
+            if "public_url" not in self.model_fields_set:
+                # Every address printed into evidence (manifest, VERIFIKASI.txt, the BAST's QR
+                # code, links) comes from it: a default of 127.0.0.1 would point nowhere.
+                raise ValueError("SAKSI_PUBLIC_URL is required in production")
         return self
 
     @property
@@ -183,7 +193,7 @@ class Settings(BaseSettings):
     @property
     def resolved_database_url(self) -> str:
         if self.database_url:
-            return self.database_url
+            return _with_password(self.database_url, self.database_password_file)
         return f"sqlite:///{(self.data_dir / 'saksi.db').resolve()}"
 
     @property
@@ -216,6 +226,15 @@ class Settings(BaseSettings):
         if supplied is not None:
             return supplied.get_secret_value().encode()
         return ensure_generated_secret(self.data_dir / "secrets" / filename)
+
+
+def _with_password(url: str, password_file: Path | None) -> str:
+    """The URL with the file's password, unless it has one already (or there is no file)."""
+    parsed = make_url(url)
+    if password_file is None or parsed.password is not None:
+        return url
+    password = _read_secret_file(password_file)
+    return parsed.set(password=password).render_as_string(hide_password=False)
 
 
 def _read_secret_file(path: Path) -> str:

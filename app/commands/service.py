@@ -88,11 +88,29 @@ def worker(args: argparse.Namespace) -> int:
 
 
 def db_upgrade(args: argparse.Namespace) -> int:
-    runtime = runtime_from_settings()
-    settings = runtime.settings
+    """Migrate from the settings alone: no office key, secrets or queue needed (the compose
+    `migrate` service runs before anything else exists but the database)."""
+    settings = Settings()
     migrate.upgrade(settings.resolved_database_url, args.revision, settings.database_app_role)
     print(f"database at {args.revision}")
-    runtime.close()
+    return 0
+
+
+def check(_args: argparse.Namespace) -> int:
+    """A process's health from the inside (the worker container's health check): the office
+    key loads, the database answers at the latest schema, the queue answers."""
+    runtime = runtime_from_settings()
+    try:
+        with runtime.engine.connect() as connection:
+            current = migrate.current_revision(connection)
+        head = migrate.head_revision()
+        pending = runtime.queue.pending_count()
+    finally:
+        runtime.close()
+    if current != head:
+        print(f"database at {current}, not {head}: run `saksi db upgrade`", file=sys.stderr)
+        return 1
+    print(f"ok: database at {current}, {pending} jobs waiting")
     return 0
 
 
