@@ -91,6 +91,7 @@ def db_upgrade(args: argparse.Namespace) -> int:
     """Migrate from the settings alone: no office key, secrets or queue needed (the compose
     `migrate` service runs before anything else exists but the database)."""
     settings = Settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)  # SQLite's file lives there
     migrate.upgrade(settings.resolved_database_url, args.revision, settings.database_app_role)
     print(f"database at {args.revision}")
     return 0

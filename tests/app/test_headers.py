@@ -39,7 +39,13 @@ def test_api_docs_are_off_in_production_unless_asked_for(runtime: Runtime, tmp_p
     assert runtime.settings.api_docs_served  # development: on
     keys = {"secret_key": "q3V9pZLr7tWc2Yk8HxN4mBs6DfJ0uGa1EoTyRiU5vXlQ+/wh",
             "nvr_secret_key": "Xk2m9Qv4Lp7Rz1Tb8Wn5Yc3Hd6Jf0Gs+/AeUiOoPaSlDhKj"}  # fmt: skip
-    production = Settings(env="production", data_dir=tmp_path, _env_file=None, **keys)  # type: ignore[call-arg, arg-type]
+    production = Settings(
+        env="production",
+        data_dir=tmp_path,
+        _env_file=None,
+        public_url="https://saksi.example.go.id",
+        **keys,
+    )  # type: ignore[call-arg, arg-type]
     assert not production.api_docs_served
     runtime.settings = runtime.settings.model_copy(update={"api_docs": False})
     with TestClient(create_app(runtime)) as client:

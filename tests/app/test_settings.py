@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
+from sqlalchemy.engine import make_url
 
 from app.settings import Settings
 
@@ -58,6 +59,7 @@ def test_production_reads_secrets_from_files(tmp_path: Path) -> None:
 
     settings = make(
         env="production",
+        public_url="https://saksi.example.go.id",
         data_dir=tmp_path / "data",
         secret_key_file=tmp_path / "token",
         nvr_secret_key_file=tmp_path / "nvr",
@@ -97,3 +99,19 @@ def test_a_refused_secret_is_never_echoed(tmp_path: Path) -> None:
     assert weak not in str(refused.value)
     assert "Rahasia" not in str(refused.value)
     assert STRONG not in str(refused.value)
+
+
+def test_production_requires_the_public_url(tmp_path: Path) -> None:
+    """Every address printed into evidence comes from it; 127.0.0.1 would point nowhere."""
+    with pytest.raises(ValidationError, match="SAKSI_PUBLIC_URL is required in production"):
+        make(env="production", data_dir=tmp_path, secret_key=STRONG, nvr_secret_key=STRONG[::-1])
+
+
+def test_the_database_password_comes_from_its_file_into_the_url(tmp_path: Path) -> None:
+    (tmp_path / "db-password").write_text("s3cr/t@pass\n")
+    settings = make(data_dir=tmp_path, database_url="postgresql+psycopg://saksi_app@db:5432/saksi",
+                    database_password_file=tmp_path / "db-password")  # fmt: skip
+    assert make_url(settings.resolved_database_url).password == "s3cr/t@pass"
+    given = make(data_dir=tmp_path, database_url="postgresql+psycopg://u:inline@db/saksi",
+                 database_password_file=tmp_path / "db-password")  # fmt: skip
+    assert make_url(given.resolved_database_url).password == "inline"
