@@ -67,6 +67,8 @@ checkpoints_table = Table(
     Column("note", Text, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("timestamp_token", LargeBinary, nullable=True),
+    # The tree's right frontier at this size (custody.frontier): a cache for the next root.
+    Column("frontier", Text, nullable=True),
 )
 
 timestamps_table = Table(
@@ -192,6 +194,36 @@ def leaf_hashes(connection: Connection) -> Iterator[tuple[int, bytes]]:
         yield row.seq, bytes.fromhex(row.leaf_hash)
 
 
+def head_seq(connection: Connection) -> int:
+    """The last event's sequence number (the ledger's size, its numbers being gapless), from
+    the primary key's index rather than a count of every row."""
+    return int(connection.execute(select(func.max(events_table.c.seq))).scalar() or 0)
+
+
+def leaf_hashes_after(connection: Connection, size: int) -> Iterator[bytes]:
+    """The stored leaf hashes of the events after the first `size`, in order."""
+    query = (
+        select(events_table.c.leaf_hash)
+        .where(events_table.c.seq > size)
+        .order_by(events_table.c.seq)
+    )
+    for row in connection.execute(query):
+        yield bytes.fromhex(row.leaf_hash)
+
+
+def latest_frontier(connection: Connection, at_most: int) -> tuple[str, bytes] | None:
+    """The frontier kept with the largest checkpoint of at most `at_most` events, with that
+    checkpoint's root (to check it against), if any checkpoint kept one."""
+    row = connection.execute(
+        select(checkpoints_table.c.frontier, checkpoints_table.c.root_hash)
+        .where(checkpoints_table.c.frontier.is_not(None),
+               checkpoints_table.c.tree_size <= at_most)
+        .order_by(checkpoints_table.c.tree_size.desc(), checkpoints_table.c.id.desc())
+        .limit(1)
+    ).first()  # fmt: skip
+    return None if row is None else (row.frontier, bytes.fromhex(row.root_hash))
+
+
 @dataclass(frozen=True, slots=True)
 class StoredCheckpoint:
     id: int
@@ -202,8 +234,9 @@ class StoredCheckpoint:
 
 
 def append_checkpoint(
-    connection: Connection, tree_size: int, root: bytes, note: str, created_at: datetime
-) -> StoredCheckpoint:
+    connection: Connection, tree_size: int, root: bytes, note: str, created_at: datetime,
+    frontier: str | None = None,
+) -> StoredCheckpoint:  # fmt: skip
     """Store a signed checkpoint in the caller's transaction."""
     if connection.dialect.name == "postgresql":
         connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LEDGER_LOCK + 1})
@@ -216,6 +249,7 @@ def append_checkpoint(
             root_hash=root.hex(),
             note=note,
             created_at=to_column_time(connection, created_at),
+            frontier=frontier,
         )  # fmt: skip
     )
     return StoredCheckpoint(number, tree_size, root, note, created_at)

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.auth.models import Role
@@ -16,6 +17,7 @@ from app.custody.tasks import checkpoint, timestamp_checkpoints
 from app.db import make_engine
 from app.runtime import Runtime
 from custody import ledger, open_note
+from custody.frontier import Frontier
 from tests.app.factories import Factory, walk_to_export_step
 from tests.custody.conftest import fill
 from tests.custody.tsa import LocalAuthority
@@ -154,3 +156,28 @@ def test_checkpoints_are_time_stamped_and_an_outage_only_delays_it(
     assert (during_outage, after, again) == (0, 1, 0)
     session.expire_all()
     assert service.ledger.unstamped_checkpoints(session.connection()) == []
+
+
+def test_each_checkpoint_root_comes_from_the_last_frontier_and_equals_the_full_tree(
+    factory: Factory, session: Session, runtime: Runtime
+) -> None:
+    """Issue 18 item 3: a checkpoint keeps the tree's right frontier; the next one extends it
+    by the leaves since, instead of reading every leaf. A frontier that does not give its
+    checkpoint's signed root is not used (the root is then rebuilt from every leaf)."""
+    policy = service.CheckpointPolicy(runtime.office_key, runtime.settings.custody_origin, 5)
+    session.info[service.CHECKPOINT_POLICY] = policy
+    for _ in range(23):
+        service.record(session, "test.event", service.SYSTEM, runtime.clock.now())
+    connection = session.connection()
+    rows = connection.execute(
+        select(ledger.checkpoints_table.c.tree_size, ledger.checkpoints_table.c.frontier)
+    ).all()  # fmt: skip
+    assert [r.tree_size for r in rows][-4:] == [5, 10, 15, 20]
+    for stored in ledger.checkpoints(connection):
+        assert stored.root_hash == service.current_tree(session).root(stored.tree_size)
+    assert Frontier.decode(rows[-1].frontier).size == 20
+
+    bad = Frontier(20, tuple(bytes(32) for _ in range(2)))  # a wrong (e.g. tampered) cache
+    ledger.append_checkpoint(connection, 20, bytes(32), "not signed", runtime.clock.now(),
+                             bad.encode())  # fmt: skip
+    assert service.current_frontier(session).root() == service.current_tree(session).root()
