@@ -12,10 +12,14 @@
   SHA256SUMS              for `sha256sum -c SHA256SUMS`
   VERIFIKASI.txt          how to check all of this, in Bahasa Indonesia
 <request number>.zip      the same, as one file
+
+manifest.json follows custody/schemas/manifest-1.schema.json (docs/manifest.md); a manifest the
+schema rejects is never signed.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import shutil
@@ -25,6 +29,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from jsonschema import Draft202012Validator
+
 from custody import minisign
 from custody.errors import CustodyError
 from custody.keys import OfficeKey
@@ -33,6 +39,7 @@ from custody.verification_text import verification_text
 
 CHUNK = 1024 * 1024
 MANIFEST_VERSION = "saksi-evidence-manifest/1"
+SCHEMA_FILE = Path(__file__).parent / "schemas" / "manifest-1.schema.json"
 # What the clip hashes are: written into every manifest, so no reader needs our source code.
 DEFINITIONS = {
     "sha256": "SHA-256 of the clip file as delivered (sha256sum CLIP).",
@@ -146,6 +153,15 @@ def build(
     root = out_dir / info.request_number
     if root.exists():
         raise CustodyError(f"{root} exists already: a package is never overwritten")
+    manifest = {
+        "version": MANIFEST_VERSION,
+        "definitions": DEFINITIONS,
+        "package": asdict(info),
+        "clips": [_clip_json(clip.entry) for clip in clips],
+        "unavailable": [asdict(item) for item in unavailable],
+    }
+    check_manifest(json.loads(json.dumps(manifest)))  # as a reader will parse it;
+    # before anything is written: a refused manifest leaves no half-built package
     (root / "clips").mkdir(parents=True)
     (root / "receipts").mkdir()
     for clip in clips:
@@ -154,13 +170,6 @@ def build(
         if master is not None and clip.master is not None:
             (root / "masters").mkdir(exist_ok=True)
             _copy_with_receipt(root, clip.master, master.file, master.sha256)
-    manifest = {
-        "version": MANIFEST_VERSION,
-        "definitions": DEFINITIONS,
-        "package": asdict(info),
-        "clips": [_clip_json(clip.entry) for clip in clips],
-        "unavailable": [asdict(item) for item in unavailable],
-    }
     (root / "manifest.json").write_text(
         json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
     )
@@ -173,6 +182,23 @@ def build(
     )
     _write_sums(root)
     return root, _zip(root)
+
+
+def check_manifest(manifest: dict[str, Any]) -> None:
+    """Refuse a manifest its published JSON Schema does not accept (custody/schemas/, described
+    in docs/manifest.md): nothing is signed that a recipient's validator would reject."""
+    errors = sorted(_validator().iter_errors(manifest), key=lambda e: list(e.absolute_path))
+    if errors:
+        where = "/".join(str(part) for part in errors[0].absolute_path) or "(top)"
+        raise CustodyError(f"manifest does not match {SCHEMA_FILE.name} at {where}: "
+                           f"{errors[0].message}")  # fmt: skip
+
+
+@functools.cache
+def _validator() -> Draft202012Validator:
+    schema = json.loads(SCHEMA_FILE.read_text(encoding="utf-8"))
+    Draft202012Validator.check_schema(schema)
+    return Draft202012Validator(schema)
 
 
 def _copy_with_receipt(root: Path, source: tuple[Path, Receipt], name: str, sha256: str) -> None:

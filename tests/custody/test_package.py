@@ -186,7 +186,8 @@ def test_a_clip_changed_since_export_is_not_packaged(
     clip = tmp_path / "1.mp4"
     sha = small_mp4(clip)
     _flip(clip, 100)
-    info = PackageInfo("SKS-2026-00002", "B/9", "Polres", {}, "2026-11-22T03:10:00Z", ORIGIN, "")
+    info = PackageInfo("SKS-2026-00002", "B/9", "Polres", {"name": "Diskominfo"},
+                       "2026-11-22T03:10:00Z", ORIGIN, "https://saksi.example")  # fmt: skip
     note = sign(Checkpoint(ORIGIN, 0, b"\0" * 32), ORIGIN, office_key)
     receipt = Receipt(b"{}", 0, (), note)
 
