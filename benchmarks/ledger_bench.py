@@ -2,7 +2,10 @@
 
     .venv/bin/python benchmarks/ledger_bench.py [--events 100000] [--appends 2000]
 
-Measures, in one run: appends per second with 1 writer and with 4 concurrent writers (each append
+Measures, in one run: appends as the service makes them (`app.custody.service.record`, a
+checkpoint every 100th, its root from the last checkpoint's frontier) at 1 000 events and at N
+events (flat is the target: issue 18); appends per second with 1 writer and with 4 concurrent
+writers (each append
 its own transaction, as the service does), against plain INSERTs of the same rows into an
 unconstrained table (the peer); `verify_ledger` time at N events; inclusion-proof latency at N
 events, cold (read the leaf hashes and build the tree per call), warm (a built tree) and cached
@@ -29,7 +32,10 @@ from sqlalchemy import Engine, create_engine, text
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from sqlalchemy.orm import sessionmaker  # noqa: E402
+
 from app import migrate  # noqa: E402
+from app.custody import service  # noqa: E402
 from app.db import make_engine  # noqa: E402
 from custody import (  # noqa: E402
     Checkpoint,
@@ -43,6 +49,7 @@ from custody import (  # noqa: E402
     verify_ledger,
 )
 from custody.events import canonical_bytes  # noqa: E402
+from custody.keys import OfficeKey  # noqa: E402
 from custody.ledger import append_checkpoint, events_table, leaf_hashes  # noqa: E402
 from custody.merkle import leaf_hash  # noqa: E402
 from custody.tree_cache import LedgerTreeCache  # noqa: E402
@@ -51,6 +58,7 @@ ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 T0 = datetime(2026, 11, 22, 3, 0, tzinfo=UTC)
 WHO = Performer("user", "7", "Dewi Lestari", "operator")
 TOOL = Instrument("saksi", "bench")
+WHO_SERVICE = service.SYSTEM
 
 
 def event(number: int) -> CustodyEvent:
@@ -83,6 +91,22 @@ def appends_per_second(engine: Engine, writers: int, per_writer: int) -> float:
     for thread in threads:
         thread.join()
     return writers * per_writer / (time.perf_counter() - started)
+
+
+def service_appends_per_second(engine: Engine, key: OfficeKey, count: int) -> float:
+    """Appends as the service makes them (`app.custody.service.record`, its own transaction
+    each, a checkpoint signed every 100th: its root from the last checkpoint's frontier)."""
+    sessions = sessionmaker(bind=engine)
+    policy = service.CheckpointPolicy(key, "bench", 100)
+    with sessions.begin() as session:  # a checkpoint with a frontier to start from (setup)
+        service.issue_checkpoint(session, key, "bench", T0)
+    started = time.perf_counter()
+    for number in range(count):
+        with sessions.begin() as session:
+            session.info[service.CHECKPOINT_POLICY] = policy
+            service.record(session, "export.file_written", WHO_SERVICE, T0,
+                           object={"n": number}, request_id=number % 50)  # fmt: skip
+    return count / (time.perf_counter() - started)
 
 
 def plain_inserts_per_second(engine: Engine, writers: int, per_writer: int) -> float:
@@ -156,13 +180,16 @@ def main() -> int:
 
 
 def run_all(engine: Engine, events: int, appends: int) -> dict[str, object]:
+    with tempfile.TemporaryDirectory() as scratch:
+        key = load_or_create(Path(scratch) / "bench-key.pem")
+    bulk_fill(engine, 1000)
+    service_small = service_appends_per_second(engine, key, appends)
     one = appends_per_second(engine, 1, appends)
     four = appends_per_second(engine, 4, appends // 4)
     plain_one = plain_inserts_per_second(engine, 1, appends)
     plain_four = plain_inserts_per_second(engine, 4, appends // 4)
     bulk_fill(engine, events)
-    with tempfile.TemporaryDirectory() as scratch:
-        key = load_or_create(Path(scratch) / "bench-key.pem")
+    service_large = service_appends_per_second(engine, key, appends)
     with engine.begin() as connection:
         tree = MerkleTree(d for _s, d in leaf_hashes(connection))
         note = sign(Checkpoint("bench", tree.size, tree.root()), "bench", key)
@@ -183,6 +210,9 @@ def run_all(engine: Engine, events: int, appends: int) -> dict[str, object]:
         "peer_plain_inserts_per_s_4_writers": round(plain_four, 1),
         "ledger_append_vs_plain_insert_ratio": round(one / plain_one, 3),
         "ledger_append_vs_plain_insert_ratio_4_writers": round(four / plain_four, 3),
+        "service_appends_per_s_at_1k_events": round(service_small, 1),
+        f"service_appends_per_s_at_{events // 1000}k_events": round(service_large, 1),
+        "service_append_flatness_large_vs_1k": round(service_large / service_small, 3),
         "events": events,
         "verify_ledger_s": round(verify_s, 3),
         "inclusion_proof_cold_ms_median": round(cold, 2),
