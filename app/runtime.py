@@ -27,6 +27,7 @@ from app.sop.definition import SopDefinition, load_sop
 from custody import OfficeKey, load_or_create
 from custody.keys import load as load_office_key
 from custody.tree_cache import LedgerTreeCache
+from nvr_adapters import clock_probe
 
 
 @dataclass
@@ -67,6 +68,7 @@ def build_runtime(
 ) -> Runtime:
     """Assemble a runtime from settings; create the data directory if needed."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    clock_probe.configure(settings.nvr_clock_probe_seconds)
     # A connection for every request admitted at once, every job thread, and a few for the
     # heartbeats and the scheduler: a request never waits for the pool (it waited 30 s, then
     # failed with 500, when the pool was smaller than the thread pool serving requests).

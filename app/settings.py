@@ -119,6 +119,9 @@ class Settings(BaseSettings):
     checkpoint_every_events: int = Field(default=100, ge=1)
     # NVRs allow few simultaneous playback sessions; exports of one NVR wait for a free one.
     nvr_playback_limit: int = Field(default=2, ge=1, le=16)
+    # How long a clock probe may keep reading the NVR's clock to narrow its offset (a tick of
+    # a whole-second clock always falls within 1.2 s); 0 takes one reading (±0.5 s and more).
+    nvr_clock_probe_seconds: float = Field(default=1.2, ge=0, le=10)
     # An export retries a busy or unreachable NVR up to this many tries that reach it, waiting
     # between half and all of base·2^(n-1) seconds (capped) before try n+1.
     export_max_attempts: int = Field(default=5, ge=1, le=50)

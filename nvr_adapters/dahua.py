@@ -27,11 +27,10 @@ from nvr_adapters._common import (
     channel_number,
     clip_spans,
     floor_second,
-    offset_from,
     prorated_bytes,
-    read_clock,
     utc_now,
 )
+from nvr_adapters.clock_probe import measure_offset
 from nvr_adapters.download import ByteSink, dahua_download
 from nvr_adapters.errors import NvrError, ReplayError
 from nvr_adapters.native import NativeFormat
@@ -97,7 +96,7 @@ class DahuaAdapter:
             answer = _fields(await self._http.text("GET", "/cgi-bin/global.cgi", params=params))
             return self._from_local(answer.get("result", ""))
 
-        return offset_from(await read_clock(self._clock, ask), "dahua-getCurrentTime")
+        return await measure_offset(self._clock, ask, "dahua-getCurrentTime")
 
     async def search(self, camera: CameraRef, window: TimeWindow) -> Coverage:
         """List the recorded main-stream files of the camera over the window."""

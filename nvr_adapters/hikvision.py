@@ -31,13 +31,12 @@ from nvr_adapters._common import (
     channel_number,
     clip_spans,
     floor_second,
-    offset_from,
     posix_zone,
     prorated_bytes,
-    read_clock,
     utc_now,
     utc_offset_text,
 )
+from nvr_adapters.clock_probe import measure_offset
 from nvr_adapters.download import ByteSink, isapi_download
 from nvr_adapters.errors import ReplayError
 from nvr_adapters.native import NativeFormat
@@ -107,7 +106,7 @@ class HikvisionAdapter:
             answers.append(await self._isapi("GET", "/ISAPI/System/time"))
             return self._local_time(answers[-1])
 
-        offset = offset_from(await read_clock(self._clock, ask), "isapi-time")
+        offset = await measure_offset(self._clock, ask, "isapi-time")
         return offset, self._zone_warnings(answers[-1], offset)
 
     def _local_time(self, answer: ET.Element) -> datetime:

@@ -34,12 +34,11 @@ import zeep.exceptions
 from nvr_adapters._common import (
     Clock,
     clip_spans,
-    offset_from,
     posix_zone,
-    read_clock,
     utc_now,
     utc_offset_text,
 )
+from nvr_adapters.clock_probe import measure_offset
 from nvr_adapters.errors import (
     NvrAuthFailed,
     NvrBusy,
@@ -128,7 +127,7 @@ class OnvifAdapter:
             self._zone, _ = _answer_zone(answers[-1])
             return _device_now(answers[-1], self._zone)
 
-        offset = offset_from(await read_clock(self._clock, ask), "onvif-GetSystemDateAndTime")
+        offset = await measure_offset(self._clock, ask, "onvif-GetSystemDateAndTime")
         return offset, _clock_warnings(answers[-1])
 
     async def _device_zone(self) -> tzinfo:

@@ -14,8 +14,14 @@ from sqlalchemy import Engine, create_engine, text
 
 from app import migrate, security
 from app.db import make_engine
+from nvr_adapters import clock_probe
 
 POSTGRES_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+# One clock reading per probe in tests (the multi-reading probe costs up to a second each);
+# tests/nvr_adapters/test_clock_probe.py and the walkthroughs (run as programs) take the
+# default. Runtimes built in tests read it from the environment.
+os.environ.setdefault("SAKSI_NVR_CLOCK_PROBE_SECONDS", "0")
+clock_probe.configure(0)
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 
 

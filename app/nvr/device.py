@@ -95,6 +95,8 @@ def _probed(facts: DeviceFacts, info: DeviceInfo) -> None:
         "seconds": f"{clock.seconds:.3f}", "uncertainty_s": f"{clock.uncertainty_s:.3f}",
         "method": clock.method, "measured_at": clock.measured_at.isoformat(),
         "applied": applied,
+        # What the offset is against, and which way round (issue 20: only the BAST said so).
+        "reference": "the Saksi server's system clock", "sign": "NVR minus server",
     }  # fmt: skip
 
 
