@@ -13,7 +13,7 @@
   VERIFIKASI.txt          how to check all of this, in Bahasa Indonesia
 <request number>.zip      the same, as one file
 
-manifest.json follows custody/schemas/manifest-1.schema.json (docs/manifest.md); a manifest the
+manifest.json follows custody/schemas/manifest-2.schema.json (docs/manifest.md); a manifest the
 schema rejects is never signed.
 """
 
@@ -38,8 +38,10 @@ from custody.receipts import Receipt
 from custody.verification_text import verification_text
 
 CHUNK = 1024 * 1024
-MANIFEST_VERSION = "saksi-evidence-manifest/1"
-SCHEMA_FILE = Path(__file__).parent / "schemas" / "manifest-1.schema.json"
+# Version 2 added the legal basis, retention, camera coordinates, the media and player, and
+# which copy each file is; manifest-1.schema.json stays for packages made before.
+MANIFEST_VERSION = "saksi-evidence-manifest/2"
+SCHEMA_FILE = Path(__file__).parent / "schemas" / "manifest-2.schema.json"
 # What the clip hashes are: written into every manifest, so no reader needs our source code.
 DEFINITIONS = {
     "sha256": "SHA-256 of the clip file as delivered (sha256sum CLIP).",
@@ -71,6 +73,7 @@ class MasterEntry:
     # raw_sha256, the proof that the working copy carries exactly these frames.
     raw_sha256: str
     player: str
+    copy: str = "master"
 
 
 @dataclass(frozen=True)
@@ -104,6 +107,11 @@ class ClipEntry:
     # "download" (the device's native file, the master below) or "playback" (RTSP replay).
     method: dict[str, Any] = field(default_factory=dict)
     master: MasterEntry | None = None
+    # Where the camera is (WGS 84), if registered.
+    coordinates: dict[str, float] | None = None
+    # Container, codec, profile and a player that plays it.
+    media: dict[str, str] = field(default_factory=dict)
+    copy: str = "working copy"
 
 
 @dataclass(frozen=True)
@@ -132,6 +140,10 @@ class PackageInfo:
     generated_at: str
     custody_origin: str
     verification_url: str
+    # The authority's letter and every SOP decision on it (who, what role, when).
+    legal_basis: dict[str, Any] = field(default_factory=dict)
+    # How long delivered copies live (`delivery_ttl_days`) and a sentence that says so.
+    retention: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

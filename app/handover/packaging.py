@@ -25,6 +25,7 @@ from app.exports.models import Export, ExportState
 from app.exports.pipeline import exhibit_number
 from app.exports.reasons import no_clip_reason
 from app.exports.service import latest_by_item
+from app.handover import record_fields
 from app.handover.guard import check_may_hand_over
 from app.handover.models import EvidencePackage
 from app.requests.models import EvidenceRequest, RequestItem
@@ -144,6 +145,8 @@ def _info(
         generated_at=_iso(now),
         custody_origin=runtime.settings.custody_origin,
         verification_url=f"{runtime.settings.public_url.rstrip('/')}/verifikasi",
+        legal_basis=record_fields.legal_basis(session, request, agency.name if agency else ""),
+        retention=record_fields.retention(runtime.settings),
     )
 
 
@@ -162,7 +165,9 @@ def _clip_source(
     receipt = issue(tree, event.seq - 1, event.canonical, note, tree.size)
     clip = runtime.settings.data_dir / export.file_path
     entry = _entry(runtime, session, request, export, index)
-    entry = replace(entry, elementary_stream=_elementary_stream(clip, entry.file))
+    streamed = _elementary_stream(clip, entry.file)
+    media = record_fields.media_of(clip, streamed["codec"])
+    entry = replace(entry, elementary_stream=streamed, media=media)
     master = None
     if export.master_path is not None and export.master_sha256 is not None:
         made = _file_event(session, request.id, export.master_sha256, "export.master_written")
@@ -239,6 +244,7 @@ def _entry(
         raw_sha256=export.raw_sha256 or "",
         method={"method": export.method or "playback", **(export.method_detail or {})},
         master=_master_entry(export, index, camera.name),
+        coordinates=record_fields.coordinates_of(camera),
     )
 
 

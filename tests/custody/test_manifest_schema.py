@@ -15,7 +15,7 @@ from custody import OfficeKey
 from custody.errors import CustodyError
 from custody.package import SCHEMA_FILE, ClipSource, PackageInfo, build, check_manifest
 from custody.receipts import Receipt, parse
-from tests.custody.test_package import entry, package
+from tests.custody.test_package import RECORD, entry, package
 
 __all__ = ["package"]
 ROOT = Path(__file__).resolve().parents[2]
@@ -51,7 +51,8 @@ def test_a_manifest_the_schema_rejects_is_named_and_nothing_is_written(
     bad = replace(entry(1, "0" * 64, clip.stat().st_size), exhibit="exhibit one")
     receipt = _any_receipt(package)
     info = PackageInfo("SKS-2026-00002", "B/1/2026", "Polresta", {"name": "Diskominfo"},
-                       "2026-11-22T03:10:00Z", "origin", "https://saksi.example")  # fmt: skip
+                       "2026-11-22T03:10:00Z", "origin", "https://saksi.example",
+                       **RECORD)  # fmt: skip
     out = tmp_path / "refused"
     with pytest.raises(CustodyError, match="clips/0/exhibit"):
         build(info, [ClipSource(bad, clip, receipt)], office_key, out)

@@ -42,6 +42,31 @@ def small_mp4(path: Path, shade: int = 0, seconds: int = 1) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+# What manifest version 2 asks of every package (the service fills these from the request).
+RECORD = {
+    "legal_basis": {
+        "letter_number": "B/123/XI/2026",
+        "letter_date": "2026-11-20",
+        "authority": "Polresta",
+        "purpose": "Penyidikan",
+        "decisions": [
+            {
+                "step": 2,
+                "action": "dispose",
+                "outcome": "completed",
+                "role": "kepala_dinas",
+                "by": "Kepala Dinas",
+                "decided_at": "2026-11-20T02:00:00Z",
+                "met_standard": True,
+            },
+        ],
+    },
+    "retention": {"delivery_ttl_days": 14, "statement": "Salinan dihapus setelah 14 hari."},
+}
+MEDIA = {"container": "MP4 (ISO/IEC 14496-14)", "codec": "h264", "profile": "High",
+         "player": "any MP4 player"}  # fmt: skip
+
+
 def entry(number: int, sha: str, size: int) -> ClipEntry:
     window = ("2026-11-21T02:00:00Z", "2026-11-21T02:00:01Z")
     return ClipEntry(
@@ -55,7 +80,8 @@ def entry(number: int, sha: str, size: int) -> ClipEntry:
                       "measured_at": "2026-11-22T03:00:00Z"},
         time_zone="UTC in files; WIB (Asia/Jakarta) in documents",
         export_started_at="2026-11-22T03:01:00Z", export_finished_at="2026-11-22T03:01:05Z",
-        tool={"name": "saksi", "version": "test"}, operator="Dewi Lestari",
+        tool={"name": "saksi", "version": "test"}, operator="Dewi Lestari", media=MEDIA,
+        coordinates={"latitude": -6.7063, "longitude": 108.5571},
     )  # fmt: skip
 
 
@@ -96,7 +122,7 @@ def package(engine: Engine, office_key: OfficeKey, tmp_path: Path) -> Path:
         request_number="SKS-2026-00001", letter_number="B/123/XI/2026", agency="Polresta Cirebon",
         export_unit={"name": "Diskominfo Kabupaten Cirebon", "host": "saksi.local"},
         generated_at="2026-11-22T03:10:00Z", custody_origin=ORIGIN,
-        verification_url="https://saksi.example.go.id/verifikasi",
+        verification_url="https://saksi.example.go.id/verifikasi", **RECORD,
     )  # fmt: skip
     root, _zip = build(info, clips, office_key, tmp_path / "packages", [NOTHING_RECORDED])
     return root
@@ -187,7 +213,8 @@ def test_a_clip_changed_since_export_is_not_packaged(
     sha = small_mp4(clip)
     _flip(clip, 100)
     info = PackageInfo("SKS-2026-00002", "B/9", "Polres", {"name": "Diskominfo"},
-                       "2026-11-22T03:10:00Z", ORIGIN, "https://saksi.example")  # fmt: skip
+                       "2026-11-22T03:10:00Z", ORIGIN, "https://saksi.example",
+                       **RECORD)  # fmt: skip
     note = sign(Checkpoint(ORIGIN, 0, b"\0" * 32), ORIGIN, office_key)
     receipt = Receipt(b"{}", 0, (), note)
 

@@ -19,7 +19,7 @@ from custody.package import ClipSource, MasterEntry, PackageInfo, build
 from custody.package_verify import verify_package
 from custody.receipts import Receipt, issue
 from tests.custody.conftest import OPERATOR, ORIGIN, T0, TOOL
-from tests.custody.test_package import entry, small_mp4
+from tests.custody.test_package import RECORD, entry, small_mp4
 
 RAW = "ab" * 32  # the access units' hash both files are recorded with
 
@@ -65,7 +65,7 @@ def package(engine: Engine, office_key: OfficeKey, tmp_path: Path) -> Path:
     info = PackageInfo(
         request_number="SKS-2026-00002", letter_number="B/7/XII/2026", agency="Polresta Cirebon",
         export_unit={"name": "Diskominfo"}, generated_at="2026-12-03T03:10:00Z",
-        custody_origin=ORIGIN, verification_url="https://saksi.example.go.id/verifikasi",
+        custody_origin=ORIGIN, verification_url="https://saksi.example.go.id/verifikasi", **RECORD,
     )  # fmt: skip
     root, _zip = build(info, [source], office_key, tmp_path / "packages")
     return root
