@@ -218,6 +218,7 @@ def _checkpoint(document: DocxDocument, checkpoint: Checkpoint) -> None:
         ("Origin", checkpoint.origin),
         ("Ukuran pohon", str(checkpoint.tree_size)),
         ("Akar (base64)", checkpoint.root),
+        ("Checkpoint paket", checkpoint.relation_to_package() or "—"),
     ]
     table = _key_value_table(document, "Checkpoint log custody (saat serah terima)", entries)
     _mono(table.rows[3].cells[1].paragraphs[0])

@@ -214,11 +214,13 @@ def _checkpoint(checkpoint: Checkpoint) -> list[Flowable]:
         [Paragraph("Origin", CELL), Paragraph(esc(checkpoint.origin), CELL_MONO)],
         [Paragraph("Ukuran pohon", CELL), Paragraph(str(checkpoint.tree_size), CELL)],
         [Paragraph("Akar (base64)", CELL), Paragraph(esc(checkpoint.root), CELL_MONO)],
+        [Paragraph("Checkpoint paket", CELL),
+         Paragraph(esc(checkpoint.relation_to_package() or "—"), CELL)],
         [Paragraph("Catatan bertanda tangan (Ed25519)", CELL), ""],
         [Preformatted(note, note_style), ""],
-    ]
+    ]  # fmt: skip
     table = Table(rows, colWidths=[_LABEL_WIDTH, TEXT_WIDTH - _LABEL_WIDTH])
-    spans = [("SPAN", (0, 0), (-1, 0)), ("SPAN", (0, 4), (-1, 4)), ("SPAN", (0, 5), (-1, 5))]
+    spans = [("SPAN", (0, 0), (-1, 0)), ("SPAN", (0, 5), (-1, 5)), ("SPAN", (0, 6), (-1, 6))]
     table.setStyle(
         TableStyle([*GRID, *_COMPACT, *spans, ("BACKGROUND", (0, 0), (-1, 0), HEAD_FILL)])
     )

@@ -95,6 +95,22 @@ class Checkpoint(_Frozen):
     tree_size: int = Field(ge=0)
     root: str = Field(min_length=1, description="base64 of the 32-byte tree root")
     signed_note: str = Field(min_length=1)
+    # The checkpoint the package's receipts carry, and where the proof that this one extends
+    # it is (issue 20: package and BAST named different checkpoints without saying why).
+    package_tree_size: int | None = Field(default=None, ge=0)
+    consistency_url: str | None = None
+
+    def relation_to_package(self) -> str | None:
+        """In Indonesian: how this checkpoint relates to the package's."""
+        if self.package_tree_size is None:
+            return None
+        if self.package_tree_size == self.tree_size:
+            return "Sama dengan checkpoint pada tanda terima (receipts) di dalam paket."
+        return (
+            f"Paket barang bukti memuat checkpoint berukuran {self.package_tree_size}; "
+            f"checkpoint ini lebih baru ({self.tree_size} peristiwa) dan konsisten dengannya: "
+            f"bukti konsistensinya di {self.consistency_url}"
+        )
 
 
 class BastDocument(_Frozen):

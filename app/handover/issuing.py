@@ -71,11 +71,13 @@ def issue_bast(
     stored = custody.issue_checkpoint(
         session, runtime.office_key, runtime.settings.custody_origin, now
     )
+    assert package is not None
     checkpoint = Checkpoint(
         origin=runtime.settings.custody_origin, tree_size=stored.tree_size,
         root=base64.b64encode(stored.root_hash).decode(), signed_note=stored.note,
+        package_tree_size=package.checkpoint_size,
+        consistency_url=_consistency_url(runtime, package.checkpoint_size, stored.tree_size),
     )  # fmt: skip
-    assert package is not None
     document = _document(runtime, session, request, user, (package, delivery), number, now)
     document = document.model_copy(update={"checkpoint": checkpoint})
     handover = Handover(
@@ -93,6 +95,12 @@ def issue_bast(
         authorization=request.letter_number, request_id=request.id,
     )  # fmt: skip
     return handover
+
+
+def _consistency_url(runtime: Runtime, first: int, second: int) -> str:
+    """Where anyone gets the proof that the ledger at `first` is a prefix of it at `second`."""
+    base = runtime.settings.public_url.rstrip("/")
+    return f"{base}/api/v1/custody/consistency?first={first}&second={second}"
 
 
 def _shared_delivery(session: Session, request: EvidenceRequest) -> Delivery:
@@ -179,6 +187,20 @@ def _unavailable_row(item: dict[str, Any]) -> UnavailableRow:
 def _place_in_letter(exhibit: str) -> int:
     """The item's place in the letter, from its exhibit number (SKS-2026-00012/3 → 3)."""
     return int(exhibit.rpartition("/")[2])
+
+
+def signing_parties(
+    runtime: Runtime, session: Session, request: EvidenceRequest, handover: Handover
+) -> dict[str, Party]:
+    """The BAST's signers as it prints them: operator (Pihak Pertama), recipient (Pihak
+    Kedua) and subkoordinator (Mengetahui)."""
+    operator = session.get(User, handover.issued_by_id)
+    assert operator is not None
+    return {
+        "operator": _staff_party(runtime, operator),
+        "recipient": _recipient(session, request),
+        "subkoordinator": _staff_party(runtime, _subkoordinator(session, request)),
+    }
 
 
 def _staff_party(runtime: Runtime, user: User) -> Party:

@@ -34,6 +34,7 @@ from app.delivery.models import Delivery, DeliveryLink, DeliveryState
 from app.demo import NvrEndpoint, sample_request, seed
 from app.deps import SESSION_COOKIE
 from app.exports import pipeline
+from app.handover.models import Handover
 from app.main import create_app
 from app.requests.models import EvidenceRequest
 from app.runtime import Runtime, build_runtime, set_current
@@ -160,6 +161,18 @@ def test_package_link_bast_and_signed_scan(world: dict[str, Any]) -> None:
     assert "dua ribu dua puluh enam" in text
     for clip in package["clips"]:
         assert clip["sha256"] in text.replace("\n", "").replace(" ", "")
+    # Issue 20: the package's receipts and the BAST name different checkpoints; the BAST says
+    # which is which and where the proof that they are consistent is.
+    flat = " ".join(text.split())
+    with runtime.sessions() as session:
+        note = session.scalars(select(Handover.checkpoint)).one()
+    assert note is not None
+    later = note.split("\n")[1]
+    assert f"Paket barang bukti memuat checkpoint berukuran {package['checkpoint_size']}" in flat
+    assert f"consistency?first={package['checkpoint_size']}&second={later}" in flat.replace(" ", "")
+    proof = client.get(f"/api/v1/custody/consistency?first={package['checkpoint_size']}"
+                       f"&second={later}")  # fmt: skip
+    assert proof.status_code == 200
 
     def upload(content: bytes) -> httpx.Response:
         return client.post(
@@ -171,9 +184,10 @@ def test_package_link_bast_and_signed_scan(world: dict[str, Any]) -> None:
     unsigned, typed = upload(pdf.content), upload(pdf_bytes("BAST"))
     assert (unsigned.status_code, unsigned.json()["error"]) == (422, "ScanIsTheGeneratedBast")
     assert (typed.status_code, typed.json()["error"]) == (422, "ScanNotSigned")
-    scan = upload(scan_pdf_bytes())
+    scanned = scan_pdf_bytes()  # (once: Pillow stamps the PDF with the time it is made)
+    scan = upload(scanned)
     assert scan.status_code == 200, scan.text
-    assert scan.json()["signed_scan_sha256"] == hashlib.sha256(scan_pdf_bytes()).hexdigest()
+    assert scan.json()["signed_scan_sha256"] == hashlib.sha256(scanned).hexdigest()
     request = client.get(f"/api/v1/requests/{rid}", headers=headers).json()
     assert request["current_step"]["number"] == 8  # the handover step is closed by the signed scan
     actions = _actions(runtime, rid)
