@@ -7,6 +7,68 @@ from zoneinfo import ZoneInfo
 
 from app.exports import reasons
 
+# Custody events as people say them (issue 19: the log named event keys). An action not listed
+# shows its key, so nothing recorded is ever hidden.
+CUSTODY_ACTIONS = {
+    "request.registered": "Surat didaftarkan",
+    "request.preservation_checked": "Ketersediaan rekaman di NVR diperiksa",
+    "sop.step_completed": "Langkah SOP diselesaikan",
+    "sop.request_returned": "Permintaan dikembalikan",
+    "nvr.probed": "NVR diuji",
+    "export.preservation_started": "Pengamanan rekaman dimulai",
+    "export.started": "Ekspor dimulai",
+    "export.searching": "Rekaman dicari di NVR",
+    "export.fetching": "Rekaman diambil dari NVR",
+    "export.file_written": "Ekspor selesai: berkas ditulis",
+    "export.master_written": "Berkas asli NVR disimpan",
+    "export.attempt_ended": "Percobaan ekspor berakhir",
+    "export.requeued": "Ekspor diantrekan ulang",
+    "package.built": "Paket barang bukti dibuat",
+    "delivery.upload_started": "Unggahan penyerahan dimulai",
+    "delivery.upload_completed": "Unggahan penyerahan selesai",
+    "delivery.container_created": "Folder penyerahan dibuat",
+    "delivery.drive_items_reserved": "ID Google Drive dipesan",
+    "delivery.recipient_unshareable": "Google Drive tidak dapat berbagi ke alamat penerima",
+    "delivery.shared": "Diserahkan kepada penerima",
+    "delivery.accessed": "Diunduh penerima",
+    "delivery.access_closed": "Sesi unduhan ditutup",
+    "delivery.drive_activity": "Aktivitas di Google Drive",
+    "delivery.revoked": "Tautan dicabut",
+    "delivery.failed": "Penyerahan gagal",
+    "delivery.purged": "Salinan penyerahan dimusnahkan",
+    "delivery.purge_failed": "Pemusnahan gagal",
+    "delivery.drive_items_purged": "Sisa di Google Drive dihapus",
+    "delivery.drive_reconciled": "Google Drive dicocokkan dengan catatan",
+    "destruction.recorded": "Berita acara pemusnahan dibuat",
+    "handover.issued": "BAST diterbitkan",
+    "handover.signed": "BAST ditandatangani secara elektronik",
+    "handover.signed_scan": "Pindaian BAST bertanda tangan diunggah",
+    "ledger.verified": "Buku besar diperiksa",
+    "registry.agency_added": "Instansi ditambahkan",
+    "registry.agency_changed": "Instansi diubah",
+    "registry.nvr_added": "NVR ditambahkan",
+    "registry.nvr_changed": "NVR diubah",
+    "registry.camera_added": "Kamera ditambahkan",
+    "registry.camera_changed": "Kamera diubah",
+    "user.created": "Pengguna dibuat",
+    "user.changed": "Pengguna diubah",
+}
+
+
+def custody_action(action: str) -> str:
+    return CUSTODY_ACTIONS.get(action, action)
+
+
+def duration(minutes: int) -> str:
+    """A time standard as people say it: 15 menit, 24 jam, 2 hari, 1 jam 30 menit."""
+    days, rest = divmod(minutes, 24 * 60)
+    hours, mins = divmod(rest, 60)
+    if days and not hours and not mins:
+        return f"{days} hari" if days != 1 else "24 jam"
+    parts = [f"{days * 24 + hours} jam" if days or hours else "", f"{mins} menit" if mins else ""]
+    return " ".join(p for p in parts if p) or "0 menit"
+
+
 # The Drive Activity API's kinds of action (ActionDetail), as the public BAST page names them.
 DRIVE_ACTIONS = {
     "permissionChange": "Mengubah akses berbagi",

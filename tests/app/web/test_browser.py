@@ -136,7 +136,7 @@ def hand_over(browser: Browser, server: LiveServer, request_url: str) -> None:
     page.goto(request_url)
     expect(page.get_by_role("button", name="Tandai selesai")).to_have_count(0)
     page.get_by_role("button", name="Buat paket barang bukti").click()
-    expect(page.get_by_text("Paket barang bukti")).to_be_visible()
+    expect(page.get_by_text("Paket barang bukti", exact=True)).to_be_visible()
     page.get_by_role("button", name="Serahkan paket").click()
     link = page.get_by_label("Tautan unduhan")
     expect(link).to_have_value(re.compile(r"/unduh/[A-Za-z0-9_-]{40,}$"))
