@@ -162,6 +162,29 @@ def read(connection: Connection, request_id: int | None = None) -> Iterator[Stor
         yield _stored(row)
 
 
+@dataclass(frozen=True, slots=True)
+class LeafRow:
+    """What `verify ledger` reads of each event: its bytes and what the row says of them."""
+
+    seq: int
+    action: str
+    request_id: int | None
+    canonical: bytes
+    leaf_hash: bytes
+    prev_hash: str
+
+
+def read_leaves(connection: Connection) -> Iterator[LeafRow]:
+    """Every event in sequence order, streamed in batches (not held in memory at once), with
+    only the columns a verification needs."""
+    columns = events_table.c
+    query = select(columns.seq, columns.action, columns.request_id, columns.canonical,
+                   columns.leaf_hash, columns.prev_hash).order_by(columns.seq)  # fmt: skip
+    result = connection.execution_options(yield_per=5000).execute(query)
+    for seq, action, request_id, canonical, digest, prev in result:
+        yield LeafRow(seq, action, request_id, canonical.encode(), bytes.fromhex(digest), prev)
+
+
 def read_latest(
     connection: Connection, limit: int, *, before_seq: int | None = None, unattached: bool = False
 ) -> list[StoredEvent]:
