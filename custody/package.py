@@ -9,6 +9,7 @@
   manifest.json.minisig   minisign signature by the office key
   receipts/<file>.proof   C2SP tlog-proof receipt of each clip's and master's custody event
   saksi.pub               the office public key (minisign format)
+  saksi.vkey              the same key as the checkpoints' signed-note verifier key (C2SP)
   SHA256SUMS              for `sha256sum -c SHA256SUMS`
   VERIFIKASI.txt          how to check all of this, in Bahasa Indonesia
 <request number>.zip      the same, as one file
@@ -34,6 +35,7 @@ from jsonschema import Draft202012Validator
 from custody import minisign
 from custody.errors import CustodyError
 from custody.keys import OfficeKey
+from custody.note import verifier_key
 from custody.receipts import Receipt
 from custody.verification_text import verification_text
 
@@ -189,9 +191,10 @@ def build(
     signature = minisign.sign_file(key, root / "manifest.json", comment)
     (root / "manifest.json.minisig").write_text(signature, encoding="utf-8")
     (root / "saksi.pub").write_text(minisign.public_key_file(key), encoding="utf-8")
-    (root / "VERIFIKASI.txt").write_text(
-        verification_text(info, [c.entry for c in clips], unavailable), encoding="utf-8"
-    )
+    checkpoint_key = verifier_key(info.custody_origin, key.public_bytes)
+    (root / "saksi.vkey").write_text(checkpoint_key + "\n", encoding="utf-8")
+    text = verification_text(info, [c.entry for c in clips], unavailable, checkpoint_key)
+    (root / "VERIFIKASI.txt").write_text(text, encoding="utf-8")
     _write_sums(root)
     return root, _zip(root)
 

@@ -10,15 +10,37 @@ if TYPE_CHECKING:
 
 
 def verification_text(
-    info: PackageInfo, clips: list[ClipEntry], unavailable: Sequence[UnavailableItem] = ()
-) -> str:
+    info: PackageInfo, clips: list[ClipEntry], unavailable: Sequence[UnavailableItem] = (),
+    checkpoint_key: str = "",
+) -> str:  # fmt: skip
     """Write the recipient's instructions for this package."""
     unit = info.export_unit.get("name", "")
     hashes = "\n".join(f"  {clip.sha256}  {clip.file}" for clip in clips)
     return (
-        _instructions(info, unit, hashes) + _stream_section(clips) + _masters_section(clips)
-        + _unavailable_section(unavailable)
+        _instructions(info, unit, hashes) + _receipts_section(checkpoint_key)
+        + _stream_section(clips) + _masters_section(clips) + _unavailable_section(unavailable)
     )  # fmt: skip
+
+
+def _receipts_section(checkpoint_key: str) -> str:
+    """How to check the receipts without Saksi's program (issue 20: an examiner had to guess)."""
+    if not checkpoint_key:
+        return ""
+    return f"""
+Memeriksa bukti pencatatan tanpa program Saksi
+----------------------------------------------
+Checkpoint pada receipts/ ditandatangani dengan kunci Ed25519 yang sama dengan
+saksi.pub. Dalam format C2SP signed note (c2sp.org/signed-note) kunci
+pemeriksanya adalah (juga di berkas saksi.vkey):
+
+    {checkpoint_key}
+
+Setiap receipt memuat, sebagai data "extra", peristiwa buku besar yang dicatat
+saat ekspor (JSON kanonis). Hash daunnya SHA-256(0x00 || peristiwa) (RFC 9162);
+bukti inklusinya harus cocok dengan akar checkpoint. Data "extra" baru bermakna
+bila "result.sha256" di dalamnya sama dengan SHA-256 rekaman yang Anda periksa.
+Nomor urut peristiwa ("seq") adalah indeks daun pada receipt ditambah 1.
+"""
 
 
 def _stream_section(clips: list[ClipEntry]) -> str:

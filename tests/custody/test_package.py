@@ -21,6 +21,7 @@ from custody.errors import CustodyError
 from custody.ledger import leaf_hashes
 from custody.merkle import MerkleTree
 from custody.minisign import public_key_file
+from custody.note import verifier_key
 from custody.package import ClipEntry, ClipSource, PackageInfo, UnavailableItem, build
 from custody.package_verify import verify_package
 from custody.receipts import Receipt, issue
@@ -279,3 +280,16 @@ def test_saksi_verify_package_with_the_published_key(
     assert "WARNING" not in pinned.stdout
     assert wrong.returncode == 1
     assert "not the office's published key" in wrong.stdout
+
+
+def test_the_package_names_the_checkpoint_verifier_key_and_how_to_read_a_receipt(
+    package: Path, office_key: OfficeKey
+) -> None:
+    """Issue 20 (an examiner's findings): the checkpoints' signed-note key and the meaning of a
+    receipt's `extra` were nowhere in the package; a recipient had to infer them."""
+    key = verifier_key(ORIGIN, office_key.public_bytes)
+    assert (package / "saksi.vkey").read_text() == key + "\n"
+    text = (package / "VERIFIKASI.txt").read_text()
+    assert key in text
+    assert '"result.sha256"' in text
+    assert "saksi.vkey" in (package / "SHA256SUMS").read_text()
