@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import threading
 
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Connection, Engine, func, select
 
 from custody.ledger import events_table
 from custody.merkle import MerkleTree
@@ -83,24 +83,33 @@ class LedgerTreeCache:
             self._extend(connection, check_chain=False)
 
     def _extend(self, connection: Connection, *, check_chain: bool) -> bool:
+        """Append the events committed since; False if the ledger does not continue the cached
+        one (it shrank, or the last cached event changed).
+
+        Each query names its rows by the primary key exactly (`max`, `=`, a closed range), so
+        PostgreSQL uses the index whatever its statistics say: after a bulk load, before any
+        ANALYZE, `seq >= n` was planned as a parallel scan of the whole table (30 ms per proof
+        at 100 000 events, issue 18)."""
         columns = events_table.c
         cached = self._tree.size
-        # Re-read the last cached event too: a ledger that shrank or changed is not continued.
+        head = connection.execute(select(func.max(columns.seq))).scalar() or 0
+        if cached:
+            last = connection.execute(
+                select(columns.leaf_hash).where(columns.seq == cached)
+            ).scalar()
+            if last != self._last or head < cached:
+                return False
+        if head == cached:
+            return True
         query = (
             select(columns.seq, columns.leaf_hash, columns.prev_hash)
-            .where(columns.seq >= max(cached, 1))
+            .where(columns.seq > cached, columns.seq <= head)
             .order_by(columns.seq)
         )
-        with connection.execute(query) as result:
-            rows = iter(result)
-            if cached:
-                anchor = next(rows, None)
-                if anchor is None or (anchor.seq, anchor.leaf_hash) != (cached, self._last):
-                    return False
-            for row in rows:
-                follows = row.seq == self._tree.size + 1 and row.prev_hash == self._last
-                if check_chain and not follows:
-                    return False
-                self._tree.append_hash(bytes.fromhex(row.leaf_hash))
-                self._last = row.leaf_hash
+        for row in connection.execute(query):
+            follows = row.seq == self._tree.size + 1 and row.prev_hash == self._last
+            if check_chain and not follows:
+                return False
+            self._tree.append_hash(bytes.fromhex(row.leaf_hash))
+            self._last = row.leaf_hash
         return True
