@@ -47,6 +47,18 @@ class OfficeSettings(BaseModel):
     postal_code: str = "45611"
 
 
+# Who signs the BAST electronically: Pihak Pertama, Pihak Kedua and Mengetahui.
+SignerRole = Literal["operator", "recipient", "subkoordinator"]
+
+
+class Pkcs12Key(BaseModel):
+    """A signer's certificate and private key as a PKCS#12 file, and the file of its passphrase
+    (none: the file is not encrypted)."""
+
+    p12_file: Path
+    passphrase_file: Path | None = None
+
+
 def known_zone(value: str) -> str:
     """An IANA zone name this machine knows, else a validation error (ZoneInfoNotFoundError is
     a KeyError, which pydantic would let escape as a crash)."""
@@ -55,6 +67,20 @@ def known_zone(value: str) -> str:
     except (ZoneInfoNotFoundError, ValueError) as exc:
         raise ValueError(f"unknown time zone {value!r}") from exc
     return value
+
+
+class WitnessedLog(BaseModel):
+    """A log this office cosigns as a witness: its origin line and its verifier key."""
+
+    origin: str = Field(min_length=1, max_length=255, pattern=r"^[^\n]+$")
+    key: str = Field(min_length=1)
+
+
+class WitnessEndpoint(BaseModel):
+    """A witness this office submits checkpoints to: submission prefix and verifier key."""
+
+    url: str = Field(pattern=r"^https?://[^\s]+$")
+    key: str = Field(min_length=1)
 
 
 class Settings(BaseSettings):
@@ -141,6 +167,10 @@ class Settings(BaseSettings):
     preservation_margin_days: int = Field(default=3, ge=0, le=90)
     # RFC 3161 time-stamping authority for checkpoints (optional): e.g. http://tsa.example/tsr
     timestamp_url: str | None = Field(default=None, pattern=r"^https?://[^\s]+$")
+    # PAdES signatures on the BAST (app.handover.esign), one PKCS#12 key per signer role, e.g.
+    # SAKSI_SIGNING__OPERATOR__P12_FILE and SAKSI_SIGNING__OPERATOR__PASSPHRASE_FILE; the
+    # signatures are time-stamped by `timestamp_url` when it is set.
+    signing: dict[SignerRole, Pkcs12Key] = Field(default_factory=dict)
     database_app_role: str | None = Field(default=None, pattern=r"^[a-z_][a-z0-9_]{0,62}$")
     # Where recipients reach this service: links, the verification page, the BAST's QR code.
     public_url: str = Field(default="http://127.0.0.1:8000", pattern=r"^https?://[^\s]+$")
@@ -168,6 +198,30 @@ class Settings(BaseSettings):
     # domain policy): `local_link` delivers by Saksi's own download instead, `anyone_with_link`
     # opens the Drive folder to whoever has its link, `fail` stops the delivery.
     drive_unshareable_policy: Literal["local_link", "anyone_with_link", "fail"] = "local_link"
+    # E-mail notifications (app.notify): `smtp://host:port`, `smtps://` (implicit TLS) or
+    # `smtp+starttls://`; a user and password in the URL log in. Unset: nothing is sent, the
+    # outbox keeps its messages pending. `smtp_from` defaults to the office's address.
+    smtp_url: SecretStr | None = None
+    smtp_from: str | None = Field(default=None, max_length=254)
+    smtp_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    # A message the server did not accept is tried again after base·2^(n-1) seconds (capped),
+    # up to this many tries; then it is marked failed (visible at GET /api/v1/notifications).
+    notify_max_attempts: int = Field(default=10, ge=1, le=100)
+    notify_retry_base_seconds: float = Field(default=60.0, gt=0, le=3600)
+    notify_retry_cap_seconds: float = Field(default=3600.0, gt=0, le=24 * 3600)
+    # Witnessing (c2sp.org/tlog-witness). As a witness for other offices' ledgers: this
+    # witness's name (unset: POST /api/v1/witness/add-checkpoint answers 404 to every log), its
+    # Ed25519 key (created in the data directory on first use, like the office key) and the logs
+    # it cosigns, each an origin and that log's verifier key `name+hex+base64`.
+    witness_name: str | None = Field(default=None, pattern=r"^[A-Za-z0-9.\-/_]+$")
+    witness_key_file: Path | None = None
+    witness_logs: list[WitnessedLog] = []
+    # The witnesses this office submits its checkpoints to (custody.witness job): each the
+    # submission prefix (`…/add-checkpoint` is appended) and its cosignature/v1 verifier key;
+    # `saksi verify ledger` requires `witness_quorum` of them on the checkpoint it relies on.
+    witnesses: list[WitnessEndpoint] = []
+    witness_quorum: int = Field(default=1, ge=1)
+    witness_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
 
     @field_validator("timezone")
     @classmethod
@@ -204,6 +258,10 @@ class Settings(BaseSettings):
         if self.queue_url:
             return self.queue_url
         return f"sqlite:///{(self.data_dir / 'queue.db').resolve()}"
+
+    @property
+    def witness_key_path(self) -> Path:
+        return self.witness_key_file or self.data_dir / "keys" / "witness-ed25519.pem"
 
     @property
     def office_key_path(self) -> Path:

@@ -2,8 +2,10 @@
 
 It runs what a newcomer would click through: the pemohon registers a letter, the officials
 dispose it, the subkoordinator assigns the operator, the operator exports every item from the
-simulator, builds the evidence package, delivers it, issues the BAST and records the signed
-scan, and logs the request. Every call goes over HTTP to the real service on loopback.
+simulator, builds the evidence package, delivers it, issues the BAST, has it signed
+electronically (PAdES, by each party with a demo key) and records the signed scan, and logs
+the request. Every call goes over HTTP to the real service on loopback, except the electronic
+signatures: they have no API yet and are made in process (`app.handover.signing`).
 """
 
 from __future__ import annotations
@@ -26,12 +28,19 @@ from sqlalchemy.orm import Session
 from app.auth.models import Role, User
 from app.demo import DemoWorld, letter_pdf, sample_window
 from app.exports.models import Export
+from app.handover.demo_signers import ensure_demo_signers
 from app.handover.models import Handover
+from app.handover.signing import sign_bast
 from app.main import create_app
-from app.requests.models import RequestItem
+from app.requests.models import EvidenceRequest, RequestItem
 from app.runtime import Runtime
 from app.security import issue_token
+from app.settings import SignerRole
 
+RECIPIENT = {"name": "Bripka Andi Wijaya", "institution": "Polresta Cirebon"}
+# The order the BAST is signed in: the operator hands over, the subkoordinator acknowledges,
+# the recipient receives.
+SIGNING_ORDER: tuple[SignerRole, ...] = ("operator", "subkoordinator", "recipient")
 POLL_SECONDS = 0.2
 TIMEOUT_SECONDS = 600.0
 TERMINAL = {"done", "partial", "failed"}
@@ -141,7 +150,7 @@ class Walk:
             "purpose": "penyelidikan perkara pencurian kendaraan bermotor",
             "incident": "Pencurian sepeda motor di sekitar Simpang Empat Sumber",
             "officer": person,
-            "recipient": person | {"name": "Bripka Andi Wijaya", "position": "Penyidik Pembantu"},
+            "recipient": person | {"name": RECIPIENT["name"], "position": "Penyidik Pembantu"},
             "delivery_method": "google_drive",
             "items": [{"camera_id": c, "start": window[0].isoformat(), "end": window[1].isoformat()}
                       for c in world.camera_ids],
@@ -184,6 +193,7 @@ class Walk:
         printed = self.http.get(f"/api/v1/requests/{request_id}/bast.pdf",
                                 headers=self.headers(Role.OPERATOR))  # fmt: skip
         printed.raise_for_status()  # the operator prints it for both parties to sign
+        signed = self.esign(request_id)
         # In the office the printed BAST is signed and scanned; the demo uploads a stand-in
         # scan (a page image saying so): Saksi refuses the generated, unsigned PDF itself.
         scan = demo_scan(f"Contoh pindaian BAST {issued['number']} (demo, tanpa tanda tangan)")
@@ -202,7 +212,39 @@ class Walk:
             "number": issued["number"],
             "pdf": str(base / pdf_path),
             "docx": str(base / docx_path),
+            **signed,
         }
+
+    def esign(self, request_id: int) -> dict[str, str | None]:
+        """Sign the issued BAST electronically as each party in turn, with demo keys unless
+        SAKSI_SIGNING__… names real ones: each signature an incremental update."""
+        settings = self.runtime.settings
+        data_dir = settings.data_dir.resolve()
+        operator, subkoordinator = self.users[Role.OPERATOR], self.users[Role.SUBKOORDINATOR]
+        office = settings.office.name
+        people: dict[SignerRole, tuple[str, str]] = {
+            "operator": (operator.full_name, office),
+            "subkoordinator": (subkoordinator.full_name, office),
+            "recipient": (RECIPIENT["name"], RECIPIENT["institution"]),
+        }
+        ca: str | None = None  # the demo CA; keys named in SAKSI_SIGNING__… have their own
+        if not settings.signing:
+            now = self.runtime.clock.now()
+            ca_file, keys = ensure_demo_signers(data_dir, people, office, now)
+            self.runtime.settings = settings.model_copy(update={"signing": keys})
+            ca = str(ca_file)
+        signers = {"operator": operator, "subkoordinator": subkoordinator, "recipient": None}
+        path = ""
+        for role in SIGNING_ORDER:
+            with self.runtime.sessions.begin() as session:
+                request = session.get(EvidenceRequest, request_id)
+                assert request is not None
+                signer = signers[role]
+                user = session.get(User, signer.id) if signer is not None else None
+                path = sign_bast(
+                    self.runtime, session, request, role, self.runtime.clock.now(), user=user
+                ).path
+        return {"signed_pdf": str(data_dir / path), "signing_ca": ca}
 
     def _until(self, path: str, done: Any) -> Any:
         deadline = time.monotonic() + TIMEOUT_SECONDS

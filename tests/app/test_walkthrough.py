@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
 import json
 import os
 import re
 import socket
+import sqlite3
 import stat
 import subprocess
 import sys
@@ -21,6 +23,11 @@ from typing import Any
 import cv2
 import httpx
 import pytest
+from pyhanko.keys import load_cert_from_pemder
+from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.sign.validation import validate_pdf_signature
+from pyhanko.sign.validation.status import PdfSignatureStatus
+from pyhanko_certvalidator import ValidationContext
 
 from custody.keys import load
 from custody.minisign import public_key_file
@@ -253,3 +260,101 @@ def test_the_stream_hash_in_the_manifest_is_what_stock_ffmpeg_prints(
                                  capture_output=True, text=True).stdout.split()[0]  # fmt: skip
         assert printed == stream["sha256"]
         assert stream["sha256"] != clip["raw_sha256"]
+
+
+SIGNED_FIELDS = ["PihakPertama", "Mengetahui", "PihakKedua"]  # operator, subkoordinator, recipient
+
+
+def test_the_bast_is_signed_by_every_party_one_revision_after_another(
+    walked: tuple[dict[str, Any], Path],
+) -> None:
+    """Issue 19: PAdES signatures as incremental updates on a copy of the issued BAST; pdfsig
+    (poppler) and pyHanko, trusting the demo CA, both find every signature valid and nothing
+    changed after the last one."""
+    summary, _data_dir = walked
+    bast = summary["bast"]
+    signed, issued = Path(bast["signed_pdf"]), Path(bast["pdf"])
+    assert signed.name == issued.name.replace(".pdf", "-esigned.pdf")
+    assert signed.read_bytes().startswith(issued.read_bytes())  # the issued BAST, untouched
+    report = _pdfsig(signed)
+    assert [entry["Signature Field Name"] for entry in report] == SIGNED_FIELDS
+    assert [entry["Signature Validation"] for entry in report] == ["Signature is Valid."] * 3
+    assert [entry["coverage"] for entry in report] == [
+        "Not total document signed", "Not total document signed", "Total document signed",
+    ]  # fmt: skip
+    # pdfsig trusts what an NSS database holds and takes no CA file: the demo CA is not there.
+    assert all(entry["Certificate Validation"] for entry in report)
+    statuses = _pyhanko(signed, Path(bast["signing_ca"]))
+    assert [status.bottom_line for status in statuses] == [True] * 3
+    assert [status.coverage.name for status in statuses] == [
+        "ENTIRE_REVISION", "ENTIRE_REVISION", "ENTIRE_FILE",
+    ]  # fmt: skip
+    assert all(status.docmdp_ok for status in statuses)
+    names = [status.signing_cert.subject.native["common_name"] for status in statuses]
+    recipient = report[2]["Signer Certificate Common Name"]
+    assert names == [report[0]["Signer Certificate Common Name"],
+                     report[1]["Signer Certificate Common Name"], recipient]  # fmt: skip
+    assert recipient == "Bripka Andi Wijaya"
+
+
+def test_every_signature_is_a_custody_event_of_its_revision(
+    walked: tuple[dict[str, Any], Path],
+) -> None:
+    """Each `handover.signed` event holds the hash and size of the revision it made: every
+    one of them is a prefix of the signed copy, the last one the whole of it."""
+    summary, data_dir = walked
+    content = Path(summary["bast"]["signed_pdf"]).read_bytes()
+    with contextlib.closing(sqlite3.connect(data_dir / "saksi.db")) as db:
+        rows = db.execute(
+            "SELECT canonical FROM custody_events WHERE action = 'handover.signed' ORDER BY seq"
+        ).fetchall()
+    events = [json.loads(row[0]) for row in rows]
+    assert [event["object"]["field"] for event in events] == SIGNED_FIELDS
+    assert [event["performer"]["kind"] for event in events] == ["user", "user", "recipient"]
+    for event in events:
+        size = event["result"]["size"]
+        assert hashlib.sha256(content[:size]).hexdigest() == event["result"]["sha256"]
+    assert events[-1]["result"]["size"] == len(content)
+    signatures = PdfFileReader(io.BytesIO(content), strict=False).embedded_signatures
+    assert [event["object"]["certificate_sha256"] for event in events] == [
+        sig.signer_cert.sha256.hex() for sig in signatures
+    ]
+    assert events[0]["object"]["previous_sha256"] == _sha(summary["bast"]["pdf"])
+
+
+def test_one_byte_changed_in_the_signed_range_breaks_every_signature(
+    walked: tuple[dict[str, Any], Path], tmp_path: Path
+) -> None:
+    summary, _data_dir = walked
+    content = bytearray(Path(summary["bast"]["signed_pdf"]).read_bytes())
+    where = content.index(b"/Author (Saksi)") + len(b"/Author (S")
+    content[where] ^= 0x01  # "Saksi" becomes "S`ksi", in the issued revision all signatures cover
+    tampered = tmp_path / "BAST-diubah.pdf"
+    tampered.write_bytes(bytes(content))
+    report = _pdfsig(tampered)
+    assert [entry["Signature Field Name"] for entry in report] == SIGNED_FIELDS
+    assert all(entry["Signature Validation"] != "Signature is Valid." for entry in report), report
+    statuses = _pyhanko(tampered, Path(summary["bast"]["signing_ca"]))
+    assert [status.intact for status in statuses] == [False] * 3
+    assert [status.bottom_line for status in statuses] == [False] * 3
+
+
+def _pdfsig(pdf: Path) -> list[dict[str, str]]:
+    """pdfsig's report, one dict per signature ("Signature Field Name": …, "coverage": …)."""
+    done = subprocess.run(["pdfsig", "-no-ocsp", str(pdf)], capture_output=True, text=True,
+                          check=False)  # fmt: skip
+    report: list[dict[str, str]] = []
+    for line in done.stdout.splitlines():
+        if line.startswith("Signature #"):
+            report.append({})
+        elif line.startswith("  - ") and report:
+            name, colon, value = line[4:].partition(": ")
+            report[-1][name if colon else "coverage"] = value if colon else name
+    return report
+
+
+def _pyhanko(pdf: Path, ca: Path) -> list[PdfSignatureStatus]:
+    context = ValidationContext(trust_roots=[load_cert_from_pemder(str(ca))])
+    with pdf.open("rb") as handle:
+        reader = PdfFileReader(handle, strict=False)
+        return [validate_pdf_signature(sig, context) for sig in reader.embedded_signatures]
