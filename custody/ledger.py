@@ -180,7 +180,9 @@ def read_leaves(connection: Connection) -> Iterator[LeafRow]:
     columns = events_table.c
     query = select(columns.seq, columns.action, columns.request_id, columns.canonical,
                    columns.leaf_hash, columns.prev_hash).order_by(columns.seq)  # fmt: skip
-    result = connection.execution_options(yield_per=5000).execute(query)
+    # On the statement, not the connection: Connection.execution_options() changes the
+    # connection itself, and its later SAVEPOINTs would then go through a server-side cursor.
+    result = connection.execute(query.execution_options(yield_per=5000))
     for seq, action, request_id, canonical, digest, prev in result:
         yield LeafRow(seq, action, request_id, canonical.encode(), bytes.fromhex(digest), prev)
 
