@@ -19,6 +19,7 @@ from app.custody.routes import router as custody_router
 from app.delivery.routes import router as delivery_router
 from app.exports.routes import router as exports_router
 from app.handover.routes import router as handover_router
+from app.notify.routes import router as notify_router
 from app.headers import SecurityHeaders
 from app.http import install_error_handlers
 from app.reports.routes import router as reports_router
@@ -86,6 +87,7 @@ def create_app(runtime: Runtime, *, run_workers: bool = False) -> FastAPI:
         custody_router,
         handover_router,
         delivery_router,
+        notify_router,
         reports_router,
         web.router,
         web_download.router,

@@ -10,6 +10,7 @@ from app.delivery.upload_state import DriveUploadSession
 from app.exports.models import Export, ExportAttempt, ExportState, NvrSlot
 from app.handover.models import BastCounter, EvidencePackage, Handover
 from app.jobs.leases import JobLease
+from app.notify.models import Notification, NotificationKind, NotificationState
 from app.requests.models import DeliveryMethod, EvidenceRequest, RequestItem, RequestStatus
 from app.sop.models import StepOutcome, StepRecord
 
@@ -32,6 +33,9 @@ __all__ = [
     "ExportAttempt",
     "ExportState",
     "JobLease",
+    "Notification",
+    "NotificationKind",
+    "NotificationState",
     "Nvr",
     "NvrSlot",
     "NvrVendor",

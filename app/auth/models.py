@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Integer, String
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Integer, String, true
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, UtcDateTime, str_enum
@@ -40,6 +40,8 @@ class User(Base):
     id_number: Mapped[str | None] = mapped_column(String(64))
     position: Mapped[str | None] = mapped_column(String(200))
     email: Mapped[str | None] = mapped_column(String(254))
+    # E-mail notifications (app.notify) go to `email` unless the user turned them off.
+    notify_email: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     role: Mapped[Role] = mapped_column(str_enum(Role))
     agency_id: Mapped[int | None] = mapped_column(ForeignKey("agencies.id"))
     password_hash: Mapped[str] = mapped_column(String(255))

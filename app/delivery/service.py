@@ -25,6 +25,7 @@ from app.delivery.backends import DOWNLOAD_PATH, backend_for, drive_backend, ttl
 from app.delivery.models import Delivery, DeliveryLink, DeliveryState, DriveItem
 from app.handover.guard import check_may_hand_over
 from app.handover.packaging import package_of
+from app.notify import outbox
 from app.requests.models import DeliveryMethod, EvidenceRequest
 from app.runtime import Runtime
 from custody import Performer
@@ -370,6 +371,8 @@ def _record_shared(
             },
             result={"expires_at": _iso(share.expires_at), "purge_due_at": _iso(share.purge_due)},
         )
+        # The pemohon hears it is ready, with the portal's address, never the link itself.
+        outbox.delivery_ready(session, request, delivery.id, now)
     # fmt: skip
 
 

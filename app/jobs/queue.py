@@ -36,6 +36,7 @@ TASK_MODULES: tuple[str, ...] = (
     "app.exports.tasks",
     "app.requests.tasks",
     "app.delivery.tasks",
+    "app.notify.tasks",
 )
 
 JobFunction = Callable[..., Any]

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from app import errors
 from app.auth.models import Role, User
 from app.custody import service as custody
+from app.notify import outbox
 from app.requests.models import EvidenceRequest, RequestStatus
 from app.sop.definition import SopDefinition, SopStep, StepAction
 from app.sop.models import StepOutcome, StepRecord
@@ -101,6 +102,8 @@ def return_request(
     request.status = RequestStatus.RETURNED
     request.updated_at = now
     _flush_once(session, step)
+    # In this transaction: the pemohon's e-mail exists exactly when the return does.
+    outbox.request_returned(session, request, step, reason, now)
     return record
 
 
@@ -153,6 +156,9 @@ def _complete(
         request.current_step = step.number + 1
     request.updated_at = now
     _flush_once(session, step)
+    if request.status is RequestStatus.IN_PROGRESS:
+        # The next step is now due: its holders are told in this same transaction.
+        outbox.step_due(session, request, sop.step(request.current_step), now)
     return record
 
 
