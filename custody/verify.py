@@ -15,7 +15,7 @@ office key): the caller must say so.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 import orjson
@@ -26,6 +26,7 @@ from custody.errors import SignatureError
 from custody.merkle import MerkleTree, leaf_hash
 from custody.note import Checkpoint, open_note
 from custody.timestamp import TimestampUnavailable, check_token, parse_reply
+from custody.witness import VerifierKey, open_cosignature, stored_cosignatures
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +37,15 @@ class Finding:
     def __str__(self) -> str:
         where = f"seq {self.seq}: " if self.seq is not None else ""
         return f"{where}{self.message}"
+
+
+@dataclass(frozen=True, slots=True)
+class Anchor:
+    """A checkpoint something outside the office holds: a witness, a TSA, a BAST."""
+
+    size: int
+    root: bytes
+    label: str
 
 
 @dataclass
@@ -50,6 +60,10 @@ class LedgerReport:
     external: int = 0
     timestamped: int = 0
     anchored_size: int = 0
+    # Checkpoints cosigned by a quorum of the configured witnesses; and every checkpoint held
+    # by something outside the office (cosigned, time-stamped, external), to place a rewrite.
+    cosigned: int = 0
+    anchors: list[Anchor] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -66,8 +80,16 @@ def verify_ledger(
     signer: str,
     public_key: bytes,
     external_notes: Iterable[str] = (),
+    witnesses: Sequence[VerifierKey] = (),
+    quorum: int = 1,
 ) -> LedgerReport:
-    """Verify every event and checkpoint of the ledger (and checkpoints held elsewhere)."""
+    """Verify every event and checkpoint of the ledger (and checkpoints held elsewhere).
+
+    With `witnesses`, the stored cosignatures count: a checkpoint cosigned by `quorum` of them
+    anchors the ledger up to its size, and none at all is a failure. Every anchored checkpoint
+    is compared with the root recomputed at its size; the first that no longer matches, after
+    the last that still does, brackets a rewrite made consistently (every later hash and
+    checkpoint recomputed): it lies in the events between the two."""
     report = LedgerReport()
     tree = _recompute_events(connection, report)
     report.events, report.root = tree.size, tree.root()
@@ -84,7 +106,87 @@ def verify_ledger(
             report.anchored_size = max(
                 report.anchored_size, open_note(note, signer, public_key).size
             )
+        _external_anchor(note, label, signer, public_key, report)
+    if witnesses:
+        _check_cosignatures(connection, signer, public_key, witnesses, quorum, report)
+        _locate_rewrite(tree, report)
     return report
+
+
+def _external_anchor(
+    note: str, label: str, signer: str, public_key: bytes, report: LedgerReport
+) -> None:
+    try:
+        checkpoint = open_note(note, signer, public_key)
+    except SignatureError:
+        return
+    report.anchors.append(Anchor(checkpoint.size, checkpoint.root, label))
+
+
+def _check_cosignatures(
+    connection: Connection,
+    signer: str,
+    public_key: bytes,
+    witnesses: Sequence[VerifierKey],
+    quorum: int,
+    report: LedgerReport,
+) -> None:
+    """Check every stored cosignature by a configured witness; anchor the checkpoints that a
+    quorum of them cosigned (the office's signature checked too)."""
+    keys = {key.name: key for key in witnesses}
+    cosigners: dict[tuple[int, bytes], set[str]] = {}
+    for row in stored_cosignatures(connection):
+        key = keys.get(row.witness)
+        if key is None:
+            continue  # a witness no longer configured
+        label = f"cosignature of {row.witness} on the checkpoint of {row.tree_size} events"
+        try:
+            open_note(row.note, signer, public_key)
+            checkpoint, _time = open_cosignature(row.note, key)
+        except SignatureError as exc:
+            report.findings.append(Finding(None, f"{label}: {exc}"))
+            continue
+        if (checkpoint.size, checkpoint.root) != (row.tree_size, row.root):
+            report.findings.append(Finding(None, f"{label}: the row disagrees with its note"))
+            continue
+        cosigners.setdefault((checkpoint.size, checkpoint.root), set()).add(row.witness)
+    for (size, root), names in sorted(cosigners.items()):
+        if len(names) < quorum:
+            continue
+        report.cosigned += 1
+        report.anchored_size = max(report.anchored_size, size)
+        label = f"the checkpoint of {size} events cosigned by {', '.join(sorted(names))}"
+        report.anchors.append(Anchor(size, root, label))
+    if report.cosigned == 0 and report.events:
+        message = (
+            f"no checkpoint carries the cosignatures of {quorum} of the configured witnesses "
+            f"({', '.join(keys)}): nothing outside the office vouches for this ledger"
+        )
+        report.findings.append(Finding(None, message))
+
+
+def _locate_rewrite(tree: MerkleTree, report: LedgerReport) -> None:
+    """Bracket a change between the last anchored checkpoint the recomputed ledger still
+    matches and the first it does not."""
+    anchors = sorted(report.anchors, key=lambda anchor: anchor.size)
+    bad = [a for a in anchors if a.size > tree.size or tree.root(a.size) != a.root]
+    if not bad:
+        return
+    first = bad[0]
+    good = [a for a in anchors if a.size < first.size and a not in bad]
+    start = good[-1].size + 1 if good else 1
+    since = (
+        f"while {good[-1].label} still matches"
+        if good
+        else "and no earlier anchored checkpoint matches"
+    )
+    held = "" if first.size <= tree.size else f" (the ledger holds only {tree.size} events)"
+    message = (
+        f"events {start}–{first.size}: the ledger recomputed from its events no longer matches "
+        f"{first.label}{held}, {since}: events in this span were changed, removed or "
+        "rewritten"
+    )
+    report.findings.append(Finding(start, message))
 
 
 def _check_timestamps(
@@ -105,6 +207,8 @@ def _check_timestamps(
             continue
         report.timestamped += 1
         report.anchored_size = max(report.anchored_size, checkpoint.tree_size)
+        label = f"the time-stamped checkpoint {checkpoint.id} ({checkpoint.tree_size} events)"
+        report.anchors.append(Anchor(checkpoint.tree_size, checkpoint.root_hash, label))
 
 
 def _recompute_events(connection: Connection, report: LedgerReport) -> MerkleTree:

@@ -6,6 +6,7 @@ import argparse
 import json
 
 from app.commands.service import runtime_from_settings
+from app.custody.witnessing import configured_witnesses
 from app.db import snapshot
 from app.delivery import purge
 from custody import LedgerReport, verify_ledger
@@ -30,8 +31,10 @@ def check_ledger(args: argparse.Namespace) -> int:
     try:
         with snapshot(runtime.engine) as connection:  # the service may go on writing
             report = verify_ledger(
-                connection, runtime.settings.custody_origin, runtime.office_key.public_bytes, notes
-            )
+                connection, runtime.settings.custody_origin, runtime.office_key.public_bytes, notes,
+                witnesses=[key for _url, key in configured_witnesses(runtime.settings)],
+                quorum=runtime.settings.witness_quorum,
+            )  # fmt: skip
     finally:
         runtime.close()
     print(
@@ -40,6 +43,10 @@ def check_ledger(args: argparse.Namespace) -> int:
     )
     print(f"anchors: {report.external} checkpoint(s) from outside, {report.timestamped} "
           f"time-stamped checkpoint(s); proven up to event {report.anchored_size}")  # fmt: skip
+    if runtime.settings.witnesses:
+        print(f"witnesses: {report.cosigned} checkpoint(s) cosigned by at least "
+              f"{runtime.settings.witness_quorum} of {len(runtime.settings.witnesses)} "
+              "configured witness(es)")  # fmt: skip
     for line in _unanchored_warning(report):
         print(line)
     for finding in report.findings:

@@ -18,6 +18,7 @@ from app.custody.schemas import (
     PublicKeyRead,
     VerificationRead,
 )
+from app.custody.witness_routes import witness_router
 from app.deps import RuntimeDep, SessionDep, StaffUser, require_roles
 from app.http import ERROR_RESPONSES
 from app.requests.routes import RequestDep
@@ -118,3 +119,7 @@ def verify_hash(sha256: str, session: SessionDep, runtime: RuntimeDep) -> Verifi
     if len(sha256) != 64 or any(c not in "0123456789abcdefABCDEF" for c in sha256):
         raise errors.ValidationFailed("sha256: expected 64 hexadecimal characters")
     return service.public_verification(session, sha256.lower())
+
+
+# The witness endpoint (POST /api/v1/witness/add-checkpoint), on this router's prefix.
+router.include_router(witness_router)

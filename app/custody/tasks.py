@@ -6,6 +6,7 @@ import logging
 
 from app import runtime as runtime_module
 from app.custody import service
+from app.custody.witnessing import submit_checkpoints
 from app.db import unit_of_work
 from app.jobs import periodic_job
 from custody import ledger
@@ -52,3 +53,12 @@ def timestamp_checkpoints() -> int:
             ledger.append_timestamp(connection, checkpoint.id, url, reply.der, runtime.clock.now())
             stamped += 1
     return stamped
+
+
+@periodic_job("custody.witness", minute="*")
+def submit_to_witnesses() -> int:
+    """Submit the latest checkpoint to the configured witnesses (c2sp.org/tlog-witness) and
+    keep their cosignatures; return how many were obtained. A witness that is unreachable or
+    refuses is tried again on the next run (a refusal is logged as an error: it may mean the
+    ledger's past no longer matches what the witness cosigned)."""
+    return sum(1 for result in submit_checkpoints(runtime_module.current()) if result.ok)

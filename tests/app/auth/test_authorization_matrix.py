@@ -92,6 +92,7 @@ POST   /api/v1/auth/token                                       -    + + + + + +
 GET    /api/v1/auth/me                                          -    U + + + + + + + + + +
 POST   /api/v1/auth/logout                                      -    U + + + + + + + + + +
 GET    /api/v1/auth/lockouts                                    -    U + F F F F F F F F F
+GET    /api/v1/notifications                                    -    U + F F F F F F F F F
 GET    /api/v1/users                                            -    U + + + + + + + + F F
 POST   /api/v1/users                                            -    U + F F F F F F F F F
 PATCH  /api/v1/users/{user_id}                                  -    U + F F F F F F F F F
@@ -133,6 +134,8 @@ GET    /api/v1/custody/public-key                               -    + + + + + +
 GET    /api/v1/custody/proof                                    -    + + + + + + + + + + +
 GET    /api/v1/custody/consistency                              -    + + + + + + + + + + +
 GET    /api/v1/verify/{sha256}                                  -    + + + + + + + + + + +
+POST   /api/v1/witness/add-checkpoint                           -    + + + + + + + + + + +
+GET    /api/v1/witness/public-key                               -    + + + + + + + + + + +
 POST   /api/v1/requests/{request_id}/package                    s7   U F F F F F + F F F F
 GET    /api/v1/requests/{request_id}/package                    s7   U + + + + + + + + + F
 GET    /api/v1/requests/{request_id}/package.zip                s7   U + + + + + + + + F F
@@ -391,6 +394,8 @@ def _inputs(
         "POST /api/v1/requests/{request_id}/bast/signed-scan": {"files": SIGNED_SCAN},
         "GET /api/v1/custody/proof": {"params": {"sha256": "ab" * 32}},
         "GET /api/v1/custody/consistency": {"params": {"first": 1, "second": 1}},
+        # A well-formed submission from a log this office does not witness: the route's own 404.
+        "POST /api/v1/witness/add-checkpoint": {"content": WITNESS_SUBMISSION},
         "GET /api/v1/reports/monthly": {"params": {"month": "2026-11"}},
         "POST /masuk": {"data": login},
         "POST /permintaan/baru": {"data": _form(new), "files": multipart(new)["files"]},
@@ -405,6 +410,12 @@ def _inputs(
         "POST /admin/pengguna": {"data": user},
         "POST /admin/pengguna/{user_id}/sandi": {"data": {"password": "kata-sandi-baru-2026"}},
     }
+
+
+WITNESS_SUBMISSION = (
+    "old 0\n\nother.example.go.id/log\n1\n" + "A" * 43 + "=\n\n"
+    "\u2014 other.example.go.id/log " + "A" * 96 + "\n"
+)
 
 
 def _form(payload: dict[str, Any]) -> dict[str, str]:
