@@ -19,9 +19,9 @@ from app.custody.routes import router as custody_router
 from app.delivery.routes import router as delivery_router
 from app.exports.routes import router as exports_router
 from app.handover.routes import router as handover_router
-from app.notify.routes import router as notify_router
 from app.headers import SecurityHeaders
 from app.http import install_error_handlers
+from app.notify.routes import router as notify_router
 from app.reports.routes import router as reports_router
 from app.requests.routes import router as requests_router
 from app.runtime import Runtime, build_runtime
