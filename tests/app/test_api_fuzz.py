@@ -57,6 +57,11 @@ def fuzzed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fuzzed]:
     set_current(None)
 
 
+# Protocol endpoints that answer in their own specification's format, not Saksi's envelope:
+# c2sp.org/tlog-witness refusals are plain text (409 carries `text/x.tlog.size`).
+OWN_WIRE_FORMAT = {"/api/v1/witness/add-checkpoint"}
+
+
 def _bearer(fuzzed: Fuzzed, role: Role) -> str:
     with fuzzed.runtime.sessions() as session:
         user = session.get(User, fuzzed.users[role])
@@ -70,7 +75,7 @@ def _check(fuzzed: Fuzzed, case: schemathesis.Case, statuses: list[int]) -> None
         statuses.append(response.status_code)
         where = f"{case.method} {case.formatted_path} as {role}: {response.status_code}"
         assert response.status_code < 500, f"{where} {response.text[:500]}"
-        if response.status_code >= 400:
+        if response.status_code >= 400 and case.formatted_path not in OWN_WIRE_FORMAT:
             body = response.json()
             assert ENVELOPE <= set(body), f"{where} {body}"
             assert set(body) <= ENVELOPE | {"fields"}, f"{where} {body}"
