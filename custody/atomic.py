@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 
@@ -19,6 +20,26 @@ def create_once(path: Path, content: bytes, mode: int = 0o600) -> bytes:
     """Publish `content` at `path` unless a file is already there; return what `path` holds."""
     if path.exists():
         return path.read_bytes()
+    with _written(path, content, mode) as temporary:
+        try:
+            os.link(temporary, path)
+        except FileExistsError:
+            return path.read_bytes()  # another process published first: its content counts
+        _sync_directory(path.parent)
+        return content
+
+
+def replace_whole(path: Path, content: bytes, mode: int = 0o600) -> None:
+    """Publish `content` at `path`, replacing what was there: readers see the old file or the
+    new one whole, never a part (rename(2) within the directory)."""
+    with _written(path, content, mode) as temporary:
+        os.replace(temporary, path)
+        _sync_directory(path.parent)
+
+
+@contextlib.contextmanager
+def _written(path: Path, content: bytes, mode: int) -> Iterator[str]:
+    """`content` in a fsynced temporary file beside `path`, removed afterwards if still there."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".new")
     try:
@@ -27,12 +48,7 @@ def create_once(path: Path, content: bytes, mode: int = 0o600) -> bytes:
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(temporary, mode)
-        try:
-            os.link(temporary, path)
-        except FileExistsError:
-            return path.read_bytes()  # another process published first: its content counts
-        _sync_directory(path.parent)
-        return content
+        yield temporary
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temporary)

@@ -9,10 +9,7 @@ revision it produced.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import os
-import tempfile
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -33,6 +30,7 @@ from app.requests.models import EvidenceRequest
 from app.runtime import Runtime
 from app.settings import SignerRole
 from custody import Performer
+from custody.atomic import replace_whole
 
 REASON = "Serah terima rekaman CCTV"
 # The staff role a Saksi user needs to sign as each office party; the recipient is no user.
@@ -101,7 +99,7 @@ def sign_bast(
         signed = signer.sign(current, signature)
     except esign.SigningError as exc:
         raise errors.Conflict(str(exc)) from exc
-    _replace(target, signed)
+    replace_whole(target, signed)
     after_rollback(session, lambda: _restore(target, previous))
     digest = hashlib.sha256(signed).hexdigest()
     fields = tuple(esign.signed_fields(signed))
@@ -151,25 +149,9 @@ def _written_time(runtime: Runtime, now: datetime) -> str:
     return f"{format_date(local.date())} {local:%H:%M:%S} {zone_label(runtime.settings.timezone)}"
 
 
-def _replace(path: Path, content: bytes) -> None:
-    """Publish `content` at `path` whole (owner-only), replacing what was there."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".new")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(content)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temporary, 0o600)
-        os.replace(temporary, path)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temporary)
-
-
 def _restore(path: Path, previous: bytes | None) -> None:
     """Undo a signature whose custody event rolled back."""
     if previous is None:
         path.unlink(missing_ok=True)
     else:
-        _replace(path, previous)
+        replace_whole(path, previous)
