@@ -23,6 +23,7 @@ from app.notify.models import Notification, NotificationKind, NotificationState
 from app.requests.models import EvidenceRequest
 from app.settings import OfficeSettings, Settings
 from app.sop.definition import SopStep
+from app.web.labels import duration
 
 # Who hears of a step left overdue: the role above the step's own, in the disposition chain.
 ESCALATES_TO: dict[Role, Role] = {
@@ -143,7 +144,8 @@ def _step_lines(step: SopStep, due_at: datetime | None, head: Letterhead) -> str
     lines = f"Langkah {step.number}: {step.activity}\n"
     if due_at is not None and step.standard_minutes is not None:
         lines += (
-            f"Batas waktu: {_when(due_at, head.zone)} (standar SOP {step.standard_minutes} menit)\n"
+            f"Batas waktu: {_when(due_at, head.zone)} "
+            f"(standar SOP {duration(step.standard_minutes)})\n"
         )
     return lines
 
@@ -152,79 +154,76 @@ def step_due(
     session: Session, request: EvidenceRequest, step: SopStep, now: datetime
 ) -> list[Notification]:
     """The request reached `step`: tell whoever performs it, with the step's due time."""
-    head = letterhead()
     due_at = None if step.standard is None else now + step.standard
-    queued = []
-    for user in step_holders(session, request, step):
-        body = (
-            f"Yth. {user.full_name},\n\nPermohonan berikut menunggu tindakan Anda.\n\n"
-            f"{_about(request)}{_step_lines(step, due_at, head)}\n"
-            f"Silakan masuk ke Saksi di {head.portal} untuk menindaklanjuti.\n{_footer(head)}"
-        )
-        notification = queue(
-            session, kind=NotificationKind.STEP_DUE,
-            dedupe_key=f"step_due:{request.id}:{step.number}:{user.id}",
-            address=user.email or "", now=now, user=user, request=request,
-            step_number=step.number, due_at=due_at,
-            subject=f"[Saksi] {request.number}: langkah {step.number} menunggu tindakan Anda",
-            body=body,
-        )  # fmt: skip
-        if notification is not None:
-            queued.append(notification)
-    return queued
+    message = _StepMessage(
+        NotificationKind.STEP_DUE, "step_due",
+        f"[Saksi] {request.number}: langkah {step.number} menunggu tindakan Anda",
+        "Permohonan berikut menunggu tindakan Anda.",
+        "Silakan masuk ke Saksi di {portal} untuk menindaklanjuti.",
+    )  # fmt: skip
+    return _to_each(session, request, step, step_holders(session, request, step), message,
+                    due_at, now)  # fmt: skip
 
 
 def reminder(
     session: Session, request: EvidenceRequest, step: SopStep, due_at: datetime, now: datetime
 ) -> list[Notification]:
     """Half the step's time standard has passed: remind whoever performs it."""
-    head = letterhead()
-    queued = []
-    for user in step_holders(session, request, step):
-        body = (
-            f"Yth. {user.full_name},\n\nPengingat: separuh waktu standar SOP telah berlalu.\n\n"
-            f"{_about(request)}{_step_lines(step, due_at, head)}\n"
-            f"Silakan masuk ke Saksi di {head.portal} untuk menindaklanjuti.\n{_footer(head)}"
-        )
-        notification = queue(
-            session, kind=NotificationKind.REMINDER,
-            dedupe_key=f"reminder:{request.id}:{step.number}:{user.id}",
-            address=user.email or "", now=now, user=user, request=request,
-            step_number=step.number, due_at=due_at,
-            subject=(
-                f"[Saksi] Pengingat: {request.number} langkah {step.number} "
-                f"jatuh tempo {_when(due_at, head.zone)}"
-            ),
-            body=body,
-        )  # fmt: skip
-        if notification is not None:
-            queued.append(notification)
-    return queued
+    when = _when(due_at, letterhead().zone)
+    message = _StepMessage(
+        NotificationKind.REMINDER, "reminder",
+        f"[Saksi] Pengingat: {request.number} langkah {step.number} jatuh tempo {when}",
+        "Pengingat: separuh waktu standar SOP telah berlalu.",
+        "Silakan masuk ke Saksi di {portal} untuk menindaklanjuti.",
+    )  # fmt: skip
+    return _to_each(session, request, step, step_holders(session, request, step), message,
+                    due_at, now)  # fmt: skip
 
 
 def escalation(
     session: Session, request: EvidenceRequest, step: SopStep, due_at: datetime, now: datetime
 ) -> list[Notification]:
     """The step is past its due time: tell the role above (see `escalation_holders`)."""
-    head = letterhead()
     late = int((now - due_at) / timedelta(minutes=1))
+    message = _StepMessage(
+        NotificationKind.ESCALATION, "escalation",
+        f"[Saksi] Eskalasi: {request.number} langkah {step.number} melewati batas waktu",
+        f"Langkah berikut melewati batas waktu standar SOP ({late} menit terlambat):",
+        "Mohon ditindaklanjuti melalui Saksi di {portal}.",
+    )  # fmt: skip
+    return _to_each(session, request, step, escalation_holders(session, request, step),
+                    message, due_at, now)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class _StepMessage:
+    """One kind of message about a step: its dedupe key's prefix, subject and wording."""
+
+    kind: NotificationKind
+    key: str
+    subject: str
+    opening: str
+    closing: str  # `{portal}` is the office's portal address
+
+
+def _to_each(
+    session: Session, request: EvidenceRequest, step: SopStep, users: Iterable[User],
+    message: _StepMessage, due_at: datetime | None, now: datetime,
+) -> list[Notification]:  # fmt: skip
+    """Queue `message` to each of `users`, once each (the dedupe key names the user)."""
+    head = letterhead()
     queued = []
-    for user in escalation_holders(session, request, step):
+    for user in users:
         body = (
-            f"Yth. {user.full_name},\n\nLangkah berikut melewati batas waktu standar SOP "
-            f"({late} menit terlambat):\n\n{_about(request)}{_step_lines(step, due_at, head)}\n"
-            f"Mohon ditindaklanjuti melalui Saksi di {head.portal}.\n{_footer(head)}"
+            f"Yth. {user.full_name},\n\n{message.opening}\n\n"
+            f"{_about(request)}{_step_lines(step, due_at, head)}\n"
+            f"{message.closing.format(portal=head.portal)}\n{_footer(head)}"
         )
         notification = queue(
-            session, kind=NotificationKind.ESCALATION,
-            dedupe_key=f"escalation:{request.id}:{step.number}:{user.id}",
+            session, kind=message.kind,
+            dedupe_key=f"{message.key}:{request.id}:{step.number}:{user.id}",
             address=user.email or "", now=now, user=user, request=request,
-            step_number=step.number, due_at=due_at,
-            subject=(
-                f"[Saksi] Eskalasi: {request.number} langkah {step.number} "
-                "melewati batas waktu"
-            ),
-            body=body,
+            step_number=step.number, due_at=due_at, subject=message.subject, body=body,
         )  # fmt: skip
         if notification is not None:
             queued.append(notification)
