@@ -202,7 +202,8 @@ def _download(
 def _drive_activity(
     action: dict[str, Any], document: dict[str, Any], graph: _Graph, objects: list[str]
 ) -> list[dict[str, Any]]:
-    """`delivery.drive_activity`: what recipients did with a shared Drive item (e.g. download)."""
+    """`delivery.drive_activity`: what recipients did with a shared Drive item (a permission
+    change, a comment, an edit: the Drive Activity API reports no views or downloads)."""
     details, result = document.get("object") or {}, document.get("result") or {}
     title = str(details.get("title") or "")
     if title and _basename(title) in graph.files_by_name:

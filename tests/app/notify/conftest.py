@@ -19,7 +19,6 @@ from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
 from app.main import create_app
-from app.notify.routes import router as notifications_router
 from app.runtime import Runtime
 from app.settings import Settings
 
@@ -104,9 +103,5 @@ def settings(data_dir: Path, smtp: SmtpServer) -> Settings:
 
 @pytest.fixture
 def client(runtime: Runtime) -> Iterator[TestClient]:
-    app = create_app(runtime)
-    paths = {getattr(route, "path", None) for route in app.routes}
-    if "/api/v1/notifications" not in paths:  # until app.main includes the router
-        app.include_router(notifications_router)
-    with TestClient(app) as client:
+    with TestClient(create_app(runtime)) as client:
         yield client
