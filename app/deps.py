@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from typing import Annotated
 
@@ -28,16 +29,17 @@ def get_runtime(request: Request) -> Runtime:
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 
-# GET and HEAD only read, except a download, which is recorded (its access event).
+# GET and HEAD only read, except a download or a clip played, which are recorded (an access
+# event): their session writes and commits like any other.
 READ_METHODS = frozenset({"GET", "HEAD"})
-RECORDED_READS = "/unduh/"
+RECORDED_READS = re.compile(r"^/unduh/|^/api/v1/exports/\d+/clip$")
 
 
 def get_session(request: Request, runtime: RuntimeDep) -> Iterator[Session]:
     """Yield the request's session: a read-only one for reads (no write lock on SQLite, so
     readers never queue behind each other), else one that commits once, before the response
     is sent."""
-    if request.method in READ_METHODS and RECORDED_READS not in request.url.path:
+    if request.method in READ_METHODS and not RECORDED_READS.match(request.url.path):
         with reading(runtime.sessions) as session:
             yield session
         return

@@ -5,14 +5,14 @@ import json
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from app import errors
 from app.db import unit_of_work
 from app.deps import RuntimeDep, SessionDep, StaffUser, WritingStaff
-from app.exports import service
+from app.exports import service, viewing
 from app.exports.models import TERMINAL_STATES, Export
 from app.exports.schemas import ExportProgress, ExportRead
 from app.http import ERROR_RESPONSES, PathId
@@ -77,6 +77,23 @@ def contact_sheet(export: ExportDep, runtime: RuntimeDep) -> FileResponse:
         raise errors.NotFound("this export has no contact sheet yet")
     path = runtime.settings.data_dir / export.contact_sheet_path
     return FileResponse(path, media_type="image/jpeg")
+
+
+@router.get(
+    "/exports/{export_id}/clip",
+    response_class=FileResponse,
+    responses={200: {"content": {"video/mp4": {}}}, 206: {"content": {"video/mp4": {}}}},
+)
+def clip(
+    export_id: PathId, request: Request, user: StaffUser, runtime: RuntimeDep, session: SessionDep
+) -> FileResponse:
+    """The finished H.264 clip as it is on disk, for the request page's player (Range served);
+    the start of each playback is a custody event (`export.viewed`)."""
+    export = service.get_export(session, export_id)
+    path = viewing.clip_to_play(runtime.settings.data_dir, export)
+    if viewing.starts_playback(request.headers.get("range")):
+        viewing.record_viewing(session, export.id, user, runtime.clock.now())
+    return FileResponse(path, media_type="video/mp4", headers={"Cache-Control": "no-store"})
 
 
 @router.get(

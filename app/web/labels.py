@@ -23,6 +23,7 @@ CUSTODY_ACTIONS = {
     "export.master_written": "Berkas asli NVR disimpan",
     "export.attempt_ended": "Percobaan ekspor berakhir",
     "export.requeued": "Ekspor diantrekan ulang",
+    "export.viewed": "Rekaman diputar oleh staf",
     "package.built": "Paket barang bukti dibuat",
     "delivery.upload_started": "Unggahan penyerahan dimulai",
     "delivery.upload_completed": "Unggahan penyerahan selesai",
