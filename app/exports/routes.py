@@ -11,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 
 from app import errors
 from app.db import unit_of_work
-from app.deps import RuntimeDep, SessionDep, StaffUser, WritingStaff
+from app.deps import CurrentUser, RuntimeDep, SessionDep, StaffUser, WritingStaff
 from app.exports import service, viewing
 from app.exports.models import TERMINAL_STATES, Export
 from app.exports.schemas import ExportProgress, ExportRead
@@ -85,14 +85,16 @@ def contact_sheet(export: ExportDep, runtime: RuntimeDep) -> FileResponse:
     responses={200: {"content": {"video/mp4": {}}}, 206: {"content": {"video/mp4": {}}}},
 )
 def clip(
-    export_id: PathId, request: Request, user: StaffUser, runtime: RuntimeDep, session: SessionDep
+    export_id: PathId, request: Request, user: CurrentUser, runtime: RuntimeDep, session: SessionDep
 ) -> FileResponse:
-    """The finished H.264 clip as it is on disk, for the request page's player (Range served);
-    the start of each playback is a custody event (`export.viewed`)."""
+    """The finished H.264 clip as it is on disk, for the request page's player (Range served):
+    staff, and the pemohon while it is delivered to them; the start of each playback is a
+    custody event (`export.viewed`)."""
     export = service.get_export(session, export_id)
-    path = viewing.clip_to_play(runtime.settings.data_dir, export)
+    now = runtime.clock.now()
+    path = viewing.clip_to_play(session, runtime.settings.data_dir, user, export, now)
     if viewing.starts_playback(request.headers.get("range")):
-        viewing.record_viewing(session, export.id, user, runtime.clock.now())
+        viewing.record_viewing(session, export.id, user, now)
     return FileResponse(path, media_type="video/mp4", headers={"Cache-Control": "no-store"})
 
 

@@ -310,7 +310,7 @@ def _render_request(
         can_act=can_act, operators=[o for o in operators if o.active], users=users,
         sop=runtime.sop, error=error, exports=exports, export_button=export_button,
         clipped_items=preservation.clipped_items(session, evidence.id),
-        playable={e.id for e in exports if viewing.playable(runtime.settings.data_dir, e)},
+        players=viewing.players(session, runtime.settings.data_dir, user, evidence, now),
         can_check_nvr=can_check_nvr, can_preserve=detail.at_risk and user.role is Role.OPERATOR,
         can_hand_over=_can_hand_over(step, user, evidence),
         **handover_context(runtime, session, user, evidence), **extra,

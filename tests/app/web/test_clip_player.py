@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from datetime import timedelta
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,9 @@ from sqlalchemy.orm import Session
 
 from app.auth.models import Role
 from app.db import unit_of_work
+from app.delivery.models import Delivery, DeliveryState
 from app.exports.models import Export, ExportState
+from app.handover.models import EvidencePackage
 from app.runtime import Runtime
 from custody import ledger
 from tests.app.factories import PASSWORD, Factory, walk_to_export_step
@@ -108,3 +111,44 @@ def test_an_h265_clip_gets_no_player_and_the_pemohon_no_clip(
     assert refused.json()["error"] == "NotFound"
     assert pemohon.status_code == 403
     assert _viewings(runtime, request_id) == []
+
+
+def _delivered(session: Session, runtime: Runtime, export: Export, days_left: int) -> None:
+    """The package holding the clip, and a live local delivery of it (as the handover leaves)."""
+    now, operator = runtime.clock.now(), export.created_by_id
+    session.add(EvidencePackage(
+        request_id=export.request_id, directory="packages/x", zip_path="packages/x.zip",
+        zip_sha256="0" * 64, zip_size=1, manifest_sha256="0" * 64, checkpoint_size=1,
+        clips=[{"exhibit": "BB-1", "sha256": export.sha256}], built_at=now,
+        built_by_id=operator,
+    ))  # fmt: skip
+    session.add(Delivery(
+        request_id=export.request_id, method="local", state=DeliveryState.SHARED,
+        recipient="reskrim@polres.example.go.id", created_at=now, created_by_id=operator,
+        shared_at=now, purge_due_at=now + timedelta(days=days_left),
+    ))  # fmt: skip
+    session.commit()
+
+
+def test_the_pemohon_plays_a_clip_only_while_it_is_delivered_to_them(
+    started: tuple[int, dict[Role, str]], client: TestClient, session: Session, runtime: Runtime
+) -> None:
+    request_id, names = started
+    export = _finished(session, runtime, request_id, "libx264")
+    client.post("/masuk", data={"username": names[Role.PEMOHON], "password": PASSWORD})
+    before = client.get(f"/api/v1/exports/{export.id}/clip")
+    _delivered(session, runtime, export, days_left=14)
+
+    page = client.get(f"/permintaan/{request_id}").text
+    played = client.get(f"/api/v1/exports/{export.id}/clip")
+
+    assert before.status_code == 403  # not delivered yet: the package is not theirs
+    assert f'data-player="{export.id}"' in page
+    assert played.status_code == 200
+    assert played.content == (runtime.settings.data_dir / str(export.file_path)).read_bytes()
+    [viewed] = _viewings(runtime, request_id)
+    assert viewed["performer"]["role"] == "pemohon"
+    delivery = session.query(Delivery).filter_by(request_id=request_id).one()
+    delivery.purge_due_at = runtime.clock.now() - timedelta(minutes=1)
+    session.commit()
+    assert client.get(f"/api/v1/exports/{export.id}/clip").status_code == 403  # purge due
