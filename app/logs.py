@@ -17,6 +17,8 @@ SECRETS = (
     (re.compile(r"(authorization:?\s*(?:bearer|basic|digest)?\s*)\S+", re.IGNORECASE),
      rf"\g<1>{REDACTED}"),
     (re.compile(r"(password=)[^&\s\"']+", re.IGNORECASE), rf"\g<1>{REDACTED}"),
+    # A signer's NIK (national ID number) in BSrE's certificate-status path (app.handover.bsre).
+    (re.compile(r"(/api/user/status/)[^/\s?\"']+"), rf"\g<1>{REDACTED}"),
 )  # fmt: skip
 # The loggers that write request lines: uvicorn's, and httpx's on the client side.
 REQUEST_LOGGERS = ("uvicorn.access", "uvicorn.error", "httpx", "")
@@ -34,10 +36,22 @@ class RedactSecrets(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         if isinstance(record.args, tuple):
-            record.args = tuple(redact(a) if isinstance(a, str) else a for a in record.args)
+            record.args = tuple(_redacted(a) for a in record.args)
         if isinstance(record.msg, str):
             record.msg = redact(record.msg)
         return True
+
+
+def _redacted(arg: object) -> object:
+    """A log argument with its secrets redacted: strings, and objects that print as one with a
+    secret in it (httpx logs its request lines with `httpx.URL` arguments)."""
+    if isinstance(arg, str):
+        return redact(arg)
+    if isinstance(arg, int | float) or arg is None:
+        return arg
+    text = str(arg)
+    cleaned = redact(text)
+    return arg if cleaned == text else cleaned
 
 
 def install() -> None:

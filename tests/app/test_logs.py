@@ -64,7 +64,34 @@ def test_link_tokens_and_credentials_stay_out_of_the_access_log(
         ("GET /unduh/abc123/klip.mp4 HTTP/1.1", "GET /unduh/[disembunyikan]/klip.mp4 HTTP/1.1"),
         ("Authorization: Bearer eyJ.x.y", "Authorization: Bearer [disembunyikan]"),
         ("/x?a=1&token=s3cret&b=2", "/x?a=1&token=[disembunyikan]&b=2"),
+        (
+            'GET https://esign.example/api/user/status/3209123456780001 "HTTP/1.1 200 OK"',
+            'GET https://esign.example/api/user/status/[disembunyikan] "HTTP/1.1 200 OK"',
+        ),
     ],
 )
 def test_redact(text: str, expected: str) -> None:
     assert redact(text) == expected
+
+
+def test_httpx_request_lines_lose_their_secrets_though_the_url_is_an_object(
+    served: tuple[str, Lines],
+) -> None:
+    """httpx logs `HTTP Request: GET <httpx.URL>`: an object, redacted by what it prints."""
+    base, _lines = served
+    nik = "3209123456780001"
+    client_lines = Lines()
+    client_lines.setLevel(logging.INFO)
+    logger = logging.getLogger("httpx")
+    logger.addHandler(client_lines)
+    previous = logger.level
+    logger.setLevel(logging.INFO)
+    try:
+        httpx.get(f"{base}/api/user/status/{nik}?token=abc", timeout=5)
+    finally:
+        logger.removeHandler(client_lines)
+        logger.setLevel(previous)
+    [line] = [line for line in client_lines.lines if "HTTP Request" in line]
+    assert nik not in line
+    assert "abc" not in line
+    assert "/api/user/status/[disembunyikan]" in line
