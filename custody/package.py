@@ -14,7 +14,7 @@
   VERIFIKASI.txt          how to check all of this, in Bahasa Indonesia
 <request number>.zip      the same, as one file
 
-manifest.json follows custody/schemas/manifest-2.schema.json (docs/manifest.md); a manifest the
+manifest.json follows custody/schemas/manifest-3.schema.json (docs/manifest.md); a manifest the
 schema rejects is never signed.
 """
 
@@ -41,9 +41,18 @@ from custody.verification_text import verification_text
 
 CHUNK = 1024 * 1024
 # Version 2 added the legal basis, retention, camera coordinates, the media and player, and
-# which copy each file is; manifest-1.schema.json stays for packages made before.
-MANIFEST_VERSION = "saksi-evidence-manifest/2"
-SCHEMA_FILE = Path(__file__).parent / "schemas" / "manifest-2.schema.json"
+# which copy each file is; version 3 the devices' MAC addresses and the calls Saksi sent the NVR
+# (`mac_addresses`, `device_access`). Earlier schemas stay for packages made before.
+MANIFEST_VERSION = "saksi-evidence-manifest/3"
+SCHEMA_FILE = Path(__file__).parent / "schemas" / "manifest-3.schema.json"
+# What a clip's record says where the export kept no MAC addresses or device calls.
+MAC_NOT_RECORDED: dict[str, str | None] = {
+    "address": None, "source": "not recorded for this export",
+}  # fmt: skip
+CALLS_NOT_RECORDED = (
+    "not recorded: exported before Saksi recorded the calls it sends devices; Saksi's adapters "
+    "only read, search, play back and download"
+)
 # What the clip hashes are: written into every manifest, so no reader needs our source code.
 DEFINITIONS = {
     "sha256": "SHA-256 of the clip file as delivered (sha256sum CLIP).",
@@ -114,6 +123,9 @@ class ClipEntry:
     # Container, codec, profile and a player that plays it.
     media: dict[str, str] = field(default_factory=dict)
     copy: str = "working copy"
+    # The NVR's and the camera's MAC address (`nvr`, `camera`: `address` or None, and `source`:
+    # where it came from or why there is none); None: not recorded for this export.
+    mac_addresses: dict[str, dict[str, str | None]] | None = None
 
 
 @dataclass(frozen=True)
@@ -228,7 +240,40 @@ def _clip_json(entry: ClipEntry) -> dict[str, Any]:
     """A clip's manifest entry with its master listed first, after the exhibit number."""
     fields = asdict(entry)
     master = fields.pop("master")
+    fields["method"], fields["device_access"] = device_access(entry.method)
+    fields["mac_addresses"] = entry.mac_addresses or _told_macs(entry.method)
     return {"exhibit": fields.pop("exhibit"), "master": master, **fields}
+
+
+DEVICE_FIELDS = frozenset({"device_operations", "device_settings_changed", "device_mac"})
+
+
+def device_access(method: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The export's method without what it carries of the device (`device_operations`,
+    `device_settings_changed`, `device_mac`: app/nvr/fetching.py), and the calls as the clip's
+    `device_access`. Nothing Saksi sends is undone afterwards, so nothing is restored."""
+    rest = {k: v for k, v in method.items() if k not in DEVICE_FIELDS}
+    operations = method.get("device_operations")
+    if not operations:
+        return rest, {"operations": None, "settings_changed": None, "settings_restored": None,
+                      "note": CALLS_NOT_RECORDED}  # fmt: skip
+    changed = list(method.get("device_settings_changed") or [])
+    return rest, {"operations": list(operations), "settings_changed": changed,
+                  "settings_restored": []}  # fmt: skip
+
+
+def _told_macs(method: dict[str, Any]) -> dict[str, dict[str, str | None]]:
+    """`mac_addresses` from what the NVR told during the export (the method's `device_mac`),
+    where the caller gave no fuller record (the registry's, with the camera's)."""
+    told = method.get("device_mac") or {}
+    if told.get("address"):
+        source = f"told by the NVR during the export ({told.get('read_with') or 'its interfaces'})"
+        nvr: dict[str, str | None] = {"address": told["address"], "source": source}
+    elif method.get("device_operations"):  # asked, during an export that kept its calls
+        nvr = {"address": None, "source": "the NVR did not tell it during the export"}
+    else:
+        nvr = dict(MAC_NOT_RECORDED)
+    return {"nvr": nvr, "camera": dict(MAC_NOT_RECORDED)}
 
 
 def _copy_verified(source: Path, target: Path, expected: str) -> None:

@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 
+from nvr_adapters.device_calls import DeviceCalls
 from nvr_adapters.errors import NvrAuthFailed, NvrBusy, NvrUnreachable, ReplayError
 from nvr_adapters.types import ClockOffset, Span, TimeWindow
 
@@ -109,9 +110,12 @@ class DeviceHttp:
             timeout=timeout, transport=transport,
         )  # fmt: skip
         self._username = username
+        # Every distinct call sent, for the record (whether any could change a setting).
+        self.calls = DeviceCalls()
 
     async def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         """Send one request; raise the NvrError a refusal or a failure means."""
+        self.calls.note_http(method, path, kwargs.get("params"))
         try:
             response = await self._client.request(method, path, **kwargs)
         except (httpx.TransportError, OSError) as exc:
@@ -132,6 +136,7 @@ class DeviceHttp:
     async def stream(self, method: str, path: str, **kwargs: Any) -> AsyncIterator[httpx.Response]:
         """Send one request and hand over the answer with its body unread (a download); the
         refusals and failures `request` raises are raised the same, before any byte."""
+        self.calls.note_http(method, path, kwargs.get("params"))
         async with AsyncExitStack() as stack:
             try:
                 response = await stack.enter_async_context(

@@ -16,6 +16,7 @@ import logging
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -31,8 +32,10 @@ from nvr_adapters._common import (
     utc_now,
 )
 from nvr_adapters.clock_probe import measure_offset
+from nvr_adapters.device_calls import DeviceCalls
 from nvr_adapters.download import ByteSink, dahua_download
-from nvr_adapters.errors import NvrError, ReplayError
+from nvr_adapters.errors import NvrAuthFailed, NvrError, ReplayError
+from nvr_adapters.mac import device_mac
 from nvr_adapters.native import NativeFormat
 from nvr_adapters.replay import FetchStats, ReplayTarget
 from nvr_adapters.replay import fetch as replay_fetch
@@ -49,6 +52,7 @@ from nvr_adapters.types import (
 log = logging.getLogger(__name__)
 FIND = "/cgi-bin/mediaFileFind.cgi"
 MAGIC_BOX = "/cgi-bin/magicBox.cgi"
+CONFIG = "/cgi-bin/configManager.cgi"
 BATCH = 100  # the Dahua HTTP API's maximum `count` for findNextFile
 MAX_BATCHES = 200  # 20,000 files: far more than one window holds; stops a device that loops
 LOCAL = "%Y-%m-%d %H:%M:%S"
@@ -79,13 +83,44 @@ class DahuaAdapter:
         version = (await self._magic_box("getSoftwareVersion")).get("version", "")
         vendor = await self._http.request("GET", MAGIC_BOX, params={"action": "getVendor"})
         make = _fields(vendor.text).get("vendor", "") if vendor.status_code == 200 else ""
+        clock = await self._clock_offset()
+        mac = await self._mac()
         return DeviceInfo(
             make=make or "Dahua",
             model=_model(info),
             firmware=version.split(",", 1)[0],
             serial=info.get("serialNumber", ""),
-            clock=await self._clock_offset(),
+            clock=clock,
+            mac=mac,
+            mac_method=f"HTTP GET {CONFIG}?action=getConfig&name=Network" if mac else None,
         )
+
+    @property
+    def calls(self) -> DeviceCalls:
+        """Every distinct call sent to the device (`nvr_adapters.device_calls`)."""
+        return self._http.calls
+
+    async def _mac(self) -> str | None:
+        """`table.Network.<DefaultInterface>.PhysicalAddress` (eth0 when none is named) of
+        `configManager.cgi?action=getConfig&name=Network` (Dahua HTTP API §5.2.1 "basic network
+        setting"; tminei/DahuaManager doc/manual.md shows a camera's answer: `DefaultInterface`
+        eth0, `Domain`, `Hostname`, then per interface DefaultGateway, …, `PhysicalAddress`,
+        SubnetMask; captured answers kept as other projects' test fixtures write it one
+        `table.Network.eth0.PhysicalAddress=90:02:a9:11:22:33` a line). None when the device
+        refuses the call (a user without config rights) or names no address."""
+        params = {"action": "getConfig", "name": "Network"}
+        try:
+            answer = await self._http.request("GET", CONFIG, params=params)
+        except NvrAuthFailed:  # a user allowed to play back but not to read the config
+            return None
+        if answer.status_code != 200:
+            return None
+        table = _fields(answer.text)
+        interface = table.get("table.Network.DefaultInterface") or "eth0"
+        named = table.get(f"table.Network.{interface}.PhysicalAddress")
+        if named is None:  # the default interface unnamed: any interface's address
+            named = next((v for k, v in table.items() if k.endswith(".PhysicalAddress")), None)
+        return device_mac(named)
 
     async def _magic_box(self, action: str) -> dict[str, str]:
         return _fields(await self._http.text("GET", MAGIC_BOX, params={"action": action}))
@@ -210,6 +245,7 @@ class DahuaAdapter:
         """Play the window back over RTSP into the sink."""
         url = self.playback_url(camera, window)
         target = ReplayTarget(url, self.username, self._password, window, onvif=False)
+        self.calls.note(f"RTSP {urlsplit(url).path}")
         self.last_fetch = await replay_fetch(target, sink)
 
     async def download(self, camera: CameraRef, window: TimeWindow, sink: ByteSink) -> None:

@@ -37,8 +37,10 @@ from nvr_adapters._common import (
     utc_offset_text,
 )
 from nvr_adapters.clock_probe import measure_offset
+from nvr_adapters.device_calls import DeviceCalls
 from nvr_adapters.download import ByteSink, isapi_download
-from nvr_adapters.errors import ReplayError
+from nvr_adapters.errors import NvrAuthFailed, ReplayError
+from nvr_adapters.mac import device_mac
 from nvr_adapters.native import NativeFormat
 from nvr_adapters.replay import FetchStats, ReplayTarget
 from nvr_adapters.replay import fetch as replay_fetch
@@ -55,6 +57,7 @@ from nvr_adapters.types import (
 log = logging.getLogger(__name__)
 ISAPI_NS = "http://www.hikvision.com/ver20/XMLSchema"
 SEARCH = "/ISAPI/ContentMgmt/search"
+NETWORK_INTERFACES = "/ISAPI/System/Network/interfaces"
 PAGE_SIZE = 40
 AHEAD = timedelta(days=1)  # a device clock ahead of ours still has its newest files found
 MAX_PAGES = 500  # 20,000 matches: far more than one window holds; stops a device that loops
@@ -90,6 +93,7 @@ class HikvisionAdapter:
         """Read deviceInfo, then measure the device clock and compare its time zone with ours."""
         info = await self._isapi("GET", "/ISAPI/System/deviceInfo")
         clock, warnings = await self._clock_offset()
+        mac = await self._mac()
         return DeviceInfo(
             make=_field(info, "manufacturer") or "Hikvision",
             model=_field(info, "model"),
@@ -97,7 +101,36 @@ class HikvisionAdapter:
             serial=_field(info, "serialNumber"),
             clock=clock,
             warnings=warnings,
+            mac=mac,
+            mac_method=f"HTTP GET {NETWORK_INTERFACES}" if mac else None,
         )
+
+    @property
+    def calls(self) -> DeviceCalls:
+        """Every distinct call sent to the device (`nvr_adapters.device_calls`)."""
+        return self._http.calls
+
+    async def _mac(self) -> str | None:
+        """The first interface's `<Link><MACAddress>` of `GET /ISAPI/System/Network/interfaces`
+        (a NetworkInterfaceList; rajlful/hik settings.py holds a captured NetworkInterface with
+        `<Link><MACAddress>44:19:b7:11:d6:fb</MACAddress>…</Link>`); None when the device
+        refuses the call or names no address: the MAC is a record field, never a reason to
+        fail the probe."""
+        try:
+            answer = await self._http.request("GET", NETWORK_INTERFACES)
+        except NvrAuthFailed:  # a user allowed to play back but not to read the config
+            return None
+        if answer.status_code >= 300 or not answer.text.lstrip().startswith("<"):
+            return None
+        try:
+            root = ET.fromstring(answer.text)
+        except ET.ParseError:
+            return None
+        for link in _all(root, "Link"):
+            mac = device_mac(_field(link, "MACAddress"))
+            if mac is not None:
+                return mac
+        return None
 
     async def _clock_offset(self) -> tuple[ClockOffset, tuple[str, ...]]:
         answers: list[ET.Element] = []
@@ -247,6 +280,7 @@ class HikvisionAdapter:
         """Play the window back over RTSP into the sink."""
         url = self.playback_url(camera, window)
         target = ReplayTarget(url, self.username, self._password, window, onvif=False)
+        self.calls.note(f"RTSP {urlsplit(url).path}")
         self.last_fetch = await replay_fetch(target, sink)
 
     async def download(self, camera: CameraRef, window: TimeWindow, sink: ByteSink) -> None:

@@ -39,6 +39,7 @@ from nvr_adapters._common import (
     utc_offset_text,
 )
 from nvr_adapters.clock_probe import measure_offset
+from nvr_adapters.device_calls import DeviceCalls
 from nvr_adapters.errors import (
     NvrAuthFailed,
     NvrBusy,
@@ -47,6 +48,7 @@ from nvr_adapters.errors import (
     RecordingNotFound,
     ReplayError,
 )
+from nvr_adapters.mac import device_mac
 from nvr_adapters.replay import FetchStats, ReplayTarget
 from nvr_adapters.replay import fetch as replay_fetch
 from nvr_adapters.types import (
@@ -102,6 +104,8 @@ class OnvifAdapter:
         self.last_fetch: FetchStats | None = None
         # What this device does differently, for the export's record.
         self.notes: list[str] = []
+        # Every distinct SOAP operation sent (and the replay's RTSP path), for the record.
+        self.calls = DeviceCalls()
 
     @property
     def origin(self) -> str:
@@ -110,14 +114,36 @@ class OnvifAdapter:
     async def probe(self) -> DeviceInfo:
         """GetDeviceInformation, and the clock offset from GetSystemDateAndTime."""
         async with self._errors("GetDeviceInformation"):
-            device = await (await self._device()).create_devicemgmt_service()
+            device = await self._service("devicemgmt")
             info = await device.GetDeviceInformation()
             clock, warnings = await self._clock_offset(device)
+        mac = await _mac(device)
         return DeviceInfo(
             make=str(info.Manufacturer or ""), model=str(info.Model or ""),
             firmware=str(info.FirmwareVersion or ""), serial=str(info.SerialNumber or ""),
-            clock=clock, warnings=warnings,
+            clock=clock, warnings=warnings, mac=mac,
+            mac_method="ONVIF GetNetworkInterfaces" if mac else None,
         )  # fmt: skip
+
+    async def _service(self, kind: str) -> Any:
+        """The library's `create_<kind>_service()` (its calls noted, see `_note_services`)."""
+        return await getattr(await self._device(), f"create_{kind}_service")()
+
+    def _note_services(self, camera: Any) -> None:
+        """Note every operation any service of the camera sends, the library's own included
+        (its clock handshake recreates the device service, then asks GetServices): every
+        service is made by `create_onvif_service`, and gets a zeep egress plugin on both of
+        its clients (the authenticated one and the one the clock is read with)."""
+        create = camera.create_onvif_service
+
+        async def noted(*args: Any, **kwargs: Any) -> Any:
+            service = await create(*args, **kwargs)
+            for client in (service.zeep_client, service.zeep_client_authless):
+                if client is not None and not any(isinstance(p, _Noting) for p in client.plugins):
+                    client.plugins.append(_Noting(self.calls))
+            return service
+
+        camera.create_onvif_service = noted
 
     async def _clock_offset(self, device: Any) -> tuple[ClockOffset, tuple[str, ...]]:
         answers: list[Any] = []
@@ -139,7 +165,7 @@ class OnvifAdapter:
         """Recorded spans over the window, from the recording's track state history."""
         async with self._errors("Search"):
             zone = await self._device_zone()
-            search = await (await self._device()).create_search_service()
+            search = await self._service("search")
             recording = await self._recording(search, camera)
             events = await self._run_search(
                 search, "GetEventSearchResults",
@@ -155,14 +181,14 @@ class OnvifAdapter:
     async def fetch(self, camera: CameraRef, window: TimeWindow, sink: AccessUnitSink) -> None:
         """GetReplayUri for the camera's recording, then an ONVIF replay of the window."""
         async with self._errors("GetReplayUri"):
-            device = await self._device()
-            recording = await self._recording(await device.create_search_service(), camera)
-            replay = await device.create_replay_service()
+            recording = await self._recording(await self._service("search"), camera)
+            replay = await self._service("replay")
             answer = await replay.GetReplayUri(
                 {"StreamSetup": STREAM_SETUP, "RecordingToken": recording.token}
             )
         url = self._reachable(str(answer if isinstance(answer, str) else answer.Uri))
         target = ReplayTarget(url, self.username, self._password, window, onvif=True)
+        self.calls.note(f"RTSP {urlsplit(url).path}")
         self.last_fetch = await replay_fetch(target, sink)
 
     def _reachable(self, uri: str) -> str:
@@ -187,7 +213,7 @@ class OnvifAdapter:
     async def oldest_recording(self, camera: CameraRef, since: datetime) -> datetime | None:
         """RecordingInformation's EarliestRecording, as FindRecordings reports it."""
         async with self._errors("FindRecordings"):
-            search = await (await self._device()).create_search_service()
+            search = await self._service("search")
             earliest = (await self._recording(search, camera)).earliest
         if earliest is None:
             return None
@@ -209,6 +235,7 @@ class OnvifAdapter:
                 self.host, self.http_port, self.username, self._password,
                 no_cache=True, adjust_time=True,
             )  # fmt: skip
+            self._note_services(camera)
             try:
                 await self._connect(camera)
             except BaseException:
@@ -272,6 +299,41 @@ class OnvifAdapter:
             if error is None:
                 raise
             raise error from exc
+
+
+class _Noting:
+    """A zeep plugin that notes the name of every operation sent, as it goes out."""
+
+    def __init__(self, calls: DeviceCalls) -> None:
+        self.calls = calls
+
+    def egress(self, envelope: Any, http_headers: Any, operation: Any, _options: Any) -> Any:
+        self.calls.note(f"ONVIF {operation.name}")
+        return envelope, http_headers
+
+    def ingress(self, envelope: Any, http_headers: Any, _operation: Any) -> Any:
+        return envelope, http_headers
+
+
+async def _mac(device: Any) -> str | None:
+    """The first enabled interface's `tt:Info/tt:HwAddress` of GetNetworkInterfaces (onvif/specs
+    wsdl/ver10/device/wsdl/devicemgmt.wsdl: GetNetworkInterfacesResponse holds one or more
+    tt:NetworkInterface; wsdl/ver10/schema/onvif.xsd: NetworkInterface/Info is optional, its
+    HwAddress an xs:token). None when the device refuses the call (some NVRs let only an
+    administrator read the network settings) or tells no address: never a failed probe."""
+    try:
+        interfaces = await device.GetNetworkInterfaces()
+    except (zeep.exceptions.Error, aiohttp.ClientError, OSError, TimeoutError) as exc:
+        log.debug("GetNetworkInterfaces was refused: %r", exc)
+        return None
+    for interface in interfaces or []:
+        if getattr(interface, "Enabled", True) is False:
+            continue
+        info = getattr(interface, "Info", None)
+        mac = device_mac(str(getattr(info, "HwAddress", "") or ""))
+        if mac is not None:
+            return mac
+    return None
 
 
 async def _restamp(camera: Any, device_ahead: timedelta) -> None:

@@ -83,6 +83,10 @@ class DeviceInfo:
     clock: ClockOffset
     # What the probe found amiss with the device's settings (e.g. its time zone), for the record.
     warnings: tuple[str, ...] = ()
+    # The device's own MAC address (`aa:bb:cc:dd:ee:ff`), None when it does not tell, and the
+    # call it was read with (e.g. "onvif-GetNetworkInterfaces").
+    mac: str | None = None
+    mac_method: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

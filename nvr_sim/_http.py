@@ -51,6 +51,8 @@ class HttpServer:
         app.router.add_post("/onvif/{service}", self._soap)
         app.router.add_get("/ISAPI/System/time", self._guard(self._isapi_time))
         app.router.add_get("/ISAPI/System/deviceInfo", self._guard(self._isapi_device_info))
+        app.router.add_get("/ISAPI/System/Network/interfaces", self._guard(self._isapi_network))
+        app.router.add_get("/cgi-bin/configManager.cgi", self._guard(self._dahua_config))
         app.router.add_post("/ISAPI/ContentMgmt/search", self._guard(self._isapi_search))
         app.router.add_get("/cgi-bin/mediaFileFind.cgi", self._guard(self._dahua_find))
         app.router.add_get("/cgi-bin/magicBox.cgi", self._guard(self._dahua_magic_box))
@@ -119,6 +121,33 @@ class HttpServer:
         )
         return web.Response(text=body, content_type="application/xml")
 
+    async def _isapi_network(self, _request: web.Request) -> web.Response:
+        """A NetworkInterfaceList of one interface, its MAC in `<Link><MACAddress>` (the shape of
+        a captured Hikvision NetworkInterface in rajlful/hik settings.py: id, IPAddress, then
+        Link with MACAddress, autoNegotiation, speed, duplex, MTU). Without a MAC the device
+        refuses the call as ISAPI refuses what a user may not read (403, ResponseStatus
+        `Invalid Operation`/`notSupport`, the form `_download` answers with)."""
+        mac = self.archive.config.mac
+        if mac is None:
+            body = (
+                f'<?xml version="1.0" encoding="UTF-8"?>\n<ResponseStatus version="1.0" '
+                f'xmlns="{ISAPI_NS}"><requestURL>/ISAPI/System/Network/interfaces</requestURL>'
+                "<statusCode>4</statusCode><statusString>Invalid Operation</statusString>"
+                "<subStatusCode>notSupport</subStatusCode></ResponseStatus>"
+            )
+            return web.Response(status=403, text=body, content_type="application/xml")
+        body = (
+            f'<?xml version="1.0" encoding="UTF-8"?>\n<NetworkInterfaceList version="2.0" '
+            f'xmlns="{ISAPI_NS}"><NetworkInterface version="2.0"><id>1</id>'
+            '<IPAddress version="2.0"><ipVersion>v4</ipVersion><addressingType>static'
+            f"</addressingType><ipAddress>{escape(self.host)}</ipAddress><subnetMask>"
+            '255.255.255.0</subnetMask></IPAddress><Link version="2.0"><MACAddress>'
+            f"{escape(mac)}</MACAddress><autoNegotiation>true</autoNegotiation><speed>0"
+            "</speed><duplex>full</duplex><MTU>1500</MTU></Link></NetworkInterface>"
+            "</NetworkInterfaceList>"
+        )
+        return web.Response(text=body, content_type="application/xml")
+
     async def _isapi_search(self, request: web.Request) -> web.Response:
         root = ET.fromstring(await request.read())
         ns = {"h": root.tag[1:].split("}")[0] if root.tag.startswith("{") else ""}
@@ -180,6 +209,23 @@ class HttpServer:
         }
         answer = answers.get(request.query.get("action", ""))
         return _text(answer) if answer else _text("Error\r\nBad Request!\r\n", 400)
+
+    async def _dahua_config(self, request: web.Request) -> web.Response:
+        """configManager getConfig of the `Network` table (Dahua HTTP API §5.2.1; the fields of
+        the answer tminei/DahuaManager doc/manual.md shows: DefaultInterface eth0, then per
+        interface DefaultGateway, DhcpEnable, IPAddress, MTU, PhysicalAddress, SubnetMask), as
+        `table.Network.…=value` lines. Anything else, and the table of a device without a MAC,
+        is `Error / Bad Request!`."""
+        query, mac = request.query, self.archive.config.mac
+        if query.get("action") != "getConfig" or query.get("name") != "Network" or not mac:
+            return _text("Error\r\nBad Request!\r\n", 400)
+        lines = [
+            "table.Network.DefaultInterface=eth0", "table.Network.eth0.DefaultGateway=192.168.1.1",
+            "table.Network.eth0.DhcpEnable=false", f"table.Network.eth0.IPAddress={self.host}",
+            "table.Network.eth0.MTU=1500", f"table.Network.eth0.PhysicalAddress={mac}",
+            "table.Network.eth0.SubnetMask=255.255.255.0",
+        ]  # fmt: skip
+        return _text("\r\n".join(lines) + "\r\n")
 
     async def _dahua_global(self, request: web.Request) -> web.Response:
         if request.query.get("action") != "getCurrentTime":

@@ -121,9 +121,12 @@ class OnvifDevice:
         # (http base, rtsp base) known only once both servers are bound.
         self.base_url = base_url
         self.searches: dict[str, SearchSession] = {}
+        # Every operation asked, in order (what a client did to the device, for tests).
+        self.operations: list[str] = []
         self.handlers: dict[str, Callable[[ET.Element], str]] = {
             "GetSystemDateAndTime": self.get_system_date_and_time,
             "GetDeviceInformation": self.get_device_information,
+            "GetNetworkInterfaces": self.get_network_interfaces,
             "GetServices": self.get_services,
             "GetCapabilities": self.get_capabilities,
             "GetProfiles": self.get_profiles,
@@ -148,6 +151,7 @@ class OnvifDevice:
             if operation is None:
                 raise SoapFault("Sender", "InvalidArgVal", "Empty body")
             name = operation.tag.rsplit("}", 1)[-1]
+            self.operations.append(name)
             # As on real devices, the clock may be read without credentials (to sync digests).
             if name != "GetSystemDateAndTime":
                 config = self.archive.config
@@ -184,6 +188,25 @@ class OnvifDevice:
             f"<tds:FirmwareVersion>{escape(c.firmware)}</tds:FirmwareVersion>"
             f"<tds:SerialNumber>{escape(c.serial)}</tds:SerialNumber>"
             "<tds:HardwareId>SIM-1</tds:HardwareId></tds:GetDeviceInformationResponse>"
+        )
+
+    def get_network_interfaces(self, _op: ET.Element) -> str:
+        """One interface, as onvif/specs defines GetNetworkInterfacesResponse
+        (wsdl/ver10/device/wsdl/devicemgmt.wsdl: one or more tds:NetworkInterfaces of type
+        tt:NetworkInterface; wsdl/ver10/schema/onvif.xsd: a `token` attribute, Enabled, then
+        the optional Info with Name, HwAddress and MTU). Without a MAC the optional Info is
+        left out, as the schema allows."""
+        mac = self.archive.config.mac
+        info = (
+            f"<tt:Info><tt:Name>eth0</tt:Name><tt:HwAddress>{escape(mac)}</tt:HwAddress>"
+            "<tt:MTU>1500</tt:MTU></tt:Info>"
+            if mac
+            else ""
+        )
+        return (
+            '<tds:GetNetworkInterfacesResponse><tds:NetworkInterfaces token="eth0">'
+            f"<tt:Enabled>true</tt:Enabled>{info}</tds:NetworkInterfaces>"
+            "</tds:GetNetworkInterfacesResponse>"
         )
 
     def get_services(self, _op: ET.Element) -> str:

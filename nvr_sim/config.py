@@ -53,6 +53,10 @@ class SimConfig:
     model: str = "NVR Simulator"
     firmware: str = "1.0.0"
     serial: str = "SAKSI-SIM-0001"
+    # The NVR's own MAC address as it answers ONVIF GetNetworkInterfaces, ISAPI
+    # System/Network/interfaces and the Dahua Network config (locally administered: no vendor's
+    # OUI); None: a device that tells none (ONVIF omits tt:Info, ISAPI and CGI refuse the call).
+    mac: str | None = "02:53:4b:53:49:01"
     faults: dict[int, dict[str, float]] = field(default_factory=dict)
     # The device simulated (nvr_sim.profiles sets the fields below from it). The default is the
     # simulator as programs and tests have always had it: nothing paced, no limits.

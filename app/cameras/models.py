@@ -15,6 +15,13 @@ class NvrVendor(StrEnum):
     DAHUA = "dahua"
 
 
+class MacSource(StrEnum):
+    """Where a registered MAC address came from."""
+
+    DEVICE = "device"  # read from the device by "Test connection" (app/cameras/probe.py)
+    OPERATOR = "operator"  # entered by an administrator
+
+
 class Nvr(Base):
     __tablename__ = "nvrs"
 
@@ -31,6 +38,9 @@ class Nvr(Base):
     hikvision_z_is_local: Mapped[bool] = mapped_column(Boolean, default=False)
     # Simultaneous playback sessions this device allows; None: `SAKSI_NVR_PLAYBACK_LIMIT`.
     playback_limit: Mapped[int | None] = mapped_column(Integer)
+    # The device's MAC address (`aa:bb:cc:dd:ee:ff`) and where it came from: `MacSource`.
+    mac_address: Mapped[str | None] = mapped_column(String(17))
+    mac_source: Mapped[str | None] = mapped_column(String(16))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
@@ -51,6 +61,9 @@ class Camera(Base):
     nvr_id: Mapped[int] = mapped_column(ForeignKey("nvrs.id"))
     channel: Mapped[int | None] = mapped_column(Integer)
     source_token: Mapped[str | None] = mapped_column(String(128))
+    # The camera's MAC address, entered by an operator (NVRs do not tell their cameras').
+    mac_address: Mapped[str | None] = mapped_column(String(17))
+    mac_source: Mapped[str | None] = mapped_column(String(16))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
 

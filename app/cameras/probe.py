@@ -1,7 +1,8 @@
 """ "Test connection" for an NVR: ask the device who it is and what its clock says.
 
-The answer (make, model, firmware, serial, clock offset and how it was measured) is what every
-export will put on record, so an administrator checks it when registering the NVR. The device is
+The answer (make, model, firmware, serial, MAC address, clock offset and how it was measured) is
+what every export will put on record, so an administrator checks it when registering the NVR. A
+MAC address the device tells is kept in the registry (`service.device_mac_told`). The device is
 asked after the caller's transaction has been committed: on SQLite a session holds the write
 lock, and a slow or absent device must not hold up the exports.
 """
@@ -16,7 +17,7 @@ from sqlalchemy.orm import Session
 from app.auth.models import User
 from app.cameras.models import Nvr
 from app.cameras.schemas import NvrProbeRead
-from app.cameras.service import adapter_options, nvr_password
+from app.cameras.service import adapter_options, device_mac_told, nvr_password
 from app.custody import service as custody
 from app.runtime import Runtime
 from custody.events import JsonValue
@@ -34,11 +35,16 @@ def probe_nvr(runtime: Runtime, session: Session, nvr: Nvr, user: User) -> NvrPr
     nvr_id, name, address = nvr.id, nvr.name, f"{nvr.host}:{nvr.http_port}"
     session.commit()  # release the database before the device is asked
     result = asyncio.run(_ask(adapter, nvr_id, runtime.clock.now()))
+    by = custody.performer(user)
     custody.record(
-        session, "nvr.probed", custody.performer(user), runtime.clock.now(),
+        session, "nvr.probed", by, runtime.clock.now(),
         object={"nvr": name, "address": address},
         result=_on_record(result),
     )  # fmt: skip
+    if result.mac_address is not None:
+        device_mac_told(
+            session, nvr, result.mac_address, result.mac_method, runtime.clock.now(), by=by
+        )
     return result
 
 
@@ -58,7 +64,8 @@ async def _ask(adapter: NvrAdapter, nvr_id: int, now: datetime) -> NvrProbeRead:
     clock = info.clock
     return NvrProbeRead(
         nvr_id=nvr_id, reachable=True, make=info.make, model=info.model,
-        firmware=info.firmware, serial=info.serial, clock_offset_s=round(clock.seconds, 3),
+        firmware=info.firmware, serial=info.serial, mac_address=info.mac,
+        mac_method=info.mac_method, clock_offset_s=round(clock.seconds, 3),
         clock_uncertainty_s=round(clock.uncertainty_s, 3), clock_method=clock.method,
         measured_at=clock.measured_at,
     )  # fmt: skip

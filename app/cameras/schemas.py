@@ -14,12 +14,19 @@ from pydantic import (
 
 from app.cameras.models import NvrVendor
 from app.settings import known_zone
+from nvr_adapters.mac import normalise_mac
 
 # A host name or an IPv4/IPv6 address, nothing else: it ends up inside URLs we build.
 HOST_PATTERN = r"^([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)*[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$|^[0-9A-Fa-f:.]+$"  # noqa: E501
 Port = Field(ge=1, le=65535)
 PLAYBACK_LIMIT = Field(default=None, ge=1, le=16)
 Z_IS_LOCAL = "hikvision_z_is_local applies only to a Hikvision NVR"
+# An operator-entered MAC address: any common written form, stored as aa:bb:cc:dd:ee:ff.
+MAC = Field(default=None, min_length=12, max_length=17)
+
+
+def _mac(value: str | None) -> str | None:
+    return None if value is None else normalise_mac(value)
 
 
 class NvrCreate(BaseModel):
@@ -35,12 +42,15 @@ class NvrCreate(BaseModel):
     timezone: str = "Asia/Jakarta"
     hikvision_z_is_local: bool = False
     playback_limit: int | None = PLAYBACK_LIMIT
+    mac_address: str | None = MAC
     active: bool = True
 
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
         return known_zone(value)
+
+    _normal_mac = field_validator("mac_address")(_mac)
 
     @field_validator("hikvision_z_is_local")
     @classmethod
@@ -63,7 +73,10 @@ class NvrUpdate(BaseModel):
     timezone: str | None = None
     hikvision_z_is_local: bool | None = None
     playback_limit: int | None = PLAYBACK_LIMIT  # null: back to the service's default
+    mac_address: str | None = MAC  # null: forget it
     active: bool | None = None
+
+    _normal_mac = field_validator("mac_address")(_mac)
 
     @field_validator("timezone")
     @classmethod
@@ -86,6 +99,8 @@ class NvrRead(BaseModel):
     timezone: str
     hikvision_z_is_local: bool
     playback_limit: int | None
+    mac_address: str | None
+    mac_source: str | None  # "device" (read by Test connection) or "operator"
     active: bool
 
 
@@ -101,7 +116,10 @@ class CameraCreate(BaseModel):
     source_token: str | None = Field(
         default=None, min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:-]+$"
     )
+    mac_address: str | None = MAC
     active: bool = True
+
+    _normal_mac = field_validator("mac_address")(_mac)
 
     @model_validator(mode="after")
     def _addressable(self) -> CameraCreate:
@@ -119,7 +137,10 @@ class CameraUpdate(BaseModel):
     location: str | None = Field(default=None, min_length=1, max_length=300)
     latitude: float | None = Field(default=None, ge=-90, le=90)
     longitude: float | None = Field(default=None, ge=-180, le=180)
+    mac_address: str | None = MAC  # null: forget it
     active: bool | None = None
+
+    _normal_mac = field_validator("mac_address")(_mac)
 
     @field_validator("name", "location", "active")
     @classmethod
@@ -142,6 +163,8 @@ class CameraRead(BaseModel):
     nvr_id: int
     channel: int | None
     source_token: str | None
+    mac_address: str | None
+    mac_source: str | None
     active: bool
 
 
@@ -154,6 +177,9 @@ class NvrProbeRead(BaseModel):
     model: str | None = None
     firmware: str | None = None
     serial: str | None = None
+    # The device's MAC address as it told it (None: it does not), and the call it was read with.
+    mac_address: str | None = None
+    mac_method: str | None = None
     # Positive: the device clock is ahead of ours. Exports move windows by it when it exceeds
     # the measurement's uncertainty.
     clock_offset_s: float | None = None

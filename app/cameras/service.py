@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app import errors
-from app.cameras.models import Camera, Nvr, NvrVendor
+from app.cameras.models import Camera, MacSource, Nvr, NvrVendor
 from app.cameras.schemas import Z_IS_LOCAL, CameraCreate, CameraUpdate, NvrCreate, NvrUpdate
 from app.custody import service as custody
 from app.security import SecretBox
@@ -35,6 +36,7 @@ def create_nvr(
     nvr = Nvr(
         **values,
         password_encrypted=box.encrypt(data.password.get_secret_value()),
+        mac_source=MacSource.OPERATOR.value if data.mac_address else None,
         created_at=now,
     )
     session.add(nvr)
@@ -51,7 +53,10 @@ def update_nvr(
     asked = data.model_dump(exclude_unset=True, exclude_none=True, exclude={"password"})
     if "playback_limit" in data.model_fields_set:
         asked["playback_limit"] = data.playback_limit  # null puts the default back
+    if "mac_address" in data.model_fields_set:
+        asked["mac_address"] = data.mac_address  # null forgets it
     changes = {field: value for field, value in asked.items() if getattr(nvr, field) != value}
+    _entered_mac(changes)
     if "name" in changes and session.scalar(select(Nvr.id).where(Nvr.name == changes["name"])):
         raise errors.AlreadyExists(f"an NVR named {changes['name']!r} already exists")
     if changes.get("hikvision_z_is_local") and nvr.vendor is not NvrVendor.HIKVISION:
@@ -67,6 +72,27 @@ def update_nvr(
         shown = custody.fields({"nvr": nvr.id, "name": nvr.name, "changes": changes})
         custody.record(session, "registry.nvr_changed", by, now, object=shown)
     return nvr
+
+
+def _entered_mac(changes: dict[str, Any]) -> None:
+    """An administrator's MAC address (or its removal) is theirs, not the device's answer."""
+    if "mac_address" in changes:
+        changes["mac_source"] = MacSource.OPERATOR.value if changes["mac_address"] else None
+
+
+def device_mac_told(
+    session: Session, nvr: Nvr, mac: str, method: str | None, now: datetime, *, by: Performer
+) -> None:
+    """Keep the MAC address the device itself told ("Test connection"); on record when it
+    differs from the registry's, with what it replaced."""
+    if nvr.mac_address == mac and nvr.mac_source == MacSource.DEVICE.value:
+        return
+    changes: dict[str, Any] = {"mac_address": mac, "mac_source": MacSource.DEVICE.value,
+                               "read_with": method or "", "replaced": nvr.mac_address}  # fmt: skip
+    nvr.mac_address, nvr.mac_source = mac, MacSource.DEVICE.value
+    session.flush()
+    shown = custody.fields({"nvr": nvr.id, "name": nvr.name, "changes": changes})
+    custody.record(session, "registry.nvr_changed", by, now, object=shown)
 
 
 def adapter_options(nvr: Nvr) -> dict[str, str | bool]:
@@ -99,7 +125,8 @@ def create_camera(session: Session, data: CameraCreate, now: datetime, *, by: Pe
     get_nvr(session, data.nvr_id)
     _ensure_unique_camera(session, data.nvr_id, data.name)
     values = data.model_dump()
-    camera = Camera(**values, created_at=now)
+    source = MacSource.OPERATOR.value if data.mac_address else None
+    camera = Camera(**values, mac_source=source, created_at=now)
     session.add(camera)
     session.flush()
     shown = custody.fields({"camera": camera.id} | data.model_dump(mode="json"))
@@ -114,6 +141,7 @@ def update_camera(
     never change (`CameraUpdate` refuses them): they decide whose footage its name stands for."""
     asked = data.model_dump(exclude_unset=True)
     changes = {field: value for field, value in asked.items() if getattr(camera, field) != value}
+    _entered_mac(changes)
     if "name" in changes:
         _ensure_unique_camera(session, camera.nvr_id, changes["name"])
     for field, value in changes.items():

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from app import errors
 from app.agencies.models import Agency
 from app.auth.models import User
+from app.cameras.macs import mac_addresses
 from app.custody import service as custody
 from app.exports.models import Export, ExportState
 from app.exports.pipeline import exhibit_number
@@ -243,6 +244,7 @@ def _entry(
         trimming={"rule": TRIMMING_RULE} | (export.trimming or {}),
         raw_sha256=export.raw_sha256 or "",
         method={"method": export.method or "playback", **(export.method_detail or {})},
+        mac_addresses=mac_addresses(camera, device),
         master=_master_entry(export, index, camera.name),
         coordinates=record_fields.coordinates_of(camera),
     )

@@ -91,6 +91,8 @@ def _probed(facts: DeviceFacts, info: DeviceInfo) -> None:
                     "serial": info.serial}  # fmt: skip
     if info.warnings:
         facts.device["warnings"] = list(info.warnings)
+    if info.mac is not None:  # the device's own answer, and the call it came with
+        facts.device["mac"], facts.device["mac_method"] = info.mac, info.mac_method
     facts.clock = {
         "seconds": f"{clock.seconds:.3f}", "uncertainty_s": f"{clock.uncertainty_s:.3f}",
         "method": clock.method, "measured_at": clock.measured_at.isoformat(),

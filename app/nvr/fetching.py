@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 
 from app.nvr.device import DeviceFacts, DeviceTarget, open_target, probe_and_search
 from nvr_adapters import AccessUnit, ClipFacts, ClipWriter, NvrAdapter, TimeWindow
+from nvr_adapters.device_calls import DeviceCalls
 from nvr_adapters.download import Downloader, DownloadRefused
 from nvr_adapters.native import MasterFacts, MasterWriter, NativeFormat, read_units
 
@@ -97,6 +98,9 @@ async def fetch_window(
     run = _Run(target, outputs, progress, method)
     try:
         facts, window, coverage = await probe_and_search(adapter, target, on_state)
+        if "mac" in facts.device:  # the NVR's own MAC address, for each clip's record
+            run.detail["device_mac"] = {"address": facts.device["mac"],
+                                        "read_with": facts.device["mac_method"]}  # fmt: skip
         progress.expected_bytes = coverage.recorded_bytes
         if coverage.recorded_bytes:
             run.detail["expected_bytes"] = coverage.recorded_bytes
@@ -117,10 +121,16 @@ async def fetch_window(
 
 
 def facts_notes(adapter: NvrAdapter, detail: dict[str, Any]) -> None:
-    """Put what the adapter noticed of the device's dialect on record (e.g. a rewritten URI)."""
+    """Put what the adapter noticed of the device's dialect on record (e.g. a rewritten URI),
+    and every call it sent the device with those among them that could change a setting
+    (`nvr_adapters.device_calls`: the checklists' "settings changed or restored")."""
     notes = list(getattr(adapter, "notes", ()))
     if notes:
         detail["notes"] = notes
+    calls = getattr(adapter, "calls", None)
+    if isinstance(calls, DeviceCalls):
+        detail["device_operations"] = calls.calls
+        detail["device_settings_changed"] = calls.changing()
 
 
 async def _download(

@@ -50,6 +50,14 @@ def test_probe_names_the_device_and_its_clock_offset(
     [event] = [e for e in ledger.read(session.connection()) if e.action == "nvr.probed"]
     recorded = json.loads(event.canonical)
     assert recorded["result"]["model"] == "NVR-3"
+    # The MAC address the device told (issue 20 item 4) is kept in the registry, on record.
+    assert body["mac_address"] == vendor_sim.config.mac
+    nvr = factory.client.get(f"/api/v1/nvrs/{nvr_id}", headers=factory.headers(admin)).json()
+    assert (nvr["mac_address"], nvr["mac_source"]) == (vendor_sim.config.mac, "device")
+    [kept] = [e for e in ledger.read(session.connection()) if e.action == "registry.nvr_changed"]
+    changes = json.loads(kept.canonical)["object"]["changes"]
+    assert changes["mac_address"] == body["mac_address"]
+    assert changes["read_with"] == body["mac_method"]
 
 
 def test_an_unreachable_nvr_is_reported_not_raised(factory: Factory) -> None:
