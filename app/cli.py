@@ -136,6 +136,18 @@ def _evidence_commands(commands: Commands[argparse.ArgumentParser]) -> None:
         help="the office's published public key (minisign .pub); else the bundled one is used",
     )  # fmt: skip
     package_check.set_defaults(handler="evidence:check_package")
+    pdf_check = verify.add_parser(
+        "pdf", help="check every electronic signature of a PDF (e.g. a signed BAST) offline"
+    )
+    pdf_check.add_argument("path", type=Path, help="the PDF")
+    pdf_check.add_argument(
+        "--trust", action="append", default=[], type=Path,
+        help="a CA certificate (PEM/DER) to trust besides the office's signing CAs; may repeat",
+    )  # fmt: skip
+    pdf_check.add_argument(
+        "--no-office-roots", action="store_true", help="trust only the --trust certificates"
+    )
+    pdf_check.set_defaults(handler="pdf:verify_pdf")
     purge_cmd = commands.add_parser("purge", help="purge deliveries past their 14 days now")
     purge_cmd.add_argument("--dry-run", action="store_true", help="only list what is due")
     purge_cmd.add_argument(

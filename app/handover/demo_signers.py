@@ -1,4 +1,5 @@
-"""Throw-away signing keys for the demo: a CA and one PKCS#12 file per signer of the BAST.
+"""Throw-away signing keys for the demo: a CA and one PKCS#12 file per signer of the BAST, and
+the office seal that signs a recipient's uncertified approval (`seal`, see `seal_person`).
 
 Generated into `<data dir>/secrets/esign/` on first use (owner-only), never shipped: the CA's
 private key is not kept, so nothing else can be issued under it. Validators take `ca.pem` as
@@ -11,8 +12,10 @@ import contextlib
 import os
 import secrets
 import tempfile
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import TypeVar
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -20,22 +23,30 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from app.settings import Pkcs12Key, SignerRole
+from app.settings import Pkcs12Key
 
 CA_NAME = "Saksi Demo CA (bukan untuk produksi)"
 VALIDITY = timedelta(days=365)
 # The document-signing purpose (1.3.6.1.4.1.311.10.3.12, as Acrobat and NSS know it).
 _DOCUMENT_SIGNING = x509.ObjectIdentifier("1.3.6.1.4.1.311.10.3.12")
+_Name = TypeVar("_Name", bound=str)
 
 
 def demo_dir(data_dir: Path) -> Path:
     return data_dir / "secrets" / "esign"
 
 
+def seal_person(office: str) -> tuple[str, str]:
+    """The office seal's certificate names the office itself (an electronic seal, no person);
+    a common name holds at most 64 characters (RFC 5280 ub-common-name)."""
+    name = f"Segel {office}"
+    return (name if len(name) <= 64 else name[:64].rsplit(" ", 1)[0], office)
+
+
 def ensure_demo_signers(
-    data_dir: Path, people: dict[SignerRole, tuple[str, str]], office: str, now: datetime
-) -> tuple[Path, dict[SignerRole, Pkcs12Key]]:
-    """The demo CA certificate (of `office`) and each person's key (role -> name and
+    data_dir: Path, people: Mapping[_Name, tuple[str, str]], office: str, now: datetime
+) -> tuple[Path, dict[_Name, Pkcs12Key]]:
+    """The demo CA certificate (of `office`) and each key (role or `seal` -> name and
     organization), made on first use."""
     directory = demo_dir(data_dir)
     ca_file = directory / "ca.pem"
@@ -77,7 +88,7 @@ def _write_private(path: Path, content: bytes) -> None:
             os.unlink(temporary)
 
 
-def _key_paths(directory: Path, role: SignerRole) -> Pkcs12Key:
+def _key_paths(directory: Path, role: str) -> Pkcs12Key:
     return Pkcs12Key(p12_file=directory / f"{role}.p12",
                      passphrase_file=directory / f"{role}.passphrase")  # fmt: skip
 

@@ -12,9 +12,10 @@ from __future__ import annotations
 import io
 import math
 import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from pyhanko.pdf_utils import layout
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
@@ -38,9 +39,10 @@ HEADINGS: dict[SignerRole, str] = {
     "recipient": "Pihak Kedua",
     "subkoordinator": "Mengetahui",
 }
+_Role = TypeVar("_Role", bound=str)
 BOX_WIDTH = 190.0  # points: about 6.7 cm, inside the 8.2 cm column of each block
 _MIN_BOX_HEIGHT = 30.0
-_STAMP_HEADING = "Ditandatangani secara elektronik oleh"
+STAMP_HEADING = "Ditandatangani secara elektronik oleh"
 _STAMP_LAYOUT = layout.SimpleBoxLayoutRule(
     x_align=layout.AxisAlignment.ALIGN_MID,
     y_align=layout.AxisAlignment.ALIGN_MID,
@@ -72,6 +74,10 @@ class SignatureRequest:
     reason: str
     location: str
     timestamp_url: str | None = None
+    # What the stamp says above the name, and lines under the NIP/NRP (an uncertified approval
+    # says so here: the office seal signs on the recipient's behalf).
+    heading: str = STAMP_HEADING
+    remarks: tuple[str, ...] = ()
 
 
 class Signer(Protocol):
@@ -139,7 +145,7 @@ class Pkcs12Signer:
 
 def stamp_text(request: SignatureRequest) -> str:
     """What the visible signature says: who signed, their NIP/NRP, and when."""
-    lines = [_STAMP_HEADING, request.name, request.id_line, request.signed_at]
+    lines = [request.heading, request.name, request.id_line, *request.remarks, request.signed_at]
     # The stamp's standard font shows WinAnsi only; '%' would start a pyHanko parameter.
     return "\n".join(_printable(line).replace("%", "%%") for line in lines if line)
 
@@ -158,10 +164,15 @@ def last_signer(pdf: bytes) -> tuple[str, str]:
 
 
 def placements(pdf: bytes) -> dict[SignerRole, Placement]:
-    """Where each role signs: the blank between its block's heading and the signer's name."""
+    """Where each role signs the BAST: the blank between its block's heading and the name."""
+    return block_placements(pdf, HEADINGS)
+
+
+def block_placements(pdf: bytes, headings: Mapping[_Role, str]) -> dict[_Role, Placement]:
+    """Where each role signs a document whose signature blocks have these headings."""
     pages = [_text_runs(page) for page in PdfReader(io.BytesIO(pdf)).pages]
-    found: dict[SignerRole, Placement] = {}
-    for role, heading in HEADINGS.items():
+    found: dict[_Role, Placement] = {}
+    for role, heading in headings.items():
         for index in range(len(pages) - 1, -1, -1):
             runs = pages[index]
             head = next((run for run in runs if run.text == heading), None)
@@ -169,7 +180,7 @@ def placements(pdf: bytes) -> dict[SignerRole, Placement]:
                 found[role] = Placement(index, _box_under(head, runs))
                 break
         else:
-            raise SigningError(f"the BAST has no signature block '{heading}'")
+            raise SigningError(f"the document has no signature block '{heading}'")
     return found
 
 

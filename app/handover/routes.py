@@ -1,18 +1,21 @@
-"""The handover: evidence package, BAST (PDF to print, DOCX to edit) and its signed scan."""
+"""The handover: evidence package, BAST (PDF to print, DOCX to edit), its electronic signatures
+or its signed scan, and the electronic signatures of the berita acara pemusnahan."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, File, UploadFile
+from fastapi import APIRouter, File, Request, UploadFile
 from fastapi.responses import FileResponse
 
 from app import errors
-from app.deps import RuntimeDep, SessionDep, StaffUser, WritingStaff
-from app.handover import issuing, packaging
+from app.auth.login import client_address
+from app.delivery.models import Delivery
+from app.deps import RuntimeDep, SessionDep, StaffUser, WritingStaff, WritingUser
+from app.handover import issuing, packaging, signing
 from app.handover.models import EvidencePackage, Handover
-from app.handover.schemas import HandoverRead, PackageRead
-from app.http import ERROR_RESPONSES
+from app.handover.schemas import HandoverRead, PackageRead, SignatureCreate, SignedRevisionRead
+from app.http import ERROR_RESPONSES, PathId
 from app.requests import letters
 from app.requests.models import EvidenceRequest
 from app.requests.routes import RequestDep
@@ -113,6 +116,90 @@ def upload_signed_scan(
         letters.discard(staged)
         raise
     return HandoverRead.model_validate(handover)
+
+
+@router.post(
+    "/requests/{request_id}/bast/signatures", response_model=SignedRevisionRead, status_code=201
+)
+def sign_bast(
+    request: RequestDep, body: SignatureCreate, user: WritingUser, session: SessionDep,
+    runtime: RuntimeDep, http: Request,
+) -> SignedRevisionRead:  # fmt: skip
+    """Sign the issued BAST electronically: the operator and the subkoordinator as themselves,
+    a pemohon of the agency as the recipient (`confirmed`: with their BSrE certificate, or as
+    an uncertified approval sealed by the office). The last signature closes the handover."""
+    login, now = _login(body), runtime.clock.now()
+    if body.role == "recipient":
+        approval = signing.Approval(
+            confirmed=body.confirmed, via="api", client_address=client_address(http),
+            user_agent=http.headers.get("user-agent", ""),
+        )  # fmt: skip
+        revision = signing.approve_bast(runtime, session, request, user, approval, now, login=login)
+    else:
+        revision = signing.sign_bast(
+            runtime, session, request, body.role, now, user=user, login=login
+        )
+    return SignedRevisionRead.model_validate(revision)
+
+
+@router.get(
+    "/requests/{request_id}/bast/esigned.pdf",
+    response_class=FileResponse,
+    responses={200: {"content": {"application/pdf": {}}}},
+)
+def bast_esigned_pdf(request: RequestDep, session: SessionDep, runtime: RuntimeDep) -> FileResponse:
+    """The BAST with the electronic signatures given so far."""
+    relative = signing.esigned_path(_handover(session, request))
+    if not (runtime.settings.data_dir / relative).exists():
+        raise errors.NotFound("the BAST has no electronic signature yet")
+    return _file(runtime, relative, "application/pdf")
+
+
+@router.post(
+    "/deliveries/{delivery_id}/destruction/signatures",
+    response_model=SignedRevisionRead,
+    status_code=201,
+)
+def sign_destruction(
+    delivery_id: PathId, body: SignatureCreate, user: WritingStaff, session: SessionDep,
+    runtime: RuntimeDep,
+) -> SignedRevisionRead:  # fmt: skip
+    """Sign the delivery's berita acara pemusnahan: the operator as Petugas, the subkoordinator
+    as Mengetahui."""
+    delivery = _delivery(session, delivery_id)
+    revision = signing.sign_destruction(
+        runtime, session, delivery, body.role, runtime.clock.now(), user=user, login=_login(body)
+    )
+    return SignedRevisionRead.model_validate(revision)
+
+
+@router.get(
+    "/deliveries/{delivery_id}/destruction/esigned.pdf",
+    response_class=FileResponse,
+    responses={200: {"content": {"application/pdf": {}}}},
+)
+def destruction_esigned_pdf(
+    delivery_id: PathId, _user: StaffUser, session: SessionDep, runtime: RuntimeDep
+) -> FileResponse:
+    """The berita acara pemusnahan with the electronic signatures given so far (staff)."""
+    delivery = _delivery(session, delivery_id)
+    relative = signing.destruction_esigned_path(delivery)
+    if relative is None or not (runtime.settings.data_dir / relative).exists():
+        raise errors.NotFound("the destruction record has no electronic signature yet")
+    return _file(runtime, relative, "application/pdf")
+
+
+def _login(body: SignatureCreate) -> signing.BsreLogin | None:
+    if body.nik is None or body.passphrase is None:
+        return None
+    return signing.BsreLogin(nik=body.nik, passphrase=body.passphrase)
+
+
+def _delivery(session: SessionDep, delivery_id: int) -> Delivery:
+    delivery = session.get(Delivery, delivery_id)
+    if delivery is None:
+        raise errors.NotFound("no such delivery")
+    return delivery
 
 
 def _package(session: SessionDep, request: EvidenceRequest) -> EvidencePackage:

@@ -25,10 +25,13 @@ from app.delivery import activity
 from app.delivery.backends import local_backend
 from app.delivery.models import Delivery, DeliveryLink
 from app.deps import RuntimeDep
+from app.handover import pdf_verify
 from app.handover.models import EvidencePackage, Handover
+from app.handover.signing import esigned_path
 from app.requests.models import EvidenceRequest
 from app.runtime import Runtime
 from app.web.routes import render
+from app.web.streams import stream_hashes
 from drive_sync import DeliveryError, LocalLink, hash_token, serve_link
 
 router = APIRouter(include_in_schema=False, route_class=ThrottledRoute)
@@ -114,7 +117,8 @@ def _admit_verifier(runtime: Runtime, request: Request) -> None:
 
 @router.get("/verifikasi/bast/{number:path}", response_class=HTMLResponse)
 def bast_page(number: str, request: Request, runtime: RuntimeDep) -> HTMLResponse:
-    """The page a BAST's QR code opens: what was handed over under that number, no names."""
+    """The page a BAST's QR code opens: what was handed over under that number, no names but
+    those its electronic signatures carry (signer and organization, as a PDF reader shows)."""
     _admit_verifier(runtime, request)
     with runtime.sessions() as session:
         handover = session.scalars(
@@ -128,6 +132,11 @@ def bast_page(number: str, request: Request, runtime: RuntimeDep) -> HTMLRespons
         clips = package.clips if package else []
         unavailable = package.unavailable if package else []
         drive_activity = activity.recipient_activity(session, handover.request_id)
+        # Its electronic signatures, checked as `saksi verify pdf` checks them.
+        signatures = pdf_verify.stored_report(runtime.settings, esigned_path(handover))
+        # Each clip's video-stream hash and the FFmpeg command of VERIFIKASI.txt (issue 20).
+        streams = stream_hashes(runtime.settings.data_dir, package)
         return render(request, runtime, "bast_public.html", handover=handover, clips=clips,
                       unavailable=unavailable, number=handover.number,
-                      drive_activity=drive_activity)  # fmt: skip
+                      drive_activity=drive_activity, signatures=signatures,
+                      streams=streams)  # fmt: skip

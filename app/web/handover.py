@@ -1,28 +1,35 @@
-"""The handover on the request page: package, delivery, BAST, signed scan, and the agency's
-downloads. Each action is the REST service's own function behind a CSRF-checked form."""
+"""The handover on the request page: package, delivery, BAST, its electronic signatures or its
+signed scan, and the agency's downloads and approval. Each action is the REST service's own
+function behind a CSRF-checked form."""
 
 from __future__ import annotations
 
+import hashlib
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Request, UploadFile
+from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response, StreamingResponse
+from pydantic import SecretStr
 from sqlalchemy.orm import Session
 
 from app import errors
+from app.auth.login import client_address
 from app.auth.models import STAFF_ROLES, User
 from app.custody import service as custody
 from app.delivery import service as delivery_service
 from app.delivery.backends import local_backend
 from app.delivery.models import Delivery
 from app.deps import RuntimeDep, SessionDep
-from app.handover import issuing, packaging
+from app.handover import issuing, packaging, signing
 from app.http import PathId
 from app.requests import letters
 from app.requests.models import EvidenceRequest
 from app.runtime import Runtime
+from app.security import read_token
+from app.settings import SignerRole
 from app.web.handover_view import downloadable
 from app.web.routes import PostedRequest, WebUser, _readable, _render_request, refused
+from app.web.session import session_token
 from drive_sync import serve_file
 
 router = APIRouter(include_in_schema=False)
@@ -104,6 +111,84 @@ def signed_scan(
         letters.discard(staged)
         return refused(request, runtime, session, user, request_id, exc)
     return RedirectResponse(f"/permintaan/{request_id}#serah-terima", status_code=303)
+
+
+# What the signer reads when a signature is refused (a BSrE refusal brings its own words).
+SIGNING_MESSAGES = {
+    "AlreadySigned": "Bagian ini sudah ditandatangani secara elektronik.",
+    "NotTheSigner": "Nama Anda bukan yang tercantum pada BAST untuk bagian ini.",
+    "SignerNotConfigured": "Kunci tanda tangan elektronik untuk bagian ini belum diatur. "
+    "Hubungi admin Saksi.",
+    "CredentialsRequired": "Isi NIK dan passphrase sertifikat elektronik BSrE Anda.",
+    "ApprovalNotConfirmed": "Centang pernyataan bahwa Anda telah memeriksa BAST sebelum "
+    "menyetujuinya.",
+    "SigningFailed": "Dokumen tidak dapat ditandatangani; dokumen tidak berubah.",
+}
+Passphrase = Annotated[str, Form(max_length=256)]
+
+
+@router.post("/permintaan/{request_id}/bast-tte", response_model=None)
+def sign_bast(
+    request: Request, evidence: PostedRequest, user: WebUser, runtime: RuntimeDep,
+    session: SessionDep, role: Annotated[SignerRole, Form()],
+    nik: Annotated[str, Form(max_length=32)] = "", passphrase: Passphrase = "",
+) -> Response:  # fmt: skip
+    """Staff sign the BAST as themselves (Pihak Pertama or Mengetahui)."""
+    login = _login(nik, passphrase)
+    return _signing(request, runtime, session, user, evidence, lambda: signing.sign_bast(
+        runtime, session, evidence, role, runtime.clock.now(), user=user, login=login))  # fmt: skip
+
+
+@router.post("/permintaan/{request_id}/bast-setuju", response_model=None)
+def approve_bast(
+    request: Request, evidence: PostedRequest, user: WebUser, runtime: RuntimeDep,
+    session: SessionDep, confirmed: Annotated[bool, Form()] = False,
+    nik: Annotated[str, Form(max_length=32)] = "", passphrase: Passphrase = "",
+) -> Response:  # fmt: skip
+    """The recipient approves the BAST in the portal, having ticked that they examined it."""
+    approval = signing.Approval(
+        confirmed=confirmed, via="portal", client_address=client_address(request),
+        user_agent=request.headers.get("user-agent", ""),
+        session_ref=_session_ref(runtime, request),
+    )  # fmt: skip
+    login = _login(nik, passphrase)
+    return _signing(request, runtime, session, user, evidence, lambda: signing.approve_bast(
+        runtime, session, evidence, user, approval, runtime.clock.now(), login=login))  # fmt: skip
+
+
+def _login(nik: str, passphrase: str) -> signing.BsreLogin | None:
+    """The BSrE login typed in the form, if any (both empty: no BSrE)."""
+    if not nik.strip() and not passphrase:
+        return None
+    return signing.BsreLogin(nik=nik.strip(), passphrase=SecretStr(passphrase))
+
+
+def _session_ref(runtime: Runtime, request: Request) -> str | None:
+    """Which web session approved: a SHA-256 prefix of its id (the id itself names a live
+    session, so it is not written into the ledger)."""
+    token = session_token(request)
+    if token is None:
+        return None
+    sid = read_token(runtime.token_key, token, runtime.clock.now()).session_id
+    return hashlib.sha256(sid.encode()).hexdigest()[:16] if sid else None
+
+
+def _signing(
+    request: Request, runtime: Runtime, session: Session, user: User, evidence: EvidenceRequest,
+    action: Any,
+) -> Response:  # fmt: skip
+    """Sign; on a refusal, undo and show the page with what the signer reads (never the
+    passphrase: the form comes back empty)."""
+    try:
+        action()
+    except errors.SaksiError as exc:
+        message = exc.extra.get("user_message") or SIGNING_MESSAGES.get(exc.code)
+        if message is None:
+            return refused(request, runtime, session, user, evidence.id, exc)
+        session.rollback()
+        page = _readable(session, user, evidence.id)
+        return _render_request(request, runtime, session, user, page, message, exc.status_code)
+    return RedirectResponse(f"/permintaan/{evidence.id}#serah-terima", status_code=303)
 
 
 @router.get("/permintaan/{request_id}/unduh/{delivery_id}/{file_name}", response_model=None)

@@ -8,13 +8,23 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from app.auth.models import STAFF_ROLES, WRITING_STAFF_ROLES, User
+from app import errors
+from app.auth.models import STAFF_ROLES, WRITING_STAFF_ROLES, Role, User
 from app.custody import service as custody
 from app.delivery import service as delivery_service
 from app.delivery.models import Delivery, DeliveryState
-from app.handover import issuing, packaging
+from app.handover import issuing, packaging, signing
+from app.handover.models import Handover
 from app.requests.models import EvidenceRequest
 from app.runtime import Runtime
+from app.settings import SignerRole
+
+# The BAST's signature blocks, as the page names them.
+BLOCKS: dict[SignerRole, str] = {
+    "operator": "Pihak Pertama",
+    "recipient": "Pihak Kedua",
+    "subkoordinator": "Mengetahui",
+}
 
 
 def handover_context(
@@ -23,11 +33,13 @@ def handover_context(
     """What the request page shows of the handover, for staff and for the agency."""
     deliveries = delivery_service.deliveries_of(session, evidence)
     now = runtime.clock.now()
+    handover = issuing.handover_of(session, evidence)
     return {
         "package": packaging.package_of(session, evidence),
         "deliveries": deliveries,
         "live_delivery": next((d for d in reversed(deliveries) if downloadable(d, now)), None),
-        "handover": issuing.handover_of(session, evidence),
+        "handover": handover,
+        "esign": esign_context(runtime, session, user, evidence, handover),
         # Office staff withdraw a link; the read-only auditor is not offered what it may not do.
         "can_revoke": user.role in WRITING_STAFF_ROLES,
         "custody_events": custody.events_of_request(session, evidence.id)
@@ -35,6 +47,41 @@ def handover_context(
         else [],
         "days_left": lambda moment: _days_left(moment, now),
     }
+
+
+def esign_context(
+    runtime: Runtime,
+    session: Session,
+    user: User,
+    evidence: EvidenceRequest,
+    handover: Handover | None,
+) -> dict[str, Any]:
+    """The BAST's electronic signatures: who has signed, and the forms this user may use now
+    (only where the server would accept the signature)."""
+    if handover is None or handover.pdf_path is None:
+        return {"roles": [], "blocks": BLOCKS, "can_sign": [], "can_approve": False}
+    mine: list[SignerRole] = ["recipient"] if user.role is Role.PEMOHON else []
+    if user.role in WRITING_STAFF_ROLES:
+        mine = ["operator", "subkoordinator"]
+    allowed = [role for role in mine if _may_sign(runtime, session, evidence, role, user)]
+    return {
+        "roles": signing.bast_signatures(runtime, session, evidence),
+        "blocks": BLOCKS,
+        "can_sign": [role for role in allowed if role != "recipient"],
+        "can_approve": "recipient" in allowed,
+        "bsre": runtime.settings.bsre.configured,
+        "confirmation": signing.CONFIRMATION,
+    }
+
+
+def _may_sign(
+    runtime: Runtime, session: Session, evidence: EvidenceRequest, role: SignerRole, user: User
+) -> bool:
+    try:
+        signing.check_may_sign(runtime, session, evidence, role, user)
+    except errors.SaksiError:
+        return False
+    return True
 
 
 def downloadable(delivery: Delivery, now: datetime) -> bool:

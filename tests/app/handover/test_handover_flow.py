@@ -325,7 +325,9 @@ def test_handover_refused_before_the_handover_step_and_to_others(world: dict[str
     assert deliver_first.json()["detail"].startswith("build the evidence package")
 
 
-def test_the_bast_qr_page_shows_hashes_and_no_names(world: dict[str, Any]) -> None:
+def test_the_bast_qr_page_shows_hashes_and_no_names(
+    world: dict[str, Any], simulator: NvrSimulator
+) -> None:
     client, rid = world["client"], world["id"]
     package, _started = _deliver(world)
     bast = client.post(f"/api/v1/requests/{rid}/bast", headers=world["h"]).json()
@@ -337,6 +339,16 @@ def test_the_bast_qr_page_shows_hashes_and_no_names(world: dict[str, Any]) -> No
     assert bast["pdf_sha256"] in page.text
     for clip in package["clips"]:
         assert clip["sha256"] in page.text
+    # Each clip's stream hash with the FFmpeg command of VERIFIKASI.txt (issue 20, build 2).
+    built: Path = world["runtime"].settings.data_dir / "packages" / f"SKS-2026-{rid:05d}"
+    manifest = json.loads((built / "manifest.json").read_text())
+    for clip in manifest["clips"]:
+        assert clip["elementary_stream"]["sha256"] in page.text
+        assert f"<code>{clip['elementary_stream']['command']}</code>" in page.text
+        # And what the export did to the NVR: its calls, none changing a setting; its MAC.
+        assert "ONVIF GetReplayUri" in clip["device_access"]["operations"]
+        assert clip["device_access"]["settings_changed"] == []
+        assert clip["mac_addresses"]["nvr"]["address"] == simulator.config.mac
     assert "Andi Wijaya" not in page.text  # the recipient's name is not public
     assert "Budi Santoso" not in page.text
     assert missing.status_code == 404
