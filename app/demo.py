@@ -55,6 +55,17 @@ PEOPLE = {
     Role.AUDITOR: ("auditor", "Hendra Wijaya, S.E.", "Auditor Internal"),
     Role.PEMOHON: ("penyidik", "Bripka Andi Wijaya", "Penyidik Pembantu Satreskrim"),
 }
+# Every demo account has an address, so `saksi demo --walkthrough` with SAKSI_SMTP_URL set
+# e-mails its whole SOP run (issue 19): the office's staff at the office's (example) domain, the
+# pemohon at the agency's.
+STAFF_DOMAIN = "diskominfo.cirebonkab.example.go.id"
+AGENCY_DOMAIN = "polresta-cirebon.example.go.id"
+
+
+def demo_email(role: Role) -> str:
+    """The demo account of `role`'s address, e.g. kadis@diskominfo.cirebonkab.example.go.id."""
+    domain = AGENCY_DOMAIN if role is Role.PEMOHON else STAFF_DOMAIN
+    return f"{PEOPLE[role][0]}@{domain}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +103,7 @@ def seed(runtime: Runtime, nvr: NvrEndpoint, passwords: dict[Role, str] | None =
             data = UserCreate(
                 username=username, full_name=full_name, role=role, password=password,
                 position=position, agency_id=agency.id if role is Role.PEMOHON else None,
+                email=demo_email(role),
             )  # fmt: skip
             create_user(session, data, now, by=custody.SYSTEM)
             world.passwords[role] = (username, password)

@@ -33,6 +33,7 @@ from app.web import download as web_download
 from app.web import handover as web_handover
 from app.web import preservation as web_preservation
 from app.web import printing as web_printing
+from app.web import profile as web_profile
 from app.web import routes as web
 
 STATIC_DIR = Path(__file__).parent / "web" / "static"
@@ -97,6 +98,7 @@ def create_app(runtime: Runtime, *, run_workers: bool = False) -> FastAPI:
         web_preservation.router,
         web_audit.router,
         web_printing.router,
+        web_profile.router,
     ):
         app.include_router(router)
     return app

@@ -49,6 +49,9 @@ class OfficeSettings(BaseModel):
 
 # Who signs the BAST electronically: Pihak Pertama, Pihak Kedua and Mengetahui.
 SignerRole = Literal["operator", "recipient", "subkoordinator"]
+# The keys Saksi may hold: one per signer role, and the office seal, which signs a recipient's
+# uncertified electronic approval on their behalf (app.handover.signing).
+SigningKeyName = Literal["operator", "recipient", "subkoordinator", "seal"]
 
 
 class Pkcs12Key(BaseModel):
@@ -57,6 +60,28 @@ class Pkcs12Key(BaseModel):
 
     p12_file: Path
     passphrase_file: Path | None = None
+
+
+class BsreSettings(BaseModel):
+    """BSrE's signing service (BSSN "API eSign Client Service", app.handover.bsre): its base URL
+    (`…/api/sign/pdf` is appended) and this application's client credentials (HTTP basic auth).
+    The signer's NIK and passphrase are never settings: each signer types them when signing."""
+
+    url: str | None = Field(default=None, pattern=r"^https?://[^\s]+$")
+    client_id: str | None = None
+    client_secret: SecretStr | None = None
+    client_secret_file: Path | None = None
+    timeout_seconds: float = Field(default=60.0, gt=0, le=600)
+
+    @model_validator(mode="after")
+    def _read_secret_file(self) -> BsreSettings:
+        if self.client_secret is None and self.client_secret_file is not None:
+            self.client_secret = SecretStr(_read_secret_file(self.client_secret_file))
+        return self
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.url and self.client_id and self.client_secret)
 
 
 def known_zone(value: str) -> str:
@@ -170,7 +195,11 @@ class Settings(BaseSettings):
     # PAdES signatures on the BAST (app.handover.esign), one PKCS#12 key per signer role, e.g.
     # SAKSI_SIGNING__OPERATOR__P12_FILE and SAKSI_SIGNING__OPERATOR__PASSPHRASE_FILE; the
     # signatures are time-stamped by `timestamp_url` when it is set.
-    signing: dict[SignerRole, Pkcs12Key] = Field(default_factory=dict)
+    # SAKSI_SIGNING__SEAL__P12_FILE: the office seal for recipients' uncertified approvals.
+    signing: dict[SigningKeyName, Pkcs12Key] = Field(default_factory=dict)
+    # Remote signing with BSrE (SAKSI_BSRE__URL, __CLIENT_ID, __CLIENT_SECRET[_FILE],
+    # __TIMEOUT_SECONDS): a signer with a BSrE certificate signs with their NIK and passphrase.
+    bsre: BsreSettings = BsreSettings()
     database_app_role: str | None = Field(default=None, pattern=r"^[a-z_][a-z0-9_]{0,62}$")
     # Where recipients reach this service: links, the verification page, the BAST's QR code.
     public_url: str = Field(default="http://127.0.0.1:8000", pattern=r"^https?://[^\s]+$")
@@ -209,6 +238,15 @@ class Settings(BaseSettings):
     notify_max_attempts: int = Field(default=10, ge=1, le=100)
     notify_retry_base_seconds: float = Field(default=60.0, gt=0, le=3600)
     notify_retry_cap_seconds: float = Field(default=3600.0, gt=0, le=24 * 3600)
+    # Every notification also POSTed as JSON to the office's own channel (e.g. a WhatsApp
+    # gateway), signed `X-Saksi-Signature: sha256=<HMAC-SHA256 of the body>` with this secret
+    # (see docs/notifications.md). Unset URL: no webhook.
+    webhook_url: str | None = Field(default=None, pattern=r"^https?://[^\s]+$")
+    webhook_secret: SecretStr | None = None
+    webhook_secret_file: Path | None = None
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    # The officials' daily digest (what waits on them, what is overdue), at this local hour.
+    notify_digest_hour: int = Field(default=7, ge=0, le=23)
     # Witnessing (c2sp.org/tlog-witness). As a witness for other offices' ledgers: this
     # witness's name (unset: POST /api/v1/witness/add-checkpoint answers 404 to every log), its
     # Ed25519 key (created in the data directory on first use, like the office key) and the logs
@@ -234,6 +272,10 @@ class Settings(BaseSettings):
             self.secret_key = SecretStr(_read_secret_file(self.secret_key_file))
         if self.nvr_secret_key is None and self.nvr_secret_key_file is not None:
             self.nvr_secret_key = SecretStr(_read_secret_file(self.nvr_secret_key_file))
+        if self.webhook_secret is None and self.webhook_secret_file is not None:
+            self.webhook_secret = SecretStr(_read_secret_file(self.webhook_secret_file))
+        if self.webhook_url is not None and not self.webhook_secret:
+            raise ValueError("SAKSI_WEBHOOK_URL needs SAKSI_WEBHOOK_SECRET (or _FILE)")
         if self.env is Environment.PRODUCTION:
             _require_strong("SAKSI_SECRET_KEY", self.secret_key)
             _require_strong("SAKSI_NVR_SECRET_KEY", self.nvr_secret_key)

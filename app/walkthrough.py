@@ -3,14 +3,14 @@
 It runs what a newcomer would click through: the pemohon registers a letter, the officials
 dispose it, the subkoordinator assigns the operator, the operator exports every item from the
 simulator, builds the evidence package, delivers it, issues the BAST, has it signed
-electronically (PAdES, by each party with a demo key) and records the signed scan, and logs
-the request. Every call goes over HTTP to the real service on loopback, except the electronic
-signatures: they have no API yet and are made in process (`app.handover.signing`).
+electronically (PAdES, each party with a demo key), which closes the handover step without a
+scan, and logs the request. Every call goes over HTTP to the real service on loopback, except
+the recipient's signature: in the demo the recipient holds a certificate of their own (as with
+BSrE), which the portal has no form for, so it is made in process (`app.handover.signing`).
 """
 
 from __future__ import annotations
 
-import io
 import json
 import threading
 import time
@@ -21,21 +21,21 @@ from typing import Any
 
 import httpx
 import uvicorn
-from PIL import Image, ImageDraw
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.auth.models import Role, User
 from app.demo import DemoWorld, letter_pdf, sample_window
 from app.exports.models import Export
-from app.handover.demo_signers import ensure_demo_signers
+from app.handover.demo_signers import ensure_demo_signers, seal_person
 from app.handover.models import Handover
 from app.handover.signing import sign_bast
 from app.main import create_app
+from app.notify import tasks as notify_tasks
 from app.requests.models import EvidenceRequest, RequestItem
 from app.runtime import Runtime
 from app.security import issue_token
-from app.settings import SignerRole
+from app.settings import SignerRole, SigningKeyName
 
 RECIPIENT = {"name": "Bripka Andi Wijaya", "institution": "Polresta Cirebon"}
 # The order the BAST is signed in: the operator hands over, the subkoordinator acknowledges,
@@ -93,6 +93,8 @@ def run(
         delivery = walk.deliver(request_id)
         bast = walk.handover(request_id)
         walk.call(Role.OPERATOR, "POST", f"/api/v1/requests/{request_id}/complete", json={})
+        # The run's notifications, sent now rather than at the minute's job (issue 19).
+        notify_tasks.flush(runtime)
     data_dir = runtime.settings.data_dir.resolve()
     return {
         "request_id": request_id,
@@ -193,16 +195,9 @@ class Walk:
         printed = self.http.get(f"/api/v1/requests/{request_id}/bast.pdf",
                                 headers=self.headers(Role.OPERATOR))  # fmt: skip
         printed.raise_for_status()  # the operator prints it for both parties to sign
+        # Signed electronically by all three, the handover closes without a scan (the
+        # print-sign-scan path, POST …/bast/signed-scan, is for offices that sign on paper).
         signed = self.esign(request_id)
-        # In the office the printed BAST is signed and scanned; the demo uploads a stand-in
-        # scan (a page image saying so): Saksi refuses the generated, unsigned PDF itself.
-        scan = demo_scan(f"Contoh pindaian BAST {issued['number']} (demo, tanpa tanda tangan)")
-        self.call(
-            Role.OPERATOR,
-            "POST",
-            f"/api/v1/requests/{request_id}/bast/signed-scan",
-            files={"scan": ("bast-ditandatangani.pdf", scan, "application/pdf")},
-        )
         base = self.runtime.settings.data_dir.resolve()
         with self.runtime.sessions() as session:
             handover = session.get(Handover, issued["id"])
@@ -217,15 +212,18 @@ class Walk:
 
     def esign(self, request_id: int) -> dict[str, str | None]:
         """Sign the issued BAST electronically as each party in turn, with demo keys unless
-        SAKSI_SIGNING__… names real ones: each signature an incremental update."""
+        SAKSI_SIGNING__… names real ones: each signature an incremental update. The staff sign
+        through the API (`POST …/bast/signatures`), as the web form does; the last signature
+        closes the handover step."""
         settings = self.runtime.settings
         data_dir = settings.data_dir.resolve()
         operator, subkoordinator = self.users[Role.OPERATOR], self.users[Role.SUBKOORDINATOR]
         office = settings.office.name
-        people: dict[SignerRole, tuple[str, str]] = {
+        people: dict[SigningKeyName, tuple[str, str]] = {
             "operator": (operator.full_name, office),
             "subkoordinator": (subkoordinator.full_name, office),
             "recipient": (RECIPIENT["name"], RECIPIENT["institution"]),
+            "seal": seal_person(office),  # the portal's uncertified approvals (web UI)
         }
         ca: str | None = None  # the demo CA; keys named in SAKSI_SIGNING__… have their own
         if not settings.signing:
@@ -233,17 +231,18 @@ class Walk:
             ca_file, keys = ensure_demo_signers(data_dir, people, office, now)
             self.runtime.settings = settings.model_copy(update={"signing": keys})
             ca = str(ca_file)
-        signers = {"operator": operator, "subkoordinator": subkoordinator, "recipient": None}
+        staff = {"operator": Role.OPERATOR, "subkoordinator": Role.SUBKOORDINATOR}
         path = ""
         for role in SIGNING_ORDER:
+            if role in staff:
+                self.call(staff[role], "POST", f"/api/v1/requests/{request_id}/bast/signatures",
+                          json={"role": role})  # fmt: skip
+                continue
             with self.runtime.sessions.begin() as session:
                 request = session.get(EvidenceRequest, request_id)
                 assert request is not None
-                signer = signers[role]
-                user = session.get(User, signer.id) if signer is not None else None
-                path = sign_bast(
-                    self.runtime, session, request, role, self.runtime.clock.now(), user=user
-                ).path
+                now = self.runtime.clock.now()
+                path = sign_bast(self.runtime, session, request, role, now).path
         return {"signed_pdf": str(data_dir / path), "signing_ca": ca}
 
     def _until(self, path: str, done: Any) -> Any:
@@ -286,12 +285,3 @@ def export_camera(session: Session, export: Export) -> tuple[str, str, datetime,
 
 def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat().replace("+00:00", "Z") if moment else None
-
-
-def demo_scan(text: str) -> bytes:
-    """A stand-in for a scanner's PDF: one A4 page that is an image with `text` on it."""
-    page = Image.new("L", (620, 877), color=255)
-    ImageDraw.Draw(page).text((60, 80), text, fill=0)
-    out = io.BytesIO()
-    page.save(out, format="PDF", resolution=75.0)
-    return out.getvalue()

@@ -9,10 +9,17 @@ from sqlalchemy import select
 from app.auth import service, sessions, throttle
 from app.auth.login import client_address, sign_in
 from app.auth.models import Role, User
-from app.auth.schemas import LockoutRead, TokenResponse, UserCreate, UserRead, UserUpdate
+from app.auth.schemas import (
+    LockoutRead,
+    ProfileUpdate,
+    TokenResponse,
+    UserCreate,
+    UserRead,
+    UserUpdate,
+)
 from app.auth.throttle import ThrottledRoute
 from app.custody import service as custody
-from app.deps import AdminUser, CurrentUser, RuntimeDep, SessionDep, StaffUser
+from app.deps import AdminUser, CurrentUser, RuntimeDep, SessionDep, StaffUser, WritingUser
 from app.http import ERROR_RESPONSES, ErrorEnvelope, PathId
 from app.paging import Paging, page_by_id
 
@@ -52,6 +59,19 @@ def lockouts(_admin: AdminUser, session: SessionDep, runtime: RuntimeDep) -> lis
 @router.get("/auth/me", response_model=UserRead)
 def me(user: CurrentUser) -> UserRead:
     return UserRead.model_validate(user)
+
+
+@router.patch("/auth/me", response_model=UserRead)
+def update_me(
+    data: ProfileUpdate, user: WritingUser, session: SessionDep, runtime: RuntimeDep
+) -> UserRead:
+    """Change your own address or turn e-mail notifications on or off (`notify_email`); an
+    auditor writes nothing (an admin changes it for them)."""
+    update = UserUpdate.model_validate(data.model_dump(exclude_unset=True))
+    by = custody.performer(user)
+    return UserRead.model_validate(
+        service.update_user(session, user, update, runtime.clock.now(), by=by)
+    )
 
 
 @router.get("/users", response_model=list[UserRead])

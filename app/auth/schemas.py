@@ -43,6 +43,8 @@ class UserUpdate(BaseModel):
     id_number: str | None = Field(default=None, max_length=64)
     position: str | None = Field(default=None, max_length=200)
     email: EmailStr | None = None
+    # Whether the account gets e-mail notifications (app.notify); the user can change it too.
+    notify_email: bool | None = None
     password: str | None = Field(default=None, max_length=passwords.MAX_LENGTH)
     active: bool | None = None
 
@@ -50,6 +52,16 @@ class UserUpdate(BaseModel):
     @classmethod
     def _password_policy(cls, password: str | None) -> str | None:
         return None if password is None else passwords.check(password)
+
+
+class ProfileUpdate(BaseModel):
+    """What a user changes of their own account: their address and whether they want e-mail
+    notifications (issue 19)."""
+
+    model_config = ConfigDict(str_strip_whitespace=True, extra="forbid")
+
+    email: EmailStr | None = None
+    notify_email: bool | None = None
 
 
 class UserRead(BaseModel):
@@ -62,6 +74,7 @@ class UserRead(BaseModel):
     id_number: str | None
     position: str | None
     email: str | None
+    notify_email: bool
     agency_id: int | None
     active: bool
 

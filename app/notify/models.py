@@ -21,6 +21,35 @@ class NotificationKind(StrEnum):
     ESCALATION = "escalation"
     RETURNED = "returned"
     DELIVERY_READY = "delivery_ready"
+    PURGE_WARNING = "purge_warning"
+    DIGEST = "digest"
+
+
+# What the admin page calls them (Bahasa Indonesia).
+KIND_LABELS = {
+    NotificationKind.STEP_DUE: "Langkah menunggu",
+    NotificationKind.REMINDER: "Pengingat",
+    NotificationKind.ESCALATION: "Eskalasi",
+    NotificationKind.RETURNED: "Permohonan dikembalikan",
+    NotificationKind.DELIVERY_READY: "Rekaman siap",
+    NotificationKind.PURGE_WARNING: "Peringatan pemusnahan",
+    NotificationKind.DIGEST: "Ringkasan harian",
+}
+STATE_LABELS = {
+    NotificationState.PENDING: "Menunggu dikirim",
+    NotificationState.SENT: "Terkirim",
+    NotificationState.FAILED: "Gagal",
+}
+
+# A webhook delivery is its own outbox row, beside the e-mail it mirrors: this sentinel stands
+# where an address would (it has no "@", so it is never an e-mail address), and its dedupe key
+# is the e-mail's prefixed with "webhook:". Each row has its own state, tries and error.
+WEBHOOK_ADDRESS = "webhook"
+
+
+class Channel(StrEnum):
+    EMAIL = "email"
+    WEBHOOK = "webhook"
 
 
 class Notification(Base):
@@ -50,3 +79,7 @@ class Notification(Base):
     claim_token: Mapped[str | None] = mapped_column(String(32))
     claimed_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+    @property
+    def channel(self) -> Channel:
+        return Channel.WEBHOOK if self.recipient_address == WEBHOOK_ADDRESS else Channel.EMAIL

@@ -4,11 +4,14 @@ Nothing here sends anything: a row is added to the outbox (`notifications`) with
 it commits or rolls back with it; `app.notify.sender` sends it later. A dedupe key per
 notification (kind, request, step, recipient) keeps a second queueing of the same one out.
 Message bodies are written here, in Bahasa Indonesia; they name the request and the step and
-point to the portal's address, never a download link, a token or a password.
+point to the portal's address, never a download link, a token or a password. When the office
+has a webhook (SAKSI_WEBHOOK_URL), each message gets a twin row for it (`webhook_twin`), queued
+in the same transaction, sent and retried on its own (`app.notify.webhook`).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -19,7 +22,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.auth.models import Role, User
-from app.notify.models import Notification, NotificationKind, NotificationState
+from app.notify.models import (
+    WEBHOOK_ADDRESS,
+    Notification,
+    NotificationKind,
+    NotificationState,
+)
 from app.requests.models import EvidenceRequest
 from app.settings import OfficeSettings, Settings
 from app.sop.definition import SopStep
@@ -81,14 +89,66 @@ def queue(
         step_number=step_number, subject=subject[:300], body=body, due_at=due_at,
         created_at=now, state=NotificationState.PENDING, attempts=0, next_attempt_at=now,
     )  # fmt: skip
+    if not _add(session, notification):
+        return None
+    if webhook_enabled():
+        _add(session, webhook_twin(notification, user, request))
+    return notification
+
+
+def _add(session: Session, notification: Notification) -> bool:
     try:
         # Two events racing to queue the same notification: the unique key lets one through,
         # and only this savepoint (not the event's transaction) is undone for the other.
         with session.begin_nested():
             session.add(notification)
     except IntegrityError:
-        return None
-    return notification
+        return False
+    return True
+
+
+def webhook_enabled() -> bool:
+    """Whether the running process posts notifications to SAKSI_WEBHOOK_URL too."""
+    from app import runtime as runtime_module  # noqa: PLC0415 - the runtime imports the SOP
+
+    try:
+        return runtime_module.current().settings.webhook_url is not None
+    except RuntimeError:  # a script without a runtime
+        return False
+
+
+def _role_of(email: Notification, user: User | None) -> str:
+    """The recipient's role: a user's own; else the delivery's recipient (the purge warning)
+    or the pemohon (the letter's officer)."""
+    if user is not None:
+        return user.role.value
+    return "recipient" if email.kind is NotificationKind.PURGE_WARNING else Role.PEMOHON.value
+
+
+def webhook_twin(
+    email: Notification, user: User | None, request: EvidenceRequest | None
+) -> Notification:
+    """The webhook row mirroring `email`: the JSON the office's channel receives (no address,
+    token or password: what the e-mail says, to whom by role), with its own state and tries."""
+    payload = {
+        "kind": email.kind.value,
+        "request_number": request.number if request is not None else None,
+        "step": email.step_number,
+        "subject": email.subject,
+        "text": email.body,
+        "created_at": email.created_at.isoformat(),
+        "due_at": email.due_at.isoformat() if email.due_at is not None else None,
+        "recipient_role": _role_of(email, user),
+        "recipient_name": user.full_name if user is not None else None,
+    }
+    return Notification(
+        kind=email.kind, dedupe_key=f"webhook:{email.dedupe_key}"[:200],
+        recipient_user_id=email.recipient_user_id, recipient_address=WEBHOOK_ADDRESS,
+        request_id=email.request_id, step_number=email.step_number, subject=email.subject,
+        body=json.dumps(payload, ensure_ascii=False, sort_keys=True), due_at=email.due_at,
+        created_at=email.created_at, state=NotificationState.PENDING, attempts=0,
+        next_attempt_at=email.next_attempt_at,
+    )  # fmt: skip
 
 
 def holders(session: Session, roles: Iterable[Role]) -> list[User]:
@@ -121,12 +181,12 @@ def escalation_holders(session: Session, request: EvidenceRequest, step: SopStep
     return holders(session, above) if above else step_holders(session, request, step)
 
 
-def _when(moment: datetime, zone: ZoneInfo) -> str:
+def when(moment: datetime, zone: ZoneInfo) -> str:
     local = moment.astimezone(zone)
     return f"{local:%d-%m-%Y %H:%M} {local.tzname()}"
 
 
-def _about(request: EvidenceRequest) -> str:
+def about(request: EvidenceRequest) -> str:
     return (
         f"Permohonan data rekaman CCTV {request.number}\n"
         f"Nomor surat: {request.letter_number}\n"
@@ -134,7 +194,7 @@ def _about(request: EvidenceRequest) -> str:
     )
 
 
-def _footer(head: Letterhead) -> str:
+def footer(head: Letterhead) -> str:
     return (
         f"\nPesan ini dikirim otomatis oleh Saksi, {head.office}. Mohon tidak membalas pesan ini.\n"
     )
@@ -144,7 +204,7 @@ def _step_lines(step: SopStep, due_at: datetime | None, head: Letterhead) -> str
     lines = f"Langkah {step.number}: {step.activity}\n"
     if due_at is not None and step.standard_minutes is not None:
         lines += (
-            f"Batas waktu: {_when(due_at, head.zone)} "
+            f"Batas waktu: {when(due_at, head.zone)} "
             f"(standar SOP {duration(step.standard_minutes)})\n"
         )
     return lines
@@ -169,10 +229,10 @@ def reminder(
     session: Session, request: EvidenceRequest, step: SopStep, due_at: datetime, now: datetime
 ) -> list[Notification]:
     """Half the step's time standard has passed: remind whoever performs it."""
-    when = _when(due_at, letterhead().zone)
+    due = when(due_at, letterhead().zone)
     message = _StepMessage(
         NotificationKind.REMINDER, "reminder",
-        f"[Saksi] Pengingat: {request.number} langkah {step.number} jatuh tempo {when}",
+        f"[Saksi] Pengingat: {request.number} langkah {step.number} jatuh tempo {due}",
         "Pengingat: separuh waktu standar SOP telah berlalu.",
         "Silakan masuk ke Saksi di {portal} untuk menindaklanjuti.",
     )  # fmt: skip
@@ -216,8 +276,8 @@ def _to_each(
     for user in users:
         body = (
             f"Yth. {user.full_name},\n\n{message.opening}\n\n"
-            f"{_about(request)}{_step_lines(step, due_at, head)}\n"
-            f"{message.closing.format(portal=head.portal)}\n{_footer(head)}"
+            f"{about(request)}{_step_lines(step, due_at, head)}\n"
+            f"{message.closing.format(portal=head.portal)}\n{footer(head)}"
         )
         notification = queue(
             session, kind=message.kind,
@@ -253,9 +313,9 @@ def request_returned(
     name = user.full_name if user is not None else request.officer_name
     body = (
         f"Yth. {name},\n\nPermohonan berikut dikembalikan pada langkah {step.number} "
-        f"({step.activity}).\n\n{_about(request)}\nAlasan: {reason}\n\n"
+        f"({step.activity}).\n\n{about(request)}\nAlasan: {reason}\n\n"
         f"Silakan melengkapi atau memperbaiki permohonan melalui Saksi di {head.portal}.\n"
-        f"{_footer(head)}"
+        f"{footer(head)}"
     )
     return queue(
         session, kind=NotificationKind.RETURNED, dedupe_key=f"returned:{request.id}",
@@ -275,10 +335,10 @@ def delivery_ready(
     head = letterhead()
     name = user.full_name if user is not None else request.officer_name
     body = (
-        f"Yth. {name},\n\n{_about(request)}\n"
+        f"Yth. {name},\n\n{about(request)}\n"
         "Rekaman yang diminta telah siap diserahkan. Silakan masuk ke Saksi di "
         f"{head.portal} untuk melihat penyerahan dan mengunduhnya melalui tautan yang "
-        f"disampaikan kepada penerima.\n{_footer(head)}"
+        f"disampaikan kepada penerima.\n{footer(head)}"
     )
     return queue(
         session, kind=NotificationKind.DELIVERY_READY,

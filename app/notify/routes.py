@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from app.deps import AdminUser, SessionDep
 from app.http import ERROR_RESPONSES
@@ -31,3 +32,8 @@ def list_notifications(
         query = query.where(Notification.state == state)
     rows = page_by_id(session, query, Notification.id, page, response)
     return [NotificationRead.model_validate(row) for row in rows]
+
+
+def recent(session: Session, limit: int = 50) -> list[Notification]:
+    """The latest `limit` notifications, newest first (the admin page's table)."""
+    return list(session.scalars(select(Notification).order_by(Notification.id.desc()).limit(limit)))

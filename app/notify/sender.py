@@ -28,7 +28,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from app.db import unit_of_work
-from app.notify.models import Notification, NotificationState
+from app.notify.models import WEBHOOK_ADDRESS, Channel, Notification, NotificationState
 from app.runtime import Runtime
 
 logger = logging.getLogger(__name__)
@@ -101,9 +101,14 @@ class SendReport:
     failed: list[int] = field(default_factory=list)
 
 
-def claim(session: Session, token: str, now: datetime, limit: int = BATCH) -> list[Claimed]:
-    """Claim up to `limit` due pending rows for `token` until now + CLAIM_LEASE."""
+def claim(
+    session: Session, token: str, now: datetime, limit: int = BATCH,
+    channel: Channel = Channel.EMAIL,
+) -> list[Claimed]:  # fmt: skip
+    """Claim up to `limit` due pending rows of `channel` for `token` until now + CLAIM_LEASE."""
+    webhook = Notification.recipient_address == WEBHOOK_ADDRESS
     claimable = (
+        webhook if channel is Channel.WEBHOOK else ~webhook,
         Notification.state == NotificationState.PENDING,
         Notification.next_attempt_at <= now,
         or_(Notification.claimed_until.is_(None), Notification.claimed_until < now),
@@ -150,7 +155,7 @@ def backoff(runtime: Runtime, attempts: int) -> timedelta:
     return timedelta(seconds=min(seconds, settings.notify_retry_cap_seconds))
 
 
-def _mark_sent(runtime: Runtime, item: Claimed, token: str) -> None:
+def mark_sent(runtime: Runtime, item: Claimed, token: str) -> None:
     with unit_of_work(runtime.sessions) as session:
         done = session.execute(
             update(Notification)
@@ -169,7 +174,7 @@ def _mark_sent(runtime: Runtime, item: Claimed, token: str) -> None:
         logger.warning("notification %d was sent after its claim had lapsed", item.id)
 
 
-def _mark_failed(
+def mark_failed(
     runtime: Runtime, item: Claimed, token: str, error: str, *, permanent: bool
 ) -> NotificationState:
     attempts = item.attempts + 1
@@ -204,7 +209,7 @@ def _permanent(exc: Exception) -> bool:
     return False
 
 
-def _describe(exc: BaseException) -> str:
+def describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"[:2000]
 
 
@@ -225,7 +230,7 @@ def send_pending(runtime: Runtime, *, limit: int = BATCH) -> SendReport:
     try:
         client = connect(target, settings.smtp_timeout_seconds)
     except OSError as exc:  # smtplib.SMTPException included
-        logger.warning("notifications: SMTP server unreachable (%s); will retry", _describe(exc))
+        logger.warning("notifications: SMTP server unreachable (%s); will retry", describe(exc))
         _give_back(runtime, batch, token, exc, report)
         return report
     try:
@@ -248,14 +253,14 @@ def _send_batch(
         except smtplib.SMTPException as exc:  # an answer about this message (SMTPException
             # is an OSError too, so it is told apart from a lost connection first)
             if not isinstance(exc, smtplib.SMTPServerDisconnected):
-                _record_failure(runtime, item, token, _describe(exc), _permanent(exc), report)
+                record_failure(runtime, item, token, describe(exc), _permanent(exc), report)
                 continue
             _give_back(runtime, batch[index:], token, exc, report)
             return
         except OSError as exc:
             _give_back(runtime, batch[index:], token, exc, report)
             return
-        _mark_sent(runtime, item, token)
+        mark_sent(runtime, item, token)
         report.sent.append(item.id)
 
 
@@ -264,13 +269,13 @@ def _give_back(
 ) -> None:
     """The connection is gone: this message and the rest of the batch wait for the next try."""
     for item in rest:
-        _record_failure(runtime, item, token, _describe(exc), False, report)
+        record_failure(runtime, item, token, describe(exc), False, report)
 
 
-def _record_failure(
+def record_failure(
     runtime: Runtime, item: Claimed, token: str, error: str, permanent: bool, report: SendReport
 ) -> None:
-    state = _mark_failed(runtime, item, token, error, permanent=permanent)
+    state = mark_failed(runtime, item, token, error, permanent=permanent)
     if state is NotificationState.FAILED:
         logger.error("notification %d to %s failed for good: %s", item.id, item.address, error)
         report.failed.append(item.id)

@@ -25,6 +25,8 @@ from app.custody import service as custody
 from app.delivery import reconcile
 from app.deps import RuntimeDep, SessionDep
 from app.http import PathId
+from app.notify import models as notify_models
+from app.notify import routes as notify_routes
 from app.runtime import Runtime
 from app.web import forms, labels
 from app.web.routes import WebUser, render
@@ -74,6 +76,10 @@ def _page(
         "values": {},
         "section": "",
         "drive_orphans": reconcile.open_orphans(session),
+        # Issue 19: every notification sent or failed, for admins (the latest first).
+        "notifications": notify_routes.recent(session),
+        "notification_kinds": notify_models.KIND_LABELS,
+        "notification_states": notify_models.STATE_LABELS,
     }
     return render(request, runtime, "admin.html", status_code, **(context | extra))
 

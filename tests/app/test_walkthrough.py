@@ -29,15 +29,30 @@ from pyhanko.sign.validation import validate_pdf_signature
 from pyhanko.sign.validation.status import PdfSignatureStatus
 from pyhanko_certvalidator import ValidationContext
 
+from app import demo
+from app.auth.models import Role
 from custody.keys import load
 from custody.minisign import public_key_file
 from custody.package_verify import verify_package
+from tests.app.notify.smtp import SmtpServer
 
 
 @pytest.fixture(scope="module")
-def walked(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], Path]:
+def walk_smtp() -> Iterator[SmtpServer]:
+    """The SMTP server (aiosmtpd on loopback) the walkthrough's notifications go to."""
+    server = SmtpServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def walked(
+    tmp_path_factory: pytest.TempPathFactory, walk_smtp: SmtpServer
+) -> tuple[dict[str, Any], Path]:
     data_dir = tmp_path_factory.mktemp("walkthrough")
     env = {k: v for k, v in os.environ.items() if not k.startswith("SAKSI_")}
+    env |= {"SAKSI_SMTP_URL": walk_smtp.url, "SAKSI_SMTP_FROM": "saksi@" + demo.STAFF_DOMAIN}
     argv = [sys.executable, "-m", "app.cli", "demo", "--walkthrough", "--data-dir", str(data_dir),
             "--sim-size", "320x240", "--sim-fps", "5", "--port", str(PORT)]  # fmt: skip
     done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=300, check=False)
@@ -358,3 +373,37 @@ def _pyhanko(pdf: Path, ca: Path) -> list[PdfSignatureStatus]:
     with pdf.open("rb") as handle:
         reader = PdfFileReader(handle, strict=False)
         return [validate_pdf_signature(sig, context) for sig in reader.embedded_signatures]
+
+
+def test_the_walkthrough_mails_its_whole_sop_run_to_smtp_url(
+    walked: tuple[dict[str, Any], Path], walk_smtp: SmtpServer
+) -> None:
+    """Issue 19: with SAKSI_SMTP_URL set, each step's holder hears that it waits on them, in
+    the SOP's order, and the pemohon that the recording is ready; no secret in any message."""
+    summary, data_dir = walked
+    number = f"SKS-{datetime.now().year}-{summary['request_id']:05d}"
+    due = "[Saksi] {}: langkah {} menunggu tindakan Anda"
+    expected = [
+        *[(demo.demo_email(role), due.format(number, step)) for step, role in
+          enumerate((Role.KEPALA_DINAS, Role.SEKRETARIS, Role.KEPALA_BIDANG,
+                     Role.SUBKOORDINATOR, Role.OPERATOR, Role.OPERATOR), start=2)],
+        (demo.demo_email(Role.PEMOHON), f"[Saksi] Rekaman {number} siap diserahkan"),
+        (demo.demo_email(Role.OPERATOR), due.format(number, 8)),
+    ]  # fmt: skip
+    got = list(zip(walk_smtp.mailbox.to(), walk_smtp.mailbox.subjects(), strict=True))
+    # The officials' daily digest (past its hour, the job may run during the walk) aside:
+    digests = [(to, subject) for to, subject in got if "Ringkasan harian" in subject]
+    assert [entry for entry in got if entry not in digests] == expected
+    officials = (Role.KEPALA_DINAS, Role.SEKRETARIS, Role.KEPALA_BIDANG, Role.SUBKOORDINATOR)
+    assert {to for to, _ in digests} <= {demo.demo_email(role) for role in officials}
+    assert all(sender == "saksi@" + demo.STAFF_DOMAIN for sender, _ in walk_smtp.mailbox.envelopes)
+    secrets_dir = data_dir / "secrets"
+    passwords = [line.split()[-1] for line in (secrets_dir / "demo-accounts.txt").read_text()
+                 .splitlines() if line.strip()]  # fmt: skip
+    secrets = [summary["delivery"]["url"].rsplit("/", 1)[1], *passwords,
+               (secrets_dir / "nvr-sim-password").read_text().strip()]  # fmt: skip
+    for mail in walk_smtp.mailbox.messages:
+        text = str(mail["Subject"]) + mail.get_content()  # decoded (quoted-printable on the wire)
+        assert not [secret for secret in secrets if secret in text + mail.as_string()]
+        assert "/unduh/" not in text
+        assert summary["public_url"] in text  # the address the walkthrough served

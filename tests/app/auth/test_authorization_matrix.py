@@ -90,6 +90,7 @@ GET    /docs/oauth2-redirect                                    -    + + + + + +
 GET    /redoc                                                   -    + + + + + + + + + + +
 POST   /api/v1/auth/token                                       -    + + + + + + + + + + +
 GET    /api/v1/auth/me                                          -    U + + + + + + + + + +
+PATCH  /api/v1/auth/me                                          -    U + + + + + + + F + +
 POST   /api/v1/auth/logout                                      -    U + + + + + + + + + +
 GET    /api/v1/auth/lockouts                                    -    U + F F F F F F F F F
 GET    /api/v1/notifications                                    -    U + F F F F F F F F F
@@ -125,6 +126,7 @@ POST   /api/v1/requests/{request_id}/exports                    s6   U F F F F F
 POST   /api/v1/requests/{request_id}/preservation-exports       s6   U F F F F F + + F F F
 GET    /api/v1/exports/{export_id}                              -    U + + + + + + + + F F
 GET    /api/v1/exports/{export_id}/contact-sheet                -    U + + + + + + + + F F
+GET    /api/v1/exports/{export_id}/clip                         -    U + + + + + + + + F F
 GET    /api/v1/exports/{export_id}/events                       -    U + + + + + + + + F F
 GET    /api/v1/requests/{request_id}/custody                    s7   U + + + + + + + + + F
 GET    /api/v1/requests/{request_id}/custody.jsonld             s7   U + + + + + + + + F F
@@ -149,6 +151,10 @@ GET    /api/v1/requests/{request_id}/bast                       s7   U + + + + +
 GET    /api/v1/requests/{request_id}/bast.pdf                   s7   U + + + + + + + + + F
 GET    /api/v1/requests/{request_id}/bast.docx                  s7   U + + + + + + + + F F
 POST   /api/v1/requests/{request_id}/bast/signed-scan           s7   U F F F F F + F F F F
+POST   /api/v1/requests/{request_id}/bast/signatures            s7   U F F F F F + + F F F
+GET    /api/v1/requests/{request_id}/bast/esigned.pdf           s7   U + + + + + + + + + F
+POST   /api/v1/deliveries/{delivery_id}/destruction/signatures  -    U F F F F F + + F F F
+GET    /api/v1/deliveries/{delivery_id}/destruction/esigned.pdf -    U + + + + + + + + F F
 GET    /api/v1/reports/register.csv                             -    U + + + + + + + + F F
 GET    /api/v1/reports/register.xlsx                            -    U + + + + + + + + F F
 GET    /api/v1/reports/monthly                                  -    U + + + + + + + + F F
@@ -163,6 +169,7 @@ GET    /                                                        -    L + + + + +
 GET    /permintaan/baru                                         -    L F F F F F + + F + +
 POST   /permintaan/baru                                         -    L F F F F F + + F + F
 GET    /permintaan/{request_id}                                 s7   L + + + + + + + + + F
+GET    /permintaan/{request_id}/cetak                           s7   L + + + + + + + + F F
 POST   /permintaan/{request_id}/tindakan                        s2   L F + F F F F F F F F
 POST   /permintaan/{request_id}/periksa-nvr                     s2   L + + + + + + + F F F
 POST   /permintaan/{request_id}/pengamanan                      s6   L F F F F F + + F F F
@@ -172,6 +179,8 @@ POST   /permintaan/{request_id}/serahkan                        s7   L F F F F F
 POST   /permintaan/{request_id}/cabut/{delivery_id}             s7   L + + + + + + + F F F
 POST   /permintaan/{request_id}/bast                            s7   L F F F F F + F F F F
 POST   /permintaan/{request_id}/bast-ttd                        s7   L F F F F F + F F F F
+POST   /permintaan/{request_id}/bast-tte                        s7   L F F F F F + + F F F
+POST   /permintaan/{request_id}/bast-setuju                     s7   L F F F F F F F F + F
 GET    /permintaan/{request_id}/unduh/{delivery_id}/{file_name} s7   L + + + + + + + + + F
 GET    /admin                                                   -    L + F F F F F F F F F
 POST   /admin/instansi                                          -    L + F F F F F F F F F
@@ -185,6 +194,8 @@ POST   /admin/pengguna                                          -    L + F F F F
 POST   /admin/pengguna/{user_id}/status                         -    L + F F F F F F F F F
 POST   /admin/pengguna/{user_id}/sandi                          -    L + F F F F F F F F F
 GET    /audit                                                   -    L + F F F F F F + F F
+GET    /profil                                                  -    L + + + + + + + + + +
+POST   /profil                                                  -    L + + + + + + + F + +
 POST   /audit/periksa                                           -    L + F F F F F F + F F
 """
 # fmt: on
@@ -378,6 +389,8 @@ def _inputs(
         "POST /api/v1/auth/token": {"data": login},
         "POST /api/v1/users": {"json": user},
         "PATCH /api/v1/users/{user_id}": {"json": {"full_name": "Nama Diperbaiki"}},
+        "PATCH /api/v1/auth/me": {"json": {"notify_email": False}},
+        "POST /profil": {"data": {"email": "profil@example.go.id"}},
         "POST /api/v1/agencies": {"json": {"name": "KPK", "kind": "kpk"}},
         "PATCH /api/v1/agencies/{agency_id}": {"json": {"active": False}},
         "POST /api/v1/nvrs": {"json": nvr},
@@ -392,6 +405,11 @@ def _inputs(
         "POST /api/v1/requests/{request_id}/complete": {"json": {}},
         "POST /api/v1/requests/{request_id}/return": {"json": {"reason": "surat tidak lengkap"}},
         "POST /api/v1/requests/{request_id}/bast/signed-scan": {"files": SIGNED_SCAN},
+        # Signing as the operator (Pihak Pertama, Petugas); the recipient approves in the portal.
+        "POST /api/v1/requests/{request_id}/bast/signatures": {"json": {"role": "operator"}},
+        "POST /api/v1/deliveries/{delivery_id}/destruction/signatures": {
+            "json": {"role": "operator"}
+        },
         "GET /api/v1/custody/proof": {"params": {"sha256": "ab" * 32}},
         "GET /api/v1/custody/consistency": {"params": {"first": 1, "second": 1}},
         # A well-formed submission from a log this office does not witness: the route's own 404.
@@ -403,6 +421,8 @@ def _inputs(
             "data": {"action": "dispose", "step": "2", "note": "lanjutkan"}
         },
         "POST /permintaan/{request_id}/bast-ttd": {"files": SIGNED_SCAN},
+        "POST /permintaan/{request_id}/bast-tte": {"data": {"role": "operator"}},
+        "POST /permintaan/{request_id}/bast-setuju": {"data": {"confirmed": "true"}},
         "POST /admin/instansi": {"data": {"name": "KPK", "kind": "kpk"}},
         "POST /admin/nvr": {"data": nvr},
         "POST /admin/nvr/{nvr_id}": {"data": {**nvr, "password": "", "active": "on"}},

@@ -47,7 +47,9 @@ def office(factory: Factory, session: Session) -> Office:
     agency = factory.agency()
     camera = factory.camera(factory.nvr())
     gone, quiet = factory.user(Role.KEPALA_DINAS), factory.user(Role.KEPALA_DINAS)
-    people = {role: factory.user(role) for role in Role if role is not Role.PEMOHON}
+    people: dict[Role, User] = {
+        role: factory.user(role) for role in Role if role is not Role.PEMOHON
+    }
     people[Role.PEMOHON] = factory.user(Role.PEMOHON, agency=agency)
     for user in [gone, quiet, *people.values()]:
         user.email = address(user)
