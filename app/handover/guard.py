@@ -33,14 +33,16 @@ def check_completable(session: Session, sop: SopDefinition, request: EvidenceReq
     """Steps with evidence of their own close only when it exists.
 
     The export step needs every item's export finished and at least one clip; the handover step
-    is closed by uploading the signed BAST, never by a plain "done".
+    is closed by the BAST's three electronic signatures or by uploading its signed scan, never
+    by a plain "done".
     """
     if request.status is not RequestStatus.IN_PROGRESS:
         return  # the SOP service refuses with the request's status
     step = sop.step(request.current_step)
     if step.action is StepAction.HANDOVER:
         raise errors.ClosedBySignedScan(
-            "the handover step closes when the signed BAST scan is uploaded"
+            "the handover step closes when the BAST is signed electronically by the three parties "
+            "or its signed scan is uploaded"
         )
     if step.action is StepAction.EXPORT:
         _check_exported(session, request)

@@ -166,7 +166,8 @@ MESSAGES = {
     "ValidationFailed": "Isian tidak valid.",
     "ReasonRequired": "Tuliskan alasan pengembalian.",
     "ExportsIncomplete": "Selesaikan ekspor semua titik CCTV terlebih dahulu.",
-    "ClosedBySignedScan": "Serah terima selesai saat pindaian BAST bertanda tangan diunggah.",
+    "ClosedBySignedScan": "Serah terima selesai saat BAST ditandatangani secara elektronik oleh "
+    "ketiga pihak atau pindaian BAST bertanda tangan diunggah.",
     "PackageMissing": "Buat paket barang bukti terlebih dahulu.",
     "DeliveryMissing": "Serahkan paket (tautan/Google Drive/media) sebelum menerbitkan BAST.",
     "AlreadyIssued": "Sudah dibuat sebelumnya.",
