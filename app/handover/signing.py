@@ -259,16 +259,14 @@ def sign_destruction(
 ) -> SignedRevision:
     """Append `role`'s signature (Petugas: the operator, Mengetahui: the subkoordinator) to
     the delivery's berita acara pemusnahan, as `user`."""
-    _check_staff(role, user)
     query = select(Delivery).where(Delivery.id == delivery.id).with_for_update()
     locked = session.scalars(query).one()
+    request = _destruction_signer(session, locked, role, user)
     signed_path = destruction_esigned_path(locked)
-    if signed_path is None or locked.destruction_path is None or not locked.destruction_sha256:
-        raise errors.InvalidTransition("the delivery has no berita acara pemusnahan yet")
-    request = session.get(EvidenceRequest, locked.request_id)
-    assert request is not None
-    if role == "operator" and request.assigned_operator_id not in (None, user.id):
-        raise NotTheSigner("the operator assigned to the request signs as Petugas")
+    # Checked by _destruction_signer: the delivery has its record.
+    assert signed_path is not None
+    assert locked.destruction_path is not None
+    assert locked.destruction_sha256 is not None
     party = Party(name=user.full_name, id_kind="NIP", id_number=user.id_number)
     document = _Document(
         title=f"the destruction record of delivery {locked.id}", request=request,
@@ -288,6 +286,42 @@ def bast_signatures(runtime: Runtime, session: Session, request: EvidenceRequest
     if handover is None or handover.pdf_path is None:
         return []
     return [str(e["object"]["role"]) for e in _events(session, _bast(runtime, request, handover))]
+
+
+def destruction_signatures(session: Session, delivery: Delivery) -> list[str]:
+    """The roles that have signed the delivery's berita acara pemusnahan, in signing order."""
+    stored = custody.events_of_request(session, delivery.request_id)
+    events = [json.loads(e.canonical) for e in stored if e.action == "destruction.signed"]
+    return [str(e["object"]["role"]) for e in events if e["object"].get("delivery") == delivery.id]
+
+
+def check_may_sign_destruction(
+    runtime: Runtime, session: Session, delivery: Delivery, role: SignerRole, user: User
+) -> None:
+    """Refuse, as `sign_destruction` would, a signature of the destruction record the server
+    would not take now (the page offers the form only when this passes)."""
+    _destruction_signer(session, delivery, role, user)
+    if role in destruction_signatures(session, delivery):
+        raise AlreadySigned(f"the destruction record is signed as {role} already")
+    if not runtime.settings.bsre.configured and role not in runtime.settings.signing:
+        raise SignerNotConfigured(f"no signing key configured for {role}")
+
+
+def _destruction_signer(
+    session: Session, delivery: Delivery, role: SignerRole, user: User
+) -> EvidenceRequest:
+    """Refuse a signer of the destruction record other than its Petugas (the request's operator)
+    or Mengetahui (a subkoordinator), or a delivery without the record; its request."""
+    _check_staff(role, user)
+    if role not in DESTRUCTION_BLOCKS:
+        raise errors.RoleNotPermitted(f"the destruction record has no block for {role}")
+    if delivery.destruction_path is None or not delivery.destruction_sha256:
+        raise errors.InvalidTransition("the delivery has no berita acara pemusnahan yet")
+    request = session.get(EvidenceRequest, delivery.request_id)
+    assert request is not None
+    if role == "operator" and request.assigned_operator_id not in (None, user.id):
+        raise NotTheSigner("the operator assigned to the request signs as Petugas")
+    return request
 
 
 def check_may_sign(

@@ -191,6 +191,21 @@ def _signing(
     return RedirectResponse(f"/permintaan/{evidence.id}#serah-terima", status_code=303)
 
 
+@router.post("/permintaan/{request_id}/pemusnahan/{delivery_id}/tte", response_model=None)
+def sign_destruction(
+    request: Request, evidence: PostedRequest, delivery_id: PathId, user: WebUser,
+    runtime: RuntimeDep, session: SessionDep, role: Annotated[SignerRole, Form()],
+    nik: Annotated[str, Form(max_length=32)] = "", passphrase: Passphrase = "",
+) -> Response:  # fmt: skip
+    """Staff sign a delivery's berita acara pemusnahan (Petugas or Mengetahui)."""
+    delivery = session.get(Delivery, delivery_id)
+    if delivery is None or delivery.request_id != evidence.id:
+        raise errors.NotFound("no such delivery of this request")
+    login = _login(nik, passphrase)
+    return _signing(request, runtime, session, user, evidence, lambda: signing.sign_destruction(
+        runtime, session, delivery, role, runtime.clock.now(), user=user, login=login))  # fmt: skip
+
+
 @router.get("/permintaan/{request_id}/unduh/{delivery_id}/{file_name}", response_model=None)
 def download(
     request: Request, request_id: PathId, delivery_id: PathId, file_name: str, user: WebUser,

@@ -40,6 +40,11 @@ def handover_context(
         "live_delivery": next((d for d in reversed(deliveries) if downloadable(d, now)), None),
         "handover": handover,
         "esign": esign_context(runtime, session, user, evidence, handover),
+        "destruction_signing": {
+            d.id: destruction_context(runtime, session, user, d)
+            for d in deliveries
+            if d.destruction_path is not None
+        },
         # Office staff withdraw a link; the read-only auditor is not offered what it may not do.
         "can_revoke": user.role in WRITING_STAFF_ROLES,
         "custody_events": custody.events_of_request(session, evidence.id)
@@ -71,6 +76,25 @@ def esign_context(
         "can_approve": "recipient" in allowed,
         "bsre": runtime.settings.bsre.configured,
         "confirmation": signing.CONFIRMATION,
+    }
+
+
+def destruction_context(
+    runtime: Runtime, session: Session, user: User, delivery: Delivery
+) -> dict[str, Any]:
+    """The destruction record's electronic signatures: who has signed, and the forms this user
+    may use now (Petugas: the request's operator, Mengetahui: a subkoordinator)."""
+    allowed = []
+    for role in signing.DESTRUCTION_BLOCKS:
+        try:
+            signing.check_may_sign_destruction(runtime, session, delivery, role, user)
+        except errors.SaksiError:
+            continue
+        allowed.append(role)
+    return {
+        "roles": signing.destruction_signatures(session, delivery),
+        "blocks": signing.DESTRUCTION_BLOCKS,
+        "can_sign": allowed,
     }
 
 

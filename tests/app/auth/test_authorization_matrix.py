@@ -181,6 +181,7 @@ POST   /permintaan/{request_id}/bast                            s7   L F F F F F
 POST   /permintaan/{request_id}/bast-ttd                        s7   L F F F F F + F F F F
 POST   /permintaan/{request_id}/bast-tte                        s7   L F F F F F + + F F F
 POST   /permintaan/{request_id}/bast-setuju                     s7   L F F F F F F F F + F
+POST   /permintaan/{request_id}/pemusnahan/{delivery_id}/tte    s7   L F F F F F + + F F F
 GET    /permintaan/{request_id}/unduh/{delivery_id}/{file_name} s7   L + + + + + + + + + F
 GET    /admin                                                   -    L + F F F F F F F F F
 POST   /admin/instansi                                          -    L + F F F F F F F F F
@@ -422,6 +423,7 @@ def _inputs(
         },
         "POST /permintaan/{request_id}/bast-ttd": {"files": SIGNED_SCAN},
         "POST /permintaan/{request_id}/bast-tte": {"data": {"role": "operator"}},
+        "POST /permintaan/{request_id}/pemusnahan/{delivery_id}/tte": {"data": {"role": "operator"}},
         "POST /permintaan/{request_id}/bast-setuju": {"data": {"confirmed": "true"}},
         "POST /admin/instansi": {"data": {"name": "KPK", "kind": "kpk"}},
         "POST /admin/nvr": {"data": nvr},

@@ -380,3 +380,40 @@ def test_the_destruction_record_is_signed_by_operator_and_subkoordinator(
     statuses = _validated(signed.content, keys[0].read_bytes())
     assert [s.bottom_line for s in statuses] == [True, True]
     assert statuses[0].coverage is SignatureCoverageLevel.ENTIRE_REVISION
+
+
+def test_staff_sign_the_destruction_record_on_the_request_page(
+    factory: Factory, handed: dict[str, Any], keys: tuple[Path, dict[SigningKeyName, Pkcs12Key]]
+) -> None:
+    client, session, rid, people = factory.client, factory.session, handed["id"], handed["people"]
+    data_dir = factory.runtime.settings.data_dir
+    document = render_destruction_pdf(destruction_record())
+    relative = "destruction/SKS-web-1.pdf"
+    (data_dir / "destruction").mkdir(parents=True, exist_ok=True)
+    (data_dir / relative).write_bytes(document)
+    delivery = session.query(Delivery).filter_by(request_id=rid).one()
+    delivery.destruction_path = relative
+    delivery.destruction_sha256 = hashlib.sha256(document).hexdigest()
+    session.commit()
+    form = f"/permintaan/{rid}/pemusnahan/{delivery.id}/tte"
+
+    _web_login(client, people[Role.PEMOHON])
+    portal, _csrf = _page(client, rid)
+    _web_login(client, people[Role.OPERATOR])
+    before, csrf = _page(client, rid)
+    posing = client.post(form, data={"csrf": csrf, "role": "subkoordinator"})
+    signed = client.post(form, data={"csrf": csrf, "role": "operator"}, follow_redirects=False)
+    after, _csrf = _page(client, rid)
+    _web_login(client, people[Role.SUBKOORDINATOR])
+    theirs, _csrf = _page(client, rid)
+
+    assert "data-sign-destruction" not in portal
+    assert 'data-sign-destruction="operator"' in before
+    assert 'data-sign-destruction="subkoordinator"' not in before
+    assert posing.status_code == 403
+    assert signed.status_code == 303, signed.text
+    assert 'data-sign-destruction="operator"' not in after
+    assert 'Petugas: <span class="ok">sudah</span> · Mengetahui: belum' in after
+    assert 'data-sign-destruction="subkoordinator"' in theirs
+    [event] = _events(session, rid, "destruction.signed")
+    assert (event["object"]["delivery"], event["object"]["role"]) == (delivery.id, "operator")
