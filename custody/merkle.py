@@ -2,13 +2,15 @@
 
 Leaf hash `SHA-256(0x00 ‖ data)`, node hash `SHA-256(0x01 ‖ left ‖ right)`, the empty tree hashes
 to `SHA-256("")`. `MerkleTree` keeps the hash of every complete (perfect, aligned) subtree as
-leaves are appended, so a root or a proof at any size costs O(log² n) hashes, not O(n).
+leaves are appended, so a root or a proof at any size costs O(log² n) hashes, not O(n). The
+proofs' recursions take their subtree hashes from a function (`RangeHash`), so the same code
+serves a tree in memory and the stored interior hashes of the ledger (custody.stored_tree).
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from custody.errors import ProofError
 
@@ -28,6 +30,73 @@ def node_hash(left: bytes, right: bytes) -> bytes:
 def _split(size: int) -> int:
     """The largest power of two smaller than `size` (size ≥ 2)."""
     return 1 << ((size - 1).bit_length() - 1)
+
+
+# The hash of the subtree of `size` leaves starting at `start` (a subtree of RFC 9162's
+# left-balanced tree: `start` is a multiple of the largest power of two not above `size`).
+RangeHash = Callable[[int, int], bytes]
+
+
+def inclusion_path(index: int, size: int, hash_range: RangeHash) -> list[bytes]:
+    """RFC 9162 §2.1.3.1 PATH(index, D[0:size]), its subtree hashes from `hash_range`."""
+    if not 0 <= index < size:
+        raise ValueError(f"leaf {index} is not in a tree of {size}")
+    return _path(index, 0, size, hash_range)
+
+
+def _path(index: int, start: int, size: int, hash_range: RangeHash) -> list[bytes]:
+    if size == 1:
+        return []
+    k = _split(size)
+    if index < k:
+        return [*_path(index, start, k, hash_range), hash_range(start + k, size - k)]
+    return [*_path(index - k, start + k, size - k, hash_range), hash_range(start, k)]
+
+
+def consistency_path(old_size: int, new_size: int, hash_range: RangeHash) -> list[bytes]:
+    """RFC 9162 §2.1.4.1 PROOF(old_size, D[0:new_size]), its hashes from `hash_range`."""
+    if not 0 <= old_size <= new_size:
+        raise ValueError("the old size must not exceed the new size")
+    if old_size in (0, new_size):
+        return []
+    return _subproof(old_size, 0, new_size, hash_range, complete=True)
+
+
+def _subproof(
+    m: int, start: int, size: int, hash_range: RangeHash, *, complete: bool
+) -> list[bytes]:
+    if m == size:
+        return [] if complete else [hash_range(start, size)]
+    k = _split(size)
+    if m <= k:
+        return [
+            *_subproof(m, start, k, hash_range, complete=complete),
+            hash_range(start + k, size - k),
+        ]
+    return [
+        *_subproof(m - k, start + k, size - k, hash_range, complete=False),
+        hash_range(start, k),
+    ]
+
+
+def perfect_pieces(start: int, size: int) -> list[tuple[int, int]]:
+    """The perfect subtrees, as (level, index), that make up the subtree of `size` leaves at
+    `start` (as `RangeHash` passes them), largest first: one per set bit of `size`."""
+    pieces = []
+    for level in range(size.bit_length() - 1, -1, -1):
+        if size >> level & 1:
+            pieces.append((level, start >> level))
+            start += 1 << level
+    return pieces
+
+
+def fold_pieces(hashes: Sequence[bytes]) -> bytes:
+    """The hash of a subtree from its perfect pieces' hashes, largest first (RFC 9162's
+    recursion folds them from the right)."""
+    folded = hashes[-1]
+    for left in reversed(hashes[:-1]):
+        folded = node_hash(left, folded)
+    return folded
 
 
 class MerkleTree:
@@ -84,38 +153,20 @@ class MerkleTree:
         """Return the audit path of leaf `index` in the tree of `size` leaves (RFC 9162 PATH)."""
         size = self.size if size is None else size
         self._check_size(size)
-        if not 0 <= index < size:
-            raise ValueError(f"leaf {index} is not in a tree of {size}")
-        return self._path(index, 0, size)
-
-    def _path(self, index: int, start: int, size: int) -> list[bytes]:
-        if size == 1:
-            return []
-        k = _split(size)
-        if index < k:
-            return [*self._path(index, start, k), self._hash(start + k, size - k)]
-        return [*self._path(index - k, start + k, size - k), self._hash(start, k)]
+        return inclusion_path(index, size, self._hash)
 
     def consistency_proof(self, old_size: int, new_size: int | None = None) -> list[bytes]:
         """Prove the tree of `old_size` leaves is a prefix of `new_size` (RFC 9162 PROOF)."""
         new_size = self.size if new_size is None else new_size
         self._check_size(new_size)
-        if not 0 <= old_size <= new_size:
-            raise ValueError("the old size must not exceed the new size")
-        if old_size in (0, new_size):
-            return []
-        return self._subproof(old_size, 0, new_size, complete=True)
+        return consistency_path(old_size, new_size, self._hash)
 
-    def _subproof(self, m: int, start: int, size: int, *, complete: bool) -> list[bytes]:
-        if m == size:
-            return [] if complete else [self._hash(start, size)]
-        k = _split(size)
-        if m <= k:
-            return [
-                *self._subproof(m, start, k, complete=complete),
-                self._hash(start + k, size - k),
-            ]
-        return [*self._subproof(m - k, start + k, size - k, complete=False), self._hash(start, k)]
+    def subtree(self, level: int, index: int) -> bytes | None:
+        """The hash of the perfect subtree of 2**level leaves starting at index * 2**level, if
+        the tree holds all of them."""
+        if level >= len(self._levels) or index >= len(self._levels[level]):
+            return None
+        return self._levels[level][index]
 
     def _check_size(self, size: int) -> None:
         if not 0 <= size <= self.size:

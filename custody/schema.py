@@ -12,6 +12,7 @@ import re
 from collections.abc import Sequence
 
 from custody.ledger import ALL_APPEND_ONLY_TABLES, APPEND_ONLY_TABLES
+from custody.witness import COSIGNATURE_TABLES
 
 _ROLE = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
@@ -69,13 +70,15 @@ def drop_statements(dialect: str, tables: Sequence[str] = APPEND_ONLY_TABLES) ->
 
 
 def grant_statements(app_role: str) -> list[str]:
-    """Let the application role read and append to the ledger, and nothing else (PostgreSQL)."""
+    """Let the application role read and append to the ledger and to the witnesses'
+    cosignatures, and nothing else (PostgreSQL). Each table only where it exists: a database
+    migrated to an earlier revision (before 0020's cosignatures, say) is granted what it has,
+    and the next upgrade, which grants again, covers the tables it adds."""
     if not _ROLE.match(app_role):
         raise ValueError(f"not a plain role name: {app_role!r}")
-    statements = []
-    for table in ALL_APPEND_ONLY_TABLES:
-        statements += [
-            f"REVOKE ALL ON {table} FROM {app_role}",
-            f"GRANT SELECT, INSERT ON {table} TO {app_role}",
-        ]
-    return statements
+    return [
+        f"DO $$ BEGIN IF to_regclass('public.{table}') IS NOT NULL THEN "
+        f"REVOKE ALL ON {table} FROM {app_role}; "
+        f"GRANT SELECT, INSERT ON {table} TO {app_role}; END IF; END $$"
+        for table in (*ALL_APPEND_ONLY_TABLES, *COSIGNATURE_TABLES)
+    ]

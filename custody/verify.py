@@ -93,6 +93,7 @@ def verify_ledger(
     report = LedgerReport()
     tree = _recompute_events(connection, report)
     report.events, report.root = tree.size, tree.root()
+    _check_nodes(connection, tree, report)
     stored = ledger.checkpoints(connection)
     report.checkpoints = len(stored)
     for checkpoint in stored:
@@ -103,14 +104,20 @@ def verify_ledger(
         label = f"external checkpoint {number}"
         if _check_checkpoint(note, label, tree, signer, public_key, report):
             report.external += 1
-            report.anchored_size = max(
-                report.anchored_size, open_note(note, signer, public_key).size
-            )
         _external_anchor(note, label, signer, public_key, report)
     if witnesses:
         _check_cosignatures(connection, signer, public_key, witnesses, quorum, report)
         _locate_rewrite(tree, report)
+    report.anchored_size = _proven_size(tree, report.anchors)
     return report
+
+
+def _proven_size(tree: MerkleTree, anchors: Sequence[Anchor]) -> int:
+    """The largest size held outside (external, time-stamped, cosigned) whose root the ledger
+    recomputed from its events still gives: a cosigned or time-stamped root it no longer gives
+    proves a rewrite, not the past (issue 20), so it counts for nothing here."""
+    matching = (a.size for a in anchors if a.size <= tree.size and tree.root(a.size) == a.root)
+    return max(matching, default=0)
 
 
 def _external_anchor(
@@ -154,7 +161,6 @@ def _check_cosignatures(
         if len(names) < quorum:
             continue
         report.cosigned += 1
-        report.anchored_size = max(report.anchored_size, size)
         label = f"the checkpoint of {size} events cosigned by {', '.join(sorted(names))}"
         report.anchors.append(Anchor(size, root, label))
     if report.cosigned == 0 and report.events:
@@ -206,7 +212,6 @@ def _check_timestamps(
             report.findings.append(Finding(checkpoint.tree_size, f"{label}: {exc}"))
             continue
         report.timestamped += 1
-        report.anchored_size = max(report.anchored_size, checkpoint.tree_size)
         label = f"the time-stamped checkpoint {checkpoint.id} ({checkpoint.tree_size} events)"
         report.anchors.append(Anchor(checkpoint.tree_size, checkpoint.root_hash, label))
 
@@ -225,6 +230,22 @@ def _recompute_events(connection: Connection, report: LedgerReport) -> MerkleTre
         tree.append_hash(recomputed)
         expected_seq, expected_prev = event.seq + 1, recomputed.hex()
     return tree
+
+
+def _check_nodes(connection: Connection, tree: MerkleTree, report: LedgerReport) -> None:
+    """Each stored interior hash (what proofs and roots are read from) must be the recomputed
+    tree's: a wrong one would have the office serve proofs, and sign roots, that the events do
+    not support."""
+    for level, index, stored in ledger.stored_nodes(connection):
+        first, last = (index << level) + 1, (index + 1) << level
+        label = f"the stored interior hash of events {first}–{last} (level {level})"
+        recomputed = tree.subtree(level, index)
+        if recomputed is None:
+            message = f"{label} covers events the ledger does not hold ({tree.size})"
+            report.findings.append(Finding(None, message))
+        elif recomputed != stored:
+            message = f"{label} does not match the events: proofs read from it do not verify"
+            report.findings.append(Finding(None, message))
 
 
 def _missing(expected: int, found: int) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import getpass
 import json
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -33,10 +34,13 @@ from custody import (
     StoredEvent,
     ledger,
     sign,
+    stored_tree,
 )
 from custody.events import JsonValue
 from custody.frontier import Frontier
 from custody.tree_cache import LedgerTreeCache
+
+logger = logging.getLogger(__name__)
 
 
 def saksi_version() -> str:
@@ -137,8 +141,7 @@ def issue_checkpoint(
     session: Session, key: OfficeKey, origin: str, now: datetime
 ) -> StoredCheckpoint:
     """Sign and store a checkpoint of the ledger as it stands in this transaction; its root
-    comes from the last checkpoint's frontier and the leaves since (O(every_events + log n)),
-    not from every stored leaf."""
+    comes from the stored interior hashes (O(log n) rows), not from every stored leaf."""
     frontier = current_frontier(session)
     root = frontier.root()
     note = sign(Checkpoint(origin=origin, size=frontier.size, root=root), origin, key)
@@ -148,19 +151,25 @@ def issue_checkpoint(
 
 
 def current_frontier(session: Session) -> Frontier:
-    """The tree's frontier as this transaction sees the ledger."""
+    """The tree's frontier as this transaction sees the ledger, from the stored interior hashes
+    (custody.stored_tree). They are a cache: used only if they also give the last signed
+    checkpoint's root, else the frontier is recomputed from every leaf (and `verify ledger`
+    names the stored hash that is wrong)."""
     connection = session.connection()
-    kept = ledger.latest_frontier(connection, ledger.head_seq(connection))
-    if kept is not None:
-        frontier = Frontier.decode(kept[0])
-        if frontier.root() == kept[1]:  # a cache: used only when it gives the signed root
-            return frontier.extended(ledger.leaf_hashes_after(connection, frontier.size))
+    size = ledger.head_seq(connection)
+    signed = ledger.latest_signed(connection, size)
+    if signed is None or stored_tree.root(connection, signed[0], size) == signed[1]:
+        return stored_tree.frontier(connection, size, size)
+    logger.error(
+        "the stored interior hashes disagree with the checkpoint of %d events: the next "
+        "checkpoint's root is recomputed from every leaf; run `saksi verify ledger`",
+        signed[0],
+    )
     return Frontier.of(digest for _seq, digest in ledger.leaf_hashes(connection))
 
 
 def latest_checkpoint(session: Session) -> StoredCheckpoint | None:
-    stored = ledger.checkpoints(session.connection())
-    return stored[-1] if stored else None
+    return ledger.latest_checkpoint(session.connection())
 
 
 def events_of_request(session: Session, request_id: int) -> list[StoredEvent]:

@@ -21,7 +21,7 @@ def checkpoint() -> int | None:
     runtime = runtime_module.current()
     with unit_of_work(runtime.sessions) as session:
         latest = service.latest_checkpoint(session)
-        size = service.current_tree(session).size
+        size = ledger.head_seq(session.connection())
         if size == 0 or (latest is not None and latest.tree_size == size):
             return None
         issued = service.issue_checkpoint(

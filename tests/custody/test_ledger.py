@@ -14,8 +14,9 @@ from sqlalchemy.exc import DBAPIError
 
 from app import migrate
 from app.db import make_engine
-from custody import Checkpoint, MerkleTree, OfficeKey, sign, verify_ledger
+from custody import Checkpoint, MerkleTree, OfficeKey, ledger, sign, verify_ledger
 from custody import append as append_event
+from custody.events import canonical_bytes
 from custody.ledger import append_checkpoint, leaf_hashes
 from custody.merkle import leaf_hash
 from tests.conftest import POSTGRES_ADMIN_URL, fresh_postgres_database
@@ -52,6 +53,28 @@ def test_concurrent_appends_are_gapless_and_chained(engine: Engine, office_key: 
     with engine.connect() as connection:
         seqs = [seq for seq, _digest in leaf_hashes(connection)]
     assert seqs == list(range(1, 101))
+    checkpoint_now(engine, office_key)
+    assert report_for(engine, office_key) == []
+
+
+def test_every_event_gets_the_bytes_python_makes_for_it(
+    engine: Engine, office_key: OfficeKey
+) -> None:
+    """On PostgreSQL the database splices the position into the event's bytes and hashes them
+    (custody.ledger.APPEND_FUNCTION); they must be Python's, for any text, and an event that
+    holds the splice marks themselves is appended by reading the head first."""
+    marked = event(2)
+    marked.object["note"] = f"{ledger._SEQ_MARK} {ledger._PREV_MARK}"
+    unusual = event(3)
+    unusual.object["camera"] = 'Kamera – lantai 2 ✓ 監視 \u2028 "kutip" \\'
+    with engine.begin() as connection:
+        stored = [append_event(connection, e, T0) for e in (event(1), marked, unusual)]
+    with engine.connect() as connection:
+        rows = list(ledger.read(connection))
+
+    for given, row, source in zip(stored, rows, (event(1), marked, unusual), strict=True):
+        assert row.canonical == given.canonical
+        assert row.canonical == canonical_bytes(source.document(), row.seq, row.prev_hash)
     checkpoint_now(engine, office_key)
     assert report_for(engine, office_key) == []
 
@@ -214,6 +237,7 @@ def app_role_engine() -> Iterator[tuple[Engine, Engine]]:
         "TRUNCATE custody_events",
         "TRUNCATE custody_checkpoints",
         "UPDATE custody_checkpoints SET tree_size = 0",
+        "TRUNCATE custody_merkle_nodes",
     ],
 )
 def test_the_application_role_may_only_read_and_append(

@@ -1,4 +1,5 @@
-"""The in-memory ledger tree: same answers as a fresh tree, never ahead of what is committed."""
+"""The API's roots and proofs (LedgerTreeCache): same answers as a fresh tree, never ahead of
+what is committed."""
 
 from __future__ import annotations
 

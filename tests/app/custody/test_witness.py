@@ -38,7 +38,15 @@ from app.db import unit_of_work
 from app.main import create_app
 from app.runtime import Runtime, build_runtime, set_current
 from app.settings import Settings, WitnessedLog, WitnessEndpoint
-from custody import MerkleTree, OfficeKey, load_or_create, sign, verifier_key, verify_ledger
+from custody import (
+    MerkleTree,
+    OfficeKey,
+    load_or_create,
+    sign,
+    stored_tree,
+    verifier_key,
+    verify_ledger,
+)
 from custody.events import canonical_bytes
 from custody.merkle import leaf_hash
 from custody.note import Checkpoint
@@ -157,9 +165,10 @@ def _checkpoint(runtime: Runtime) -> int:
 
 def _rewrite(runtime: Runtime, k: int) -> None:
     """An insider's consistent rewrite: event k's bytes changed, every later leaf hash and
-    prev link recomputed, the checkpoint rows deleted and a fresh one signed with the office
-    key; the append-only triggers dropped for it and put back."""
-    tables = ("custody_events", "custody_checkpoints")
+    prev link recomputed, the stored interior hashes recomputed, the checkpoint rows deleted and
+    a fresh one signed with the office key; the append-only triggers dropped for it and put
+    back."""
+    tables = ("custody_events", "custody_checkpoints", "custody_merkle_nodes")
     with runtime.engine.begin() as connection:
         for table in tables:
             for op in ("update", "delete"):
@@ -186,6 +195,8 @@ def _rewrite(runtime: Runtime, k: int) -> None:
             )  # fmt: skip
             prev = digest
         connection.exec_driver_sql("DELETE FROM custody_checkpoints")
+        connection.exec_driver_sql("DELETE FROM custody_merkle_nodes")
+        stored_tree.backfill(connection)
         for statement in append_only_statements("sqlite", tables):
             connection.exec_driver_sql(statement)
     runtime.tree_cache = type(runtime.tree_cache)(runtime.engine)
@@ -274,6 +285,8 @@ def test_a_consistent_rewrite_is_located_by_the_witness_cosignatures(
     first, last = spans[0]
     assert first <= k <= last, found.stdout
     assert (first, last) == (5, 8), found.stdout
+    # Only what still matches counts as proven: B's cosigned 8 and 12 expose the rewrite.
+    assert "proven up to event 4" in found.stdout, found.stdout
 
 
 def _checkpoint_note(key: OfficeKey, size: int, origin: str = ORIGIN_A) -> tuple[str, MerkleTree]:
