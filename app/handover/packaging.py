@@ -31,8 +31,8 @@ from app.handover.guard import check_may_hand_over
 from app.handover.models import EvidencePackage
 from app.requests.models import EvidenceRequest, RequestItem
 from app.runtime import Runtime
-from custody import ledger
-from custody.merkle import MerkleTree
+from custody import ledger, stored_tree
+from custody.merkle import leaf_hash
 from custody.package import (
     ClipEntry,
     ClipSource,
@@ -42,7 +42,7 @@ from custody.package import (
     build,
     file_sha256,
 )
-from custody.receipts import issue
+from custody.receipts import Receipt, verify
 from nvr_adapters.annexb import elementary_stream_sha256
 
 PACKAGED_STATES = (ExportState.DONE, ExportState.PARTIAL)
@@ -82,9 +82,8 @@ def build_package(
     checkpoint = custody.issue_checkpoint(
         session, runtime.office_key, runtime.settings.custody_origin, now
     )
-    tree = custody.current_tree(session)
     sources = [
-        _clip_source(runtime, session, request, export, index, tree, checkpoint.note)
+        _clip_source(runtime, session, request, export, index, checkpoint)
         for index, export in enumerate(exports, start=1)
     ]
     unavailable = _unavailable(session, request, {export.item_id for export in exports})
@@ -93,7 +92,9 @@ def build_package(
     root, archive = build(info, sources, runtime.office_key, out_dir, unavailable)
     try:
         contents = _Contents(sources, unavailable)
-        return _record(runtime, session, request, user, now, (root, archive), contents, tree.size)
+        return _record(
+            runtime, session, request, user, now, (root, archive), contents, checkpoint.tree_size
+        )
     except BaseException:
         shutil.rmtree(root, ignore_errors=True)
         archive.unlink(missing_ok=True)
@@ -157,13 +158,12 @@ def _clip_source(
     request: EvidenceRequest,
     export: Export,
     index: int,
-    tree: MerkleTree,
-    note: str,
+    checkpoint: ledger.StoredCheckpoint,
 ) -> ClipSource:
     assert export.sha256 is not None
     assert export.file_path is not None
     event = _file_event(session, request.id, export.sha256, "export.file_written")
-    receipt = issue(tree, event.seq - 1, event.canonical, note, tree.size)
+    receipt = _receipt(runtime, session, event, checkpoint)
     clip = runtime.settings.data_dir / export.file_path
     entry = _entry(runtime, session, request, export, index)
     streamed = _elementary_stream(clip, entry.file)
@@ -173,8 +173,22 @@ def _clip_source(
     if export.master_path is not None and export.master_sha256 is not None:
         made = _file_event(session, request.id, export.master_sha256, "export.master_written")
         master = (runtime.settings.data_dir / export.master_path,
-                  issue(tree, made.seq - 1, made.canonical, note, tree.size))  # fmt: skip
+                  _receipt(runtime, session, made, checkpoint))  # fmt: skip
     return ClipSource(entry, clip, receipt, master)
+
+
+def _receipt(
+    runtime: Runtime, session: Session, event: ledger.StoredEvent, at: ledger.StoredCheckpoint
+) -> Receipt:
+    """The event's inclusion proof against the checkpoint `at`, from the stored interior
+    hashes (O(log n) rows, not every leaf), checked against the signed checkpoint before it
+    goes into the package: a wrong stored hash can never make a receipt that does not verify."""
+    if leaf_hash(event.canonical) != event.leaf_hash:
+        raise errors.Conflict(f"custody event {event.seq} does not hash to its stored leaf")
+    proof = stored_tree.inclusion_proof(session.connection(), event.seq - 1, at.tree_size)
+    receipt = Receipt(event.canonical, event.seq - 1, tuple(proof), at.note)
+    verify(receipt, runtime.settings.custody_origin, runtime.office_key.public_bytes)
+    return receipt
 
 
 def _elementary_stream(clip: Path, name: str) -> dict[str, str]:
