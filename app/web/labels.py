@@ -6,6 +6,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from app.exports import reasons
+from app.exports.models import TERMINAL_STATES, Export, ExportState
 
 # Custody events as people say them (issue 19: the log named event keys). An action not listed
 # shows its key, so nothing recorded is ever hidden.
@@ -41,9 +42,11 @@ CUSTODY_ACTIONS = {
     "delivery.drive_items_purged": "Sisa di Google Drive dihapus",
     "delivery.drive_reconciled": "Google Drive dicocokkan dengan catatan",
     "destruction.recorded": "Berita acara pemusnahan dibuat",
+    "destruction.signed": "Berita acara pemusnahan ditandatangani secara elektronik",
     "handover.issued": "BAST diterbitkan",
     "handover.signed": "BAST ditandatangani secara elektronik",
     "handover.signed_scan": "Pindaian BAST bertanda tangan diunggah",
+    "handover.esigned": "BAST ditandatangani lengkap secara elektronik",
     "ledger.verified": "Buku besar diperiksa",
     "registry.agency_added": "Instansi ditambahkan",
     "registry.agency_changed": "Instansi diubah",
@@ -58,6 +61,39 @@ CUSTODY_ACTIONS = {
 
 def custody_action(action: str) -> str:
     return CUSTODY_ACTIONS.get(action, action)
+
+
+def camera_label(location: str, name: str) -> str:
+    """A camera as every table names it (issue 19: one name, not three spellings)."""
+    return f"{location} — {name}"
+
+
+def file_size(size: int) -> str:
+    """Bytes as people read them, with the Indonesian decimal comma: 1,5 MB."""
+    value, unit = float(size), "B"
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if value < 1000 or unit == "TB":
+            break
+        value /= 1000
+    return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}".replace(".", ",")
+
+
+def export_progress(export: Export, now: datetime) -> str:
+    """What an export row says under its bar: percent, size so far (of what the NVR announced)
+    and the rate of the running attempt; the clip's size once done."""
+    if export.state in TERMINAL_STATES:
+        size = export.size_bytes
+        return file_size(size) if size and export.state is not ExportState.FAILED else ""
+    if export.state is ExportState.QUEUED:
+        return "menunggu giliran"
+    done = export.bytes_written or 0
+    text = f"{export.percent:.0f}% · {file_size(done)}"
+    if export.expected_bytes:
+        text += f" dari {file_size(export.expected_bytes)}"
+    started = max((a.started_at for a in export.attempts), default=None)
+    if started is not None and done and now > started:
+        text += f" · {file_size(int(done / (now - started).total_seconds()))}/detik"
+    return text
 
 
 def duration(minutes: int) -> str:

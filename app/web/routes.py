@@ -25,15 +25,16 @@ from app.cameras.service import list_cameras
 from app.deps import RuntimeDep, SessionDep
 from app.exports import service as exports_service
 from app.exports import viewing
+from app.exports.models import TERMINAL_STATES, Export
 from app.handover.guard import check_completable
 from app.http import PathId
 from app.requests import letters, listing, preservation
 from app.requests import service as requests_service
-from app.requests.models import EvidenceRequest
+from app.requests.models import EvidenceRequest, Preservation
 from app.runtime import Runtime
 from app.sop import service as sop_service
 from app.sop.definition import COMPLETABLE_ACTIONS, StepAction
-from app.web import forms, labels
+from app.web import forms, labels, waiting
 from app.web.handover_view import handover_context
 from app.web.session import check_csrf, close_session, csrf_token, open_session, web_session_user
 
@@ -155,6 +156,7 @@ def dashboard(
     return render(
         request, runtime, "dashboard.html", user=user, requests=page.items, search=text or "",
         counts=listing.status_counts(session, user), overdue=overdue, next_page=page.next_cursor,
+        waiting=waiting.waiting_for(session, runtime, user, now), show_nvr=user.role in STAFF_ROLES,
     )  # fmt: skip
 
 
@@ -306,7 +308,9 @@ def _render_request(
     )  # fmt: skip
     can_check_nvr = step is not None and user.role in WRITING_STAFF_ROLES
     return render(
-        request, runtime, "request_detail.html", status_code, user=user, detail=detail,
+        request, runtime, "request_detail.html", status_code, user=user, detail=detail, now=now,
+        show_nvr=user.role in STAFF_ROLES, preserving=_preserving(evidence, exports),
+        not_completable=_not_completable(session, runtime, evidence) if can_act else None,
         can_act=can_act, operators=[o for o in operators if o.active], users=users,
         sop=runtime.sop, error=error, exports=exports, export_button=export_button,
         clipped_items=preservation.clipped_items(session, evidence.id),
@@ -315,6 +319,23 @@ def _render_request(
         can_hand_over=_can_hand_over(step, user, evidence),
         **handover_context(runtime, session, user, evidence), **extra,
     )  # fmt: skip
+
+
+def _preserving(evidence: EvidenceRequest, exports: list[Export]) -> bool:
+    """Whether an at-risk item's copy is being taken now: the warning says so, and offers no
+    second copy (the service would start none)."""
+    at_risk = {i.id for i in evidence.items if i.preservation is Preservation.AT_RISK}
+    return any(e.item_id in at_risk and e.state not in TERMINAL_STATES for e in exports)
+
+
+def _not_completable(session: Session, runtime: Runtime, evidence: EvidenceRequest) -> str | None:
+    """Why the current step may not be marked done yet (exports still running), in Indonesian;
+    None when the server would accept it. The form offers only what the server accepts."""
+    try:
+        check_completable(session, runtime.sop, evidence)
+    except errors.SaksiError as exc:
+        return labels.message(exc.code, exc.detail)
+    return None
 
 
 def _can_hand_over(step: Any, user: User, evidence: EvidenceRequest) -> bool:

@@ -22,6 +22,13 @@
     });
   }
 
+  // Bytes as people read them, with the Indonesian decimal comma (labels.file_size's twin).
+  function fileSize(size) {
+    var units = ["B", "kB", "MB", "GB", "TB"], value = size, unit = 0;
+    while (value >= 1000 && unit < units.length - 1) { value /= 1000; unit += 1; }
+    return unit === 0 ? Math.round(value) + " B" : value.toFixed(1).replace(".", ",") + " " + units[unit];
+  }
+
   // Live export progress: one server-sent-event stream per running export.
   var labels = { queued: "Menunggu", probing: "Memeriksa NVR", searching: "Mencari rekaman",
                  fetching: "Mengunduh", verifying: "Memverifikasi", done: "Selesai",
@@ -30,10 +37,22 @@
     var state = row.getAttribute("data-state");
     if (["done", "partial", "failed"].indexOf(state) !== -1 || !window.EventSource) { return; }
     var source = new EventSource("/api/v1/exports/" + row.getAttribute("data-export") + "/events");
+    var text = row.querySelector("[data-field=progress]");
+    var last = text ? { bytes: Number(text.getAttribute("data-bytes")), at: Number(text.getAttribute("data-updated")) } : null;
     source.addEventListener("progress", function (event) {
       var data = JSON.parse(event.data);
       row.querySelector("[data-field=state]").textContent = labels[data.state] || data.state;
       row.querySelector("progress").value = data.percent;
+      if (!text || data.state === "queued") { return; }
+      // Percent, size so far (of what the NVR announced) and the rate since the last event.
+      var at = Date.parse(data.updated_at) / 1000;
+      var shown = Math.round(data.percent) + "% · " + fileSize(data.bytes_written);
+      if (data.expected_bytes) { shown += " dari " + fileSize(data.expected_bytes); }
+      if (last && at > last.at && data.bytes_written > last.bytes) {
+        shown += " · " + fileSize((data.bytes_written - last.bytes) / (at - last.at)) + "/detik";
+      }
+      text.textContent = shown;
+      last = { bytes: data.bytes_written, at: at };
     });
     source.addEventListener("end", function () { source.close(); window.location.reload(); });
   });

@@ -15,15 +15,15 @@ from tests.app.factories import PASSWORD, Factory, walk_to_export_step
 def _marked_request(
     factory: Factory, client: TestClient, session: Session, marks: list[Preservation]
 ) -> tuple[int, dict[Role, User]]:
-    """A request at its export step whose items read `marks` at intake, and its pemohon signed in
-    to the web UI; the request's id and the people of its walk."""
+    """A request at its export step whose items read `marks` at intake, and its operator signed
+    in to the web UI (the pemohon sees no NVR internals); the request's id and its people."""
     created, people = walk_to_export_step(factory, cameras=len(marks))
     request = session.get(EvidenceRequest, created["id"])
     assert request is not None
     for item, mark in zip(request.items, marks, strict=True):
         item.preservation = mark
     session.commit()
-    client.post("/masuk", data={"username": people[Role.PEMOHON].username, "password": PASSWORD})
+    client.post("/masuk", data={"username": people[Role.OPERATOR].username, "password": PASSWORD})
     return created["id"], people
 
 
