@@ -402,3 +402,7 @@ def test_an_item_without_footage_is_accounted_for_in_package_and_bast(
     assert (
         flat.index(f"{number}/1") < flat.index("Tidak ada rekaman yang") < flat.index("1. Rekaman")
     )
+    bast = client.get(f"/api/v1/requests/{rid}/bast", headers=headers).json()
+    page = client.get(f"/verifikasi/bast/{bast['number']}").text
+    [line] = re.findall(rf"<li><strong>{re.escape(number)}/2</strong> · (.*?) · ", page)
+    assert line.endswith(" — Kamera 2")  # one camera name in every table (issue 19)
