@@ -423,7 +423,9 @@ def _inputs(
         },
         "POST /permintaan/{request_id}/bast-ttd": {"files": SIGNED_SCAN},
         "POST /permintaan/{request_id}/bast-tte": {"data": {"role": "operator"}},
-        "POST /permintaan/{request_id}/pemusnahan/{delivery_id}/tte": {"data": {"role": "operator"}},
+        "POST /permintaan/{request_id}/pemusnahan/{delivery_id}/tte": {
+            "data": {"role": "operator"}
+        },
         "POST /permintaan/{request_id}/bast-setuju": {"data": {"confirmed": "true"}},
         "POST /admin/instansi": {"data": {"name": "KPK", "kind": "kpk"}},
         "POST /admin/nvr": {"data": nvr},
