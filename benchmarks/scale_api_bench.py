@@ -7,7 +7,10 @@ first admin in, and lets `--clients` clients (asyncio + httpx in this process, n
 list requests (`GET /api/v1/requests`: the token checked, a read transaction, a page) for
 `--seconds`; three runs each, alternating, medians. Writes benchmarks/results/scale_api.json.
 The load generator shares the machine's cores with the server: on 2 cores two API processes
-compete with it, which bounds the ratio (the machine's CPU count is in the result).
+compete with it, which bounds the ratio. So each run also measures the CPU the load generator
+and the server's processes used (their CPU seconds over the run's seconds, from
+`time.process_time` and /proc), and the result states the ceiling this machine puts on the
+ratio: the cores left beside the load generator over the cores one API process used.
 """
 
 from __future__ import annotations
@@ -75,11 +78,36 @@ def one_run(workers: int, clients: int, seconds: float) -> dict[str, Any]:
         password = (scratch / "data" / "secrets" / "initial-admin-password").read_text().strip()
         reply = httpx.post(f"{base}/api/v1/auth/token",
                            data={"username": "admin", "password": password})  # fmt: skip
-        return asyncio.run(listing(base, reply.json()["access_token"], clients, seconds))
+        client_before, server_before = time.process_time(), tree_cpu_seconds(server.pid)
+        result = asyncio.run(listing(base, reply.json()["access_token"], clients, seconds))
+        client_cpu = time.process_time() - client_before
+        server_cpu = tree_cpu_seconds(server.pid) - server_before
+        return result | {"client_cores": round(client_cpu / result["seconds"], 2),
+                         "server_cores": round(server_cpu / result["seconds"], 2)}  # fmt: skip
     finally:
         server.send_signal(signal.SIGINT)
         server.wait(timeout=30)
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+def tree_cpu_seconds(root: int) -> float:
+    """CPU seconds (user + system) of process `root` and every process below it, from /proc."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    stats: dict[int, tuple[int, float]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # the process ended meanwhile
+        stats[int(entry.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / ticks)
+    members, total = {root}, 0.0
+    for _depth in range(4):  # serve -> uvicorn supervisor -> workers
+        members |= {pid for pid, (parent, _cpu) in stats.items() if parent in members}
+    for pid in members:
+        total += stats.get(pid, (0, 0.0))[1]
+    return total
 
 
 def _wait(base: str) -> None:
@@ -107,6 +135,10 @@ def main() -> int:
             runs[workers].append(one_run(workers, args.clients, args.seconds))
             log(f"  {runs[workers][-1]}")
     rate = {w: statistics.median(r["ok_per_s"] for r in runs[w]) for w in runs}
+    cores = {w: {side: statistics.median(r[f"{side}_cores"] for r in runs[w])
+                 for side in ("client", "server")} for w in runs}  # fmt: skip
+    left_beside_client = (os.cpu_count() or 1) - cores[2]["client"]
+    ceiling = min(2.0, left_beside_client / cores[1]["server"])
     result = {
         "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "machine": f"{platform.machine()} {platform.python_version()}",
@@ -120,6 +152,10 @@ def main() -> int:
         "runs": {str(w): r for w, r in runs.items()},
         "ok_per_s_median": {str(w): v for w, v in rate.items()},
         "ratio_2_over_1": round(rate[2] / rate[1], 2),
+        "cores_median": {str(w): v for w, v in cores.items()},
+        # What two API processes could get at most here: the cores the load generator leaves,
+        # over what one API process used.
+        "machine_ceiling_2_over_1": round(ceiling, 2),
         "target": "ratio >= 1.6 (issue 18)",
         "server_errors_5xx": sum(r["server_errors_5xx"] for rs in runs.values() for r in rs),
     }
