@@ -22,7 +22,7 @@ from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.pdf_utils.text import TextBoxStyle
 from pyhanko.sign import fields, signers, timestamps
-from pyhanko.stamp import TextStampStyle
+from pyhanko.stamp import QRStampStyle, TextStampStyle
 from pypdf import PdfReader
 from reportlab.pdfbase.pdfmetrics import stringWidth  # type: ignore[import-untyped]
 
@@ -78,6 +78,8 @@ class SignatureRequest:
     # says so here: the office seal signs on the recipient's behalf).
     heading: str = STAMP_HEADING
     remarks: tuple[str, ...] = ()
+    # The document's public verification page: the stamp carries it as a QR code (issue 19).
+    verification_url: str | None = None
 
 
 class Signer(Protocol):
@@ -125,22 +127,29 @@ class Pkcs12Signer:
             on_page=request.placement.page,
             box=request.placement.box,
         )
-        style = TextStampStyle(
-            stamp_text=stamp_text(request),
-            border_width=1,
-            text_box_style=TextBoxStyle(font_size=8),
-            inner_content_layout=_STAMP_LAYOUT,
-        )
+        style, params = stamp_style(request)
         pdf_signer = signers.PdfSigner(
             meta, self._signer, timestamper=timestamper, stamp_style=style, new_field_spec=spec
         )
         writer = IncrementalPdfFileWriter(io.BytesIO(pdf), strict=False)
         out = io.BytesIO()
-        pdf_signer.sign_pdf(writer, output=out, appearance_text_params={})
+        pdf_signer.sign_pdf(writer, output=out, appearance_text_params=params)
         signed = out.getvalue()
         if not signed.startswith(pdf):  # never: an incremental update only appends
             raise SigningError("the signed PDF does not keep the document it signed")
         return signed
+
+
+def stamp_style(request: SignatureRequest) -> tuple[TextStampStyle, dict[str, str]]:
+    """The visible signature: its text and, when the document has a public verification page,
+    a QR code of that page left of the text (pyHanko draws it; the URL is its `url` parameter)."""
+    common: dict[str, Any] = {
+        "stamp_text": stamp_text(request), "border_width": 1,
+        "text_box_style": TextBoxStyle(font_size=8), "inner_content_layout": _STAMP_LAYOUT,
+    }  # fmt: skip
+    if request.verification_url is None:
+        return TextStampStyle(**common), {}
+    return QRStampStyle(**common, innsep=2), {"url": request.verification_url}
 
 
 def stamp_text(request: SignatureRequest) -> str:

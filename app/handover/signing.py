@@ -480,6 +480,7 @@ def _signature_request(
         timestamp_url=runtime.settings.timestamp_url,
         heading=signature.heading,
         remarks=signature.remarks,
+        verification_url=document.qr_url,
     )
 
 

@@ -14,11 +14,13 @@ import hashlib
 import io
 import json
 import re
+import subprocess
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import cv2
 import pytest
 from fastapi.testclient import TestClient
 from pyhanko.keys import load_certs_from_pemder_data
@@ -26,13 +28,16 @@ from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.validation import validate_pdf_signature
 from pyhanko.sign.validation.status import SignatureCoverageLevel
 from pyhanko_certvalidator import ValidationContext
+from pypdf import PdfReader
 from sqlalchemy.orm import Session
 
 from app.auth.models import Role, User
 from app.custody import service as custody
 from app.delivery.models import Delivery, DeliveryState
+from app.handover import esign
 from app.handover.demo_signers import ensure_demo_signers, seal_person
 from app.handover.destruction import render_destruction_pdf
+from app.handover.issuing import verification_url
 from app.handover.models import EvidencePackage
 from app.requests.models import EvidenceRequest
 from app.runtime import Runtime
@@ -164,6 +169,27 @@ def _appearance(pdf: bytes, field: str) -> str:
     return " ".join(part.decode("latin-1") for part in text)
 
 
+def _stamp_qr(pdf: bytes, placement: esign.Placement, scratch: Path) -> str:
+    """The QR code in a signature's stamp: the stamp's box cut from the rendered page (poppler)
+    and decoded by OpenCV."""
+    scratch.mkdir(parents=True)
+    (scratch / "signed.pdf").write_bytes(pdf)
+    height = float(PdfReader(io.BytesIO(pdf)).pages[placement.page].mediabox.height)
+    x1, y1, x2, y2 = placement.box
+    dpi, page = 300, str(placement.page + 1)
+    crop = [round(v * dpi / 72) for v in (x1, height - y2, x2 - x1, y2 - y1)]
+    subprocess.run(
+        ["pdftoppm", "-r", str(dpi), "-f", page, "-l", page, "-singlefile", "-gray", "-png",
+         "-x", str(crop[0]), "-y", str(crop[1]), "-W", str(crop[2]), "-H", str(crop[3]),
+         str(scratch / "signed.pdf"), str(scratch / "stamp")],
+        check=True,
+    )  # fmt: skip
+    found, _points, _codes = cv2.QRCodeDetector().detectAndDecode(
+        cv2.imread(str(scratch / "stamp.png"))
+    )
+    return str(found)
+
+
 def _flatten(stream: Any) -> bytes:
     """An appearance's content, with the content of the forms it draws (`Do`)."""
     data: bytes = stream.data
@@ -273,6 +299,11 @@ def test_staff_sign_on_the_page_and_the_recipient_approves_in_the_portal(
     bast = client.get(f"/api/v1/requests/{rid}/bast", headers=factory.headers(pemohon)).json()
     public = client.get(f"/verifikasi/bast/{bast['number']}").text
     assert "tidak diperlukan: BAST ditandatangani secara elektronik" in public
+    # Each stamp carries the BAST's public page as a QR code (issue 19, item 1).
+    issued = client.get(f"/api/v1/requests/{rid}/bast.pdf").content
+    for role in ("operator", "subkoordinator", "recipient"):
+        url = _stamp_qr(content, esign.placements(issued)[role], data_dir / f"qr-{role}")
+        assert url == verification_url(factory.runtime, bast["number"])
 
 
 def test_the_api_refuses_the_wrong_role_a_second_signature_and_after_the_scan(
