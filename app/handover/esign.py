@@ -10,6 +10,7 @@ the signer's name, where the ink signature goes on paper.
 from __future__ import annotations
 
 import io
+import logging
 import math
 import unicodedata
 from collections.abc import Mapping
@@ -22,7 +23,15 @@ from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.pdf_utils.text import TextBoxStyle
 from pyhanko.sign import fields, signers, timestamps
+from pyhanko.sign.general import SigningError as PyhankoSigningError
 from pyhanko.stamp import QRStampStyle, TextStampStyle
+from pyhanko_certvalidator import ValidationContext
+from pyhanko_certvalidator.errors import (
+    PathBuildingError,
+    PathValidationError,
+    RevokedError,
+    ValidationError,
+)
 from pypdf import PdfReader
 from reportlab.pdfbase.pdfmetrics import stringWidth  # type: ignore[import-untyped]
 
@@ -48,6 +57,9 @@ _STAMP_LAYOUT = layout.SimpleBoxLayoutRule(
     y_align=layout.AxisAlignment.ALIGN_MID,
     margins=layout.Margins(4, 4, 4, 4),
 )
+
+
+logger = logging.getLogger(__name__)
 
 
 class SigningError(Exception):
@@ -109,8 +121,39 @@ class Pkcs12Signer:
         return cls(key.p12_file, passphrase)
 
     def sign(self, pdf: bytes, request: SignatureRequest) -> bytes:
+        """Sign; PAdES B-LT (the chain's revocation data embedded) when the certificate names
+        where its revocation is published and that answers, else B-T (with a time-stamp) or
+        B-B. A certificate found revoked is refused, never signed with."""
         if request.field_name in signed_fields(pdf):
             raise SigningError(f"the field {request.field_name} is signed already")
+        context = self._revocation_context()
+        if context is not None:
+            try:
+                return self._sign(pdf, request, context)
+            except PyhankoSigningError as exc:  # pyHanko wraps what validating the chain found
+                if _caused_by(exc, RevokedError):
+                    raise SigningError("the signer's certificate is revoked") from exc
+                if not _caused_by(exc, PathValidationError, PathBuildingError, ValidationError):
+                    raise
+                logger.warning("revocation data unreachable, signing without it: %s", exc)
+        return self._sign(pdf, request, None)
+
+    def _revocation_context(self) -> ValidationContext | None:
+        """A context that fetches the chain's CRLs/OCSP answers (hard-fail), when the signer's
+        certificate points to any; None when there is nothing to embed."""
+        cert = self._signer.signing_cert
+        if cert is None or not (cert.crl_distribution_points or cert.ocsp_urls):
+            return None
+        roots = [c for c in self._signer.cert_registry if c.self_signed]
+        if not roots:
+            return None
+        return ValidationContext(
+            trust_roots=roots, allow_fetching=True, revocation_mode="hard-fail"
+        )
+
+    def _sign(
+        self, pdf: bytes, request: SignatureRequest, context: ValidationContext | None
+    ) -> bytes:
         meta = signers.PdfSignatureMetadata(
             field_name=request.field_name,
             subfilter=fields.SigSeedSubFilter.PADES,
@@ -118,6 +161,8 @@ class Pkcs12Signer:
             reason=request.reason,
             location=request.location,
             name=request.name,
+            embed_validation_info=context is not None,
+            validation_context=context,
         )
         timestamper = None
         if request.timestamp_url:
@@ -163,6 +208,31 @@ def signed_fields(pdf: bytes) -> list[str]:
     """The names of the signature fields that carry a signature, in signing order."""
     reader = PdfFileReader(io.BytesIO(pdf), strict=False)
     return [str(sig.field_name) for sig in reader.embedded_signatures]
+
+
+def _caused_by(exc: BaseException, *kinds: type[BaseException]) -> bool:
+    """Whether `exc` or an exception it was raised from is one of `kinds`."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, kinds):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def pades_level(pdf: bytes) -> str:
+    """The PAdES baseline level the last signature reached: B-LT (time-stamped, the chain's
+    revocation data in the document's DSS), B-T (time-stamped) or B-B."""
+    reader = PdfFileReader(io.BytesIO(pdf), strict=False)
+    unsigned = reader.embedded_signatures[-1].signer_info["unsigned_attrs"]
+    stamped = unsigned.native is not None and any(
+        attribute["type"].native == "signature_time_stamp_token" for attribute in unsigned
+    )
+    if not stamped:
+        return "B-B"
+    dss = reader.root["/DSS"] if "/DSS" in reader.root else None  # [] dereferences
+    revocation = dss is not None and ("/CRLs" in dss or "/OCSPs" in dss)
+    return "B-LT" if revocation else "B-T"
 
 
 def last_signer(pdf: bytes) -> tuple[str, str]:

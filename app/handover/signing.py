@@ -507,7 +507,7 @@ def _record(
     custody.record(
         session, document.action, signature.actor, now, object=target,
         result={"file": document.signed_path, "sha256": digest, "size": len(signed),
-                "signatures": list(fields)},
+                "signatures": list(fields), "pades_level": esign.pades_level(signed)},
         authorization=document.request.letter_number, request_id=document.request.id,
     )  # fmt: skip
 
