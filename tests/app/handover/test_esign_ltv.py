@@ -15,13 +15,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import NameOID
 
-from app.handover import esign
+from app.handover import esign, pdf_verify
 from app.handover.bast_pdf import render_bast_pdf
 from tests.app.handover.fixtures import bast_document
 from tests.custody.tsa import LocalAuthority
@@ -139,6 +140,10 @@ def test_the_revocation_data_is_embedded_when_the_crl_answers(world: World) -> N
 
     assert esign.pades_level(signed) == "B-LT"
     assert world.pki.crl in signed  # the CRL itself, in the document security store
+    ca = asn1_x509.Certificate.load(world.pki.ca.public_bytes(serialization.Encoding.DER))
+    report = pdf_verify.verify_pdf(signed, [ca])
+    assert report.ok  # the revision adding the validation data is no change to the document
+    assert [c.after for c in report.signatures] == ["validation"]
 
 
 def test_a_revoked_certificate_signs_nothing(world: World) -> None:
