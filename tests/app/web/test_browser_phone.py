@@ -20,7 +20,7 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, ViewportSize, expect
+from playwright.sync_api import Browser, Locator, Page, ViewportSize, expect
 from sqlalchemy import select
 
 from app.auth.models import Role, User
@@ -185,6 +185,15 @@ def screenshot(page: Page, name: str) -> None:
         page.screenshot(path=str(Path(folder) / name), full_page=False)
 
 
+def _tap(button: Locator) -> None:
+    """Tap a button as a thumb would: it must be touch-sized and inside the 390 px screen."""
+    box = button.bounding_box()
+    assert box is not None
+    assert box["height"] >= 44
+    assert box["x"] + box["width"] <= 390
+    button.click()
+
+
 def test_a_kepala_dinas_disposes_on_a_phone(phone: Page, api: Api, live_server: LiveServer) -> None:
     request_id = api.register("B/902/XII/2026/Reskrim", cameras=1)
     login(phone, live_server, Role.KEPALA_DINAS)
@@ -196,11 +205,7 @@ def test_a_kepala_dinas_disposes_on_a_phone(phone: Page, api: Api, live_server: 
     assert_fits(phone, live_server, f"/permintaan/{request_id}")
     phone.get_by_label("Catatan / alasan").fill("Segera ditindaklanjuti")
     button = phone.get_by_role("button", name="Disposisikan")
-    box = button.bounding_box()
-    assert box is not None
-    assert box["height"] >= 44
-    assert box["x"] + box["width"] <= 390
-    button.click()
+    _tap(button)
 
     phone.wait_for_url(f"**/permintaan/{request_id}")
     expect(phone.locator(".timeline li").nth(1)).to_have_class("done")
@@ -265,11 +270,7 @@ def test_a_pemohon_approves_the_bast_on_a_phone(
     approval.evaluate("form => form.scrollIntoView()")
     screenshot(phone, "phone-portal.png")
     button = approval.get_by_role("button", name="Setujui BAST secara elektronik")
-    box = button.bounding_box()
-    assert box is not None
-    assert box["height"] >= 44
-    assert box["x"] + box["width"] <= 390
-    button.click()
+    _tap(button)
 
     phone.wait_for_url(f"**{request}#serah-terima")
     expect(phone.locator("[data-field=esign]")).to_contain_text("Pihak Kedua: sudah")
