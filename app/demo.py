@@ -31,11 +31,13 @@ from app.cameras.schemas import CameraCreate, NvrCreate, NvrUpdate
 from app.cameras.service import create_camera, create_nvr, update_nvr
 from app.custody import service as custody
 from app.db import unit_of_work
+from app.handover.demo_signers import ensure_demo_signers, seal_person
 from app.requests import letters, preservation
 from app.requests.models import DeliveryMethod, EvidenceRequest
 from app.requests.schemas import ItemCreate, Person, RequestCreate
 from app.requests.service import IntakePolicy, register_request
 from app.runtime import Runtime
+from app.settings import SigningKeyName
 from nvr_sim.config import segment_start
 
 AGENCY = "Polresta Cirebon"
@@ -242,3 +244,27 @@ def remember_accounts(data_dir: Path, world: DemoWorld) -> str:
         with open(fd, "w", encoding="utf-8") as handle:
             handle.write(known)
     return known
+
+
+def demo_signing_keys(runtime: Runtime) -> None:
+    """Throw-away PKCS#12 keys for the demo's operator, subkoordinator and office seal, so the
+    request page's signing forms and the portal's approval work in `saksi demo` as they do in
+    an office with keys (never when SAKSI_SIGNING__… names keys; the demo CA says it is not for
+    production)."""
+    settings = runtime.settings
+    if settings.signing:
+        return
+    office = settings.office.name
+    with runtime.sessions() as session:
+        staff = {role: session.scalars(select(User).where(User.role == role)).first()
+                 for role in (Role.OPERATOR, Role.SUBKOORDINATOR)}  # fmt: skip
+    operator, subkoordinator = staff[Role.OPERATOR], staff[Role.SUBKOORDINATOR]
+    if operator is None or subkoordinator is None:
+        return
+    people: dict[SigningKeyName, tuple[str, str]] = {
+        "operator": (operator.full_name, office),
+        "subkoordinator": (subkoordinator.full_name, office),
+        "seal": seal_person(office),
+    }
+    _ca, keys = ensure_demo_signers(settings.data_dir, people, office, runtime.clock.now())
+    runtime.settings = settings.model_copy(update={"signing": keys})

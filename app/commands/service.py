@@ -181,6 +181,7 @@ def demo(args: argparse.Namespace) -> int:
             runtime.clock.now(), config.segment_seconds, config.motion_period
         )
         request_id = demo_data.sample_request(runtime, world, window)
+        demo_data.demo_signing_keys(runtime)  # the signing forms work in the demo too
         served_at(runtime, args.host, args.port)
         _print_demo(args, endpoints.rtsp("/onvif/replay/Recording_1"), accounts, request_id)
         uvicorn.run(create_app(runtime, run_workers=True), host=args.host, port=args.port)
