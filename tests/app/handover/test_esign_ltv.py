@@ -120,8 +120,9 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         b"signer", pki.signer_key, pki.signer, [pki.ca, tsa_ca], serialization.NoEncryption(),
     ))  # fmt: skip
     yield World(pki, server, tsa, p12)
-    server.shutdown()
-    tsa.server.shutdown()
+    server.shutdown()  # (again, if a test stopped it: both calls are idempotent)
+    server.server_close()
+    tsa.close()
 
 
 def _sign(world: World) -> bytes:
