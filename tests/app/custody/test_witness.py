@@ -50,7 +50,7 @@ from custody import (
 from custody.events import canonical_bytes
 from custody.merkle import leaf_hash
 from custody.note import Checkpoint
-from custody.schema import append_only_statements
+from custody.schema import append_only_statements, drop_statements
 from custody.witness import (
     COSIGNATURE_TYPE,
     AddCheckpoint,
@@ -61,6 +61,7 @@ from custody.witness import (
     parse_verifier_key,
     stored_cosignatures,
 )
+from tests.conftest import BACKENDS, fresh_postgres_database
 
 T0 = datetime(2026, 12, 4, 3, 0, tzinfo=UTC)
 ORIGIN_A = "a.example.go.id/saksi"
@@ -78,8 +79,10 @@ def template_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _office(template: Path, data_dir: Path, origin: str, **settings: Any) -> Runtime:
+    """An office on a copy of the migrated SQLite template, or on `database_url` if given."""
     data_dir.mkdir(parents=True, exist_ok=True)
-    shutil.copy(template, data_dir / "saksi.db")
+    if settings.get("database_url") is None:
+        shutil.copy(template, data_dir / "saksi.db")
     config = Settings(  # type: ignore[call-arg]
         data_dir=data_dir, queue_url="memory://", custody_origin=origin, _env_file=None,
         **settings,
@@ -135,12 +138,24 @@ def witness_url(witness_b: Witness) -> Iterator[str]:
     thread.join(timeout=10)
 
 
+@pytest.fixture(params=BACKENDS)
+def a_database(request: pytest.FixtureRequest) -> Iterator[str | None]:
+    """Office A's database: a copy of the SQLite template, or a PostgreSQL one of its own (the
+    witness B stays on SQLite: two offices need not run the same database)."""
+    if request.param == "sqlite":
+        yield None
+        return
+    with fresh_postgres_database() as url:
+        yield url
+
+
 @pytest.fixture
 def office_a(
-    template_db: Path, tmp_path: Path, witness_b: Witness, witness_url: str
-) -> Iterator[Runtime]:
+    template_db: Path, tmp_path: Path, witness_b: Witness, witness_url: str,
+    a_database: str | None,
+) -> Iterator[Runtime]:  # fmt: skip
     runtime = _office(
-        template_db, tmp_path / "a", ORIGIN_A,
+        template_db, tmp_path / "a", ORIGIN_A, database_url=a_database,
         witnesses=[WitnessEndpoint(url=witness_url, key=witness_b.verifier_key)],
     )  # fmt: skip
     yield runtime
@@ -170,9 +185,9 @@ def _rewrite(runtime: Runtime, k: int) -> None:
     back."""
     tables = ("custody_events", "custody_checkpoints", "custody_merkle_nodes")
     with runtime.engine.begin() as connection:
-        for table in tables:
-            for op in ("update", "delete"):
-                connection.exec_driver_sql(f"DROP TRIGGER {table}_no_{op}")
+        dialect = connection.dialect.name
+        for statement in drop_statements(dialect, tables):
+            connection.exec_driver_sql(statement)
         rows = connection.execute(
             text("SELECT seq, canonical FROM custody_events WHERE seq >= :k ORDER BY seq"),
             {"k": k},
@@ -197,8 +212,8 @@ def _rewrite(runtime: Runtime, k: int) -> None:
         connection.exec_driver_sql("DELETE FROM custody_checkpoints")
         connection.exec_driver_sql("DELETE FROM custody_merkle_nodes")
         stored_tree.backfill(connection)
-        for statement in append_only_statements("sqlite", tables):
-            connection.exec_driver_sql(statement)
+        for statement in append_only_statements(dialect, tables):
+            connection.execute(text(statement))  # text(): psycopg would read its '%' as a bind
     runtime.tree_cache = type(runtime.tree_cache)(runtime.engine)
     _checkpoint(runtime)
 
@@ -208,6 +223,7 @@ def _cli_env(runtime: Runtime) -> dict[str, str]:
     witnesses = [w.model_dump() for w in settings.witnesses]
     return {
         "SAKSI_DATA_DIR": str(settings.data_dir),
+        "SAKSI_DATABASE_URL": settings.resolved_database_url,
         "SAKSI_QUEUE_URL": "memory://",
         "SAKSI_CUSTODY_ORIGIN": settings.custody_origin,
         "SAKSI_WITNESSES": json.dumps(witnesses),
