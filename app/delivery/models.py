@@ -79,3 +79,9 @@ class DriveItem(Base):
     reserved_at: Mapped[datetime] = mapped_column(UtcDateTime)
     outcome: Mapped[str | None] = mapped_column(String(24))  # deleted | verified_absent
     settled_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+def downloadable(delivery: Delivery, now: datetime) -> bool:
+    """Whether the recipient can fetch the delivery now: shared, and its purge not yet due."""
+    due = delivery.purge_due_at
+    return delivery.state is DeliveryState.SHARED and due is not None and now < due

@@ -15,16 +15,16 @@ from datetime import datetime
 from pathlib import Path
 
 import av
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app import errors
 from app.auth.models import STAFF_ROLES, Role, User
 from app.custody import service as custody
-from app.delivery.models import Delivery, DeliveryState
+from app.delivery import service as delivery_service
+from app.delivery.models import downloadable
 from app.exports import service as exports_service
 from app.exports.models import Export, ExportState
-from app.handover.models import EvidencePackage
+from app.handover import packaging
 from app.requests.models import EvidenceRequest
 from app.requests.service import check_can_read
 
@@ -57,26 +57,20 @@ def players(
     """The clips of `request` that `user` may play in the page, in export order."""
     exports = exports_service.exports_of(session, request.id)
     if user.role is Role.PEMOHON:
-        delivered = delivered_hashes(session, request.id, now)
+        delivered = delivered_hashes(session, request, now)
         exports = [e for e in exports if e.sha256 in delivered]
     elif user.role not in STAFF_ROLES:
         return []
     return [e for e in exports if playable(data_dir, e)]
 
 
-def delivered_hashes(session: Session, request_id: int, now: datetime) -> frozenset[str]:
+def delivered_hashes(
+    session: Session, request: EvidenceRequest, now: datetime
+) -> frozenset[str]:
     """The SHA-256 of each clip in the request's package while a delivery of it is live."""
-    live = session.scalars(
-        select(Delivery.id).where(
-            Delivery.request_id == request_id,
-            Delivery.state == DeliveryState.SHARED,
-            Delivery.purge_due_at > now,
-        )  # fmt: skip
-    ).first()
-    package = session.scalars(
-        select(EvidencePackage).where(EvidencePackage.request_id == request_id)
-    ).one_or_none()
-    if live is None or package is None:
+    live = any(downloadable(d, now) for d in delivery_service.deliveries_of(session, request))
+    package = packaging.package_of(session, request)
+    if not live or package is None:
         return frozenset()
     return frozenset(str(clip["sha256"]) for clip in package.clips)
 
@@ -89,7 +83,7 @@ def clip_to_play(
         request = session.get(EvidenceRequest, export.request_id)
         assert request is not None
         check_can_read(user, request)
-        if export.sha256 not in delivered_hashes(session, request.id, now):
+        if export.sha256 not in delivered_hashes(session, request, now):
             raise NotDeliveredYet("a clip is the pemohon's to play once it is delivered to them")
     elif user.role not in STAFF_ROLES:
         raise errors.RoleNotPermitted(f"the role {user.role.value!r} may not play clips")

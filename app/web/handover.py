@@ -18,7 +18,7 @@ from app.auth.models import STAFF_ROLES, User
 from app.custody import service as custody
 from app.delivery import service as delivery_service
 from app.delivery.backends import local_backend
-from app.delivery.models import Delivery
+from app.delivery.models import Delivery, downloadable
 from app.deps import RuntimeDep, SessionDep
 from app.handover import issuing, packaging, signing
 from app.http import PathId
@@ -27,7 +27,6 @@ from app.requests.models import EvidenceRequest
 from app.runtime import Runtime
 from app.security import read_token
 from app.settings import SignerRole
-from app.web.handover_view import downloadable
 from app.web.routes import PostedRequest, WebUser, _readable, _render_request, refused
 from app.web.session import session_token
 from drive_sync import serve_file

@@ -12,7 +12,7 @@ from app import errors
 from app.auth.models import STAFF_ROLES, WRITING_STAFF_ROLES, Role, User
 from app.custody import service as custody
 from app.delivery import service as delivery_service
-from app.delivery.models import Delivery, DeliveryState
+from app.delivery.models import Delivery, downloadable
 from app.handover import issuing, packaging, signing
 from app.handover.models import Handover
 from app.requests.models import EvidenceRequest
@@ -106,11 +106,6 @@ def _may_sign(
     except errors.SaksiError:
         return False
     return True
-
-
-def downloadable(delivery: Delivery, now: datetime) -> bool:
-    due = delivery.purge_due_at
-    return delivery.state is DeliveryState.SHARED and due is not None and now < due
 
 
 def _days_left(moment: datetime | None, now: datetime) -> int | None:
