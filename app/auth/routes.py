@@ -67,11 +67,7 @@ def update_me(
 ) -> UserRead:
     """Change your own address or turn e-mail notifications on or off (`notify_email`); an
     auditor writes nothing (an admin changes it for them)."""
-    update = UserUpdate.model_validate(data.model_dump(exclude_unset=True))
-    by = custody.performer(user)
-    return UserRead.model_validate(
-        service.update_user(session, user, update, runtime.clock.now(), by=by)
-    )
+    return UserRead.model_validate(service.update_profile(session, user, data, runtime.clock.now()))
 
 
 @router.get("/users", response_model=list[UserRead])

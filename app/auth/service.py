@@ -11,7 +11,7 @@ from app import errors
 from app.agencies.models import Agency
 from app.auth import sessions
 from app.auth.models import Role, User
-from app.auth.schemas import UserCreate, UserUpdate
+from app.auth.schemas import ProfileUpdate, UserCreate, UserUpdate
 from app.custody import service as custody
 from app.security import hash_password, verify_password
 from custody import Performer
@@ -63,6 +63,13 @@ def get_user(session: Session, user_id: int) -> User:
     if user is None:
         raise errors.UserNotFound(f"user {user_id} does not exist")
     return user
+
+
+def update_profile(session: Session, user: User, data: ProfileUpdate, now: datetime) -> User:
+    """A user changes their own address or e-mail setting (the API's PATCH /auth/me and the
+    profile page): the same change as an admin's, on record as theirs."""
+    update = UserUpdate.model_validate(data.model_dump(exclude_unset=True))
+    return update_user(session, user, update, now, by=custody.performer(user))
 
 
 def update_user(

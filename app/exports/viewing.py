@@ -64,9 +64,7 @@ def players(
     return [e for e in exports if playable(data_dir, e)]
 
 
-def delivered_hashes(
-    session: Session, request: EvidenceRequest, now: datetime
-) -> frozenset[str]:
+def delivered_hashes(session: Session, request: EvidenceRequest, now: datetime) -> frozenset[str]:
     """The SHA-256 of each clip in the request's package while a delivery of it is live."""
     live = any(downloadable(d, now) for d in delivery_service.deliveries_of(session, request))
     package = packaging.package_of(session, request)

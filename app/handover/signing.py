@@ -290,9 +290,10 @@ def bast_signatures(runtime: Runtime, session: Session, request: EvidenceRequest
 
 def destruction_signatures(session: Session, delivery: Delivery) -> list[str]:
     """The roles that have signed the delivery's berita acara pemusnahan, in signing order."""
-    stored = custody.events_of_request(session, delivery.request_id)
-    events = [json.loads(e.canonical) for e in stored if e.action == "destruction.signed"]
-    return [str(e["object"]["role"]) for e in events if e["object"].get("delivery") == delivery.id]
+    events = _signature_events(
+        session, delivery.request_id, "destruction.signed", {"delivery": delivery.id}
+    )
+    return [str(e["object"]["role"]) for e in events]
 
 
 def check_may_sign_destruction(
@@ -525,10 +526,16 @@ def _check_on_record(
 
 def _events(session: Session, document: _Document) -> list[dict[str, Any]]:
     """The document's signature events, in signing order (the ledger's)."""
-    stored = custody.events_of_request(session, document.request.id)
-    events = [json.loads(e.canonical) for e in stored if e.action == document.action]
-    reference = document.reference.items()
-    return [e for e in events if all(e["object"].get(k) == v for k, v in reference)]
+    return _signature_events(session, document.request.id, document.action, document.reference)
+
+
+def _signature_events(
+    session: Session, request_id: int, action: str, reference: Mapping[str, Any]
+) -> list[dict[str, Any]]:
+    """The request's `action` events whose object names `reference` (a document), in order."""
+    stored = custody.events_of_request(session, request_id)
+    events = [json.loads(e.canonical) for e in stored if e.action == action]
+    return [e for e in events if all(e["object"].get(k) == v for k, v in reference.items())]
 
 
 def _close_when_complete(

@@ -11,8 +11,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
 from app.auth import service as auth_service
-from app.auth.schemas import ProfileUpdate, UserUpdate
-from app.custody import service as custody
+from app.auth.schemas import ProfileUpdate
 from app.deps import RuntimeDep, SessionDep
 from app.web.routes import WebUser, WritingWebUser, render
 from app.web.session import check_csrf
@@ -43,7 +42,5 @@ def save_profile(
     except ValidationError:
         error = "Alamat e-mail tidak valid."
         return render(request, runtime, "profile.html", 422, user=user, saved=False, error=error)
-    update = UserUpdate.model_validate(data.model_dump(exclude_unset=True))
-    now = runtime.clock.now()
-    auth_service.update_user(session, user, update, now, by=custody.performer(user))
+    auth_service.update_profile(session, user, data, runtime.clock.now())
     return RedirectResponse("/profil?tersimpan=1", status_code=303)
