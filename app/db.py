@@ -21,6 +21,8 @@ from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.types import TypeDecorator
 
+from custody import at_commit
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -70,7 +72,9 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         )
         _configure_sqlite(engine)
         return engine
-    return create_engine(normalise_url(url), pool_pre_ping=True, **kwargs)
+    engine = create_engine(normalise_url(url), pool_pre_ping=True, **kwargs)
+    at_commit.install(engine)  # events numbered at commit, before any read of them (issue 18)
+    return engine
 
 
 def normalise_url(url: str) -> str:

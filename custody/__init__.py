@@ -2,6 +2,7 @@
 checkpoints and the verifier. Imports nothing of the service; everything here can be used by a
 recipient's own tools."""
 
+from custody import at_commit
 from custody.errors import (
     AppendOnlyViolation,
     CustodyError,
@@ -22,6 +23,7 @@ from custody.timestamp import TimestampMismatch, TimestampUnavailable
 from custody.verify import Finding, LedgerReport, verify_ledger
 
 __all__ = [
+    "at_commit",
     "AppendOnlyViolation",
     "Checkpoint",
     "CustodyError",

@@ -15,16 +15,16 @@ function `APPEND_FUNCTION`) takes the lock, reads the head, splices the number a
 leaf hash in, hashes the bytes and inserts the row (Python checks the database's bytes and hash
 before the caller goes on); every 16th append also stores the completed subtrees' hashes
 (`nodes_table`, O(1) rows amortised). A checkpoint's root costs O(log n) stored rows
-(custody.stored_tree), so signing one in the caller's transaction (the service does, every N
-events, and the BAST's checkpoint must cover its own events) holds the lock for milliseconds,
-not for a read of every leaf.
+(custody.stored_tree), so signing one in the caller's transaction (the BAST's checkpoint must
+cover its own events; on PostgreSQL the service's every-N checkpoint is signed after the commit)
+holds the lock for milliseconds, not for a read of every leaf.
 
 The lock still spans the caller's commit, so on one PostgreSQL the appends of N writers are at
-best as fast as one writer's critical section allows: when the transaction is little more than
-the append (benchmarks/ledger_bench.py), 4 writers append no faster than 1 (issue 18). Lifting
-that would mean numbering events after their action commits (a queue of committed, unnumbered
-events, chained in batches by one sequencer, one commit for many), at the cost of events that
-have no number, and are in no checkpoint, inside their own transaction.
+best as fast as one writer's critical section allows, round trips to the client included. The
+service therefore appends through `custody.at_commit` on PostgreSQL: the event is queued in the
+caller's transaction and numbered by a deferred trigger at its commit (or before the
+transaction next touches the ledger), with this module's splice, hash and nodes; `append`
+remains for SQLite and for what must know its number at once.
 """
 
 from __future__ import annotations
@@ -426,6 +426,15 @@ class StoredCheckpoint:
     root_hash: bytes
     note: str
     created_at: datetime
+
+
+def try_checkpoint_lock(connection: Connection) -> bool:
+    """Take the lock `append_checkpoint` takes, without waiting (PostgreSQL; elsewhere the
+    write transaction serialises): False if another transaction holds it."""
+    if connection.dialect.name != "postgresql":
+        return True
+    query = text("SELECT pg_try_advisory_xact_lock(:key)")
+    return bool(connection.execute(query, {"key": _LEDGER_LOCK + 1}).scalar_one())
 
 
 def append_checkpoint(

@@ -11,18 +11,19 @@ import getpass
 import json
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Connection, Engine, select
 from sqlalchemy.orm import Session
 
 from app import errors
 from app.auth.models import User
 from app.custody.schemas import ConsistencyRead, InclusionRead, IssuedRecord, VerificationRead
+from app.db import after_commit, after_rollback
 from custody import (
     Checkpoint,
     CustodyEvent,
@@ -32,6 +33,7 @@ from custody import (
     Performer,
     StoredCheckpoint,
     StoredEvent,
+    at_commit,
     ledger,
     sign,
     stored_tree,
@@ -100,8 +102,10 @@ def record(
     authorization: str | None = None,
     request_id: int | None = None,
     end_time: datetime | None = None,
-) -> StoredEvent:
-    """Append a custody event inside the session's transaction."""
+) -> None:
+    """Record a custody event in the session's transaction: it commits with it or not at all.
+    On PostgreSQL it is numbered at the commit (custody.at_commit), or before the transaction
+    next reads the ledger; elsewhere at once."""
     event = CustodyEvent(
         action=action,
         performer=actor,
@@ -113,23 +117,73 @@ def record(
         authorization=authorization,
         request_id=request_id,
     )
-    stored = ledger.append(session.connection(), event, now)
-    checkpoint = checkpoint or session.info.get(CHECKPOINT_POLICY)
-    if checkpoint is not None and stored.seq % checkpoint.every_events == 0:
-        issue_checkpoint(session, checkpoint.key, checkpoint.origin, now)
-    return stored
+    connection = session.connection()
+    policy = checkpoint or session.info.get(CHECKPOINT_POLICY)
+    if at_commit.append_at_commit(connection, event, now):
+        if policy is not None:
+            _checkpoint_after_commit(session, policy, now)
+        return
+    stored = ledger.append(connection, event, now)
+    if policy is not None and stored.seq % policy.every_events == 0:
+        # SQLite (one writer at a time whatever holds it): signed in the same transaction.
+        issue_checkpoint(session, policy.key, policy.origin, now)
 
 
 CHECKPOINT_POLICY = "saksi_checkpoint_policy"
+_CHECKPOINT_CHECK = "saksi_checkpoint_check"
 
 
 @dataclass(frozen=True)
 class CheckpointPolicy:
-    """Sign a checkpoint in the same transaction every `every_events` events."""
+    """Sign a checkpoint once `every_events` events have followed the last one.
+
+    On PostgreSQL, where events are numbered at commit, checked after the commit of a
+    transaction that recorded events, in a transaction of its own: a checkpoint states a size
+    already committed, and signing it must not lengthen the append lock (issue 18). A process
+    checks after every `every_events // 4` of its own events (each of its commits if that is
+    below 1), so with several processes a checkpoint can come a little later than
+    `every_events`; the periodic checkpoint job signs whatever is left. On SQLite, whose
+    writers take turns anyway, the event that completes N is signed in its transaction."""
 
     key: OfficeKey
     origin: str
     every_events: int
+    recorded: list[int] = field(default_factory=lambda: [0], compare=False, repr=False)
+
+
+def _checkpoint_after_commit(session: Session, policy: CheckpointPolicy, now: datetime) -> None:
+    policy.recorded[0] += 1
+    if policy.recorded[0] < policy.every_events // 4 or _CHECKPOINT_CHECK in session.info:
+        return
+    policy.recorded[0] = 0
+    session.info[_CHECKPOINT_CHECK] = True
+    bind = session.get_bind()
+
+    def check() -> None:
+        session.info.pop(_CHECKPOINT_CHECK, None)
+        sign_checkpoint_if_due(bind, policy, now)
+
+    after_commit(session, check)
+    after_rollback(session, lambda: session.info.pop(_CHECKPOINT_CHECK, None))
+
+
+def sign_checkpoint_if_due(
+    bind: Engine | Connection, policy: CheckpointPolicy, now: datetime
+) -> StoredCheckpoint | None:
+    """Sign a checkpoint of the committed ledger if `every_events` events followed the last
+    one. Never raises: a failure is logged, and the periodic job signs the next checkpoint."""
+    try:
+        with Session(bind=bind) as later, later.begin():
+            connection = later.connection()
+            if not ledger.try_checkpoint_lock(connection):
+                return None  # one is being signed now (perhaps by this thread's outer work)
+            last = ledger.latest_checkpoint(connection)
+            if ledger.head_seq(connection) - (last.tree_size if last else 0) < policy.every_events:
+                return None
+            return issue_checkpoint(later, policy.key, policy.origin, now)
+    except Exception:  # the caller's transaction has committed: it must not see this fail
+        logger.exception("the checkpoint due after a commit was not signed")
+        return None
 
 
 def current_tree(session: Session) -> MerkleTree:

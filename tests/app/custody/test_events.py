@@ -127,10 +127,20 @@ def test_saksi_verify_ledger_names_the_tampered_event(tmp_path: Path) -> None:
 def test_a_checkpoint_is_signed_every_n_events(
     factory: Factory, session: Session, runtime: Runtime
 ) -> None:
+    """Signed after the commit that completes N events, in its own transaction (issue 18:
+    a checkpoint states a committed size; signing it is outside the append lock)."""
     policy = service.CheckpointPolicy(runtime.office_key, runtime.settings.custody_origin, 4)
     session.info[service.CHECKPOINT_POLICY] = policy
-    for _ in range(9):
+    for _ in range(3):
         service.record(session, "test.event", service.SYSTEM, runtime.clock.now())
+        session.commit()
+    service.record(session, "test.event", service.SYSTEM, runtime.clock.now())
+    session.rollback()  # the 4th event never happened: no checkpoint states it
+    assert service.ledger.checkpoints(session.connection()) == []
+    session.rollback()
+    for _ in range(6):
+        service.record(session, "test.event", service.SYSTEM, runtime.clock.now())
+        session.commit()
 
     sizes = [c.tree_size for c in service.ledger.checkpoints(session.connection())]
 
@@ -168,6 +178,7 @@ def test_each_checkpoint_root_comes_from_the_last_frontier_and_equals_the_full_t
     session.info[service.CHECKPOINT_POLICY] = policy
     for _ in range(23):
         service.record(session, "test.event", service.SYSTEM, runtime.clock.now())
+        session.commit()
     connection = session.connection()
     rows = connection.execute(
         select(ledger.checkpoints_table.c.tree_size, ledger.checkpoints_table.c.frontier)

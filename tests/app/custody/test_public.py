@@ -20,13 +20,15 @@ OPERATOR = service.Performer(kind="user", identifier="7", name="Dewi Lestari", r
 
 
 def _exported(session: Session, runtime: Runtime, sha: str = CLIP) -> StoredEvent:
-    stored = service.record(
+    service.record(
         session, "export.file_written", OPERATOR, runtime.clock.now(),
         object={"camera": "Kamera 1", "bast_number": "007/BAST/2026"},
         result={"file": "exports/1.mp4", "sha256": sha}, authorization="B/123/XI/2026",
         request_id=None,
     )  # fmt: skip
     session.commit()
+    (seq,) = service.find_by_sha256(session, sha)[-1:]
+    (stored,) = [e for e in service.ledger.read(session.connection()) if e.seq == seq]
     return stored
 
 
