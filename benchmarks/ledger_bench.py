@@ -3,14 +3,15 @@
     .venv/bin/python benchmarks/ledger_bench.py [--events 100000] [--appends 2000]
 
 Measures, in one run: appends as the service makes them (`app.custody.service.record`, a
-checkpoint every 100th, its root from the last checkpoint's frontier) at 1 000 events and at N
-events (flat is the target: issue 18); appends per second with 1 writer and with 4 concurrent
-writers (each append
-its own transaction, as the service does), against plain INSERTs of the same rows into an
-unconstrained table (the peer); `verify_ledger` time at N events; inclusion-proof latency at N
-events, cold (read the leaf hashes and build the tree per call), warm (a built tree) and as the
-API serves them (`LedgerTreeCache`: the stored interior hashes a proof needs, read per call;
-its first call included).
+checkpoint every 100 events, after the commit) on a ledger of ~1 000 events and on one of N, in
+two databases, three alternating rounds (flat is the target: issue 18); appends per second with
+1 writer and with 4 concurrent writers (each append its own transaction, as the service does),
+for the service's append (numbered at commit, custody.at_commit), for the append numbered
+inside the transaction (`custody.append`) and for plain INSERTs of the same rows into an
+unconstrained table (the peer), three alternating rounds; `verify_ledger` time at N events;
+inclusion-proof latency at N events, cold (read the leaf hashes and build the tree per call),
+warm (a built tree) and as the API serves them (`LedgerTreeCache`: the stored interior hashes a
+proof needs, read per call; its first call included).
 Writes benchmarks/results/ledger.json.
 """
 
@@ -25,10 +26,11 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Connection, Engine, create_engine, text
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -45,6 +47,7 @@ from custody import (  # noqa: E402
     MerkleTree,
     Performer,
     append,
+    at_commit,
     load_or_create,
     sign,
     stored_tree,  # noqa: E402
@@ -61,6 +64,9 @@ T0 = datetime(2026, 11, 22, 3, 0, tzinfo=UTC)
 WHO = Performer("user", "7", "Dewi Lestari", "operator")
 TOOL = Instrument("saksi", "bench")
 WHO_SERVICE = service.SYSTEM
+
+
+Appender = Callable[[Connection, CustodyEvent, datetime], object]
 
 
 def event(number: int) -> CustodyEvent:
@@ -80,11 +86,13 @@ def database() -> tuple[str, Engine]:
     return name, admin
 
 
-def appends_per_second(engine: Engine, writers: int, per_writer: int) -> float:
+def appends_per_second(
+    engine: Engine, writers: int, per_writer: int, appender: Appender = append
+) -> float:
     def run(offset: int) -> None:
         for number in range(per_writer):
             with engine.begin() as connection:
-                append(connection, event(offset + number), T0)
+                appender(connection, event(offset + number), T0)
 
     threads = [threading.Thread(target=run, args=(i * per_writer,)) for i in range(writers)]
     started = time.perf_counter()
@@ -170,33 +178,39 @@ def main() -> int:
     parser.add_argument("--appends", type=int, default=2000)
     args = parser.parse_args()
     name, admin = database()
+    small_name, _admin = database()
     url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+    small_url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{small_name}"
     try:
         migrate.upgrade(url)
+        migrate.upgrade(small_url)
         engine = make_engine(url, pool_size=8)
-        results = run_all(engine, args.events, args.appends)
+        small = make_engine(small_url, pool_size=8)
+        results = run_all(engine, small, args.events, args.appends)
         engine.dispose()
+        small.dispose()
     finally:
         with admin.connect() as connection:
-            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            for database_name in (name, small_name):
+                connection.exec_driver_sql(
+                    f'DROP DATABASE IF EXISTS "{database_name}" WITH (FORCE)'
+                )
         admin.dispose()
+        _admin.dispose()
     out = ROOT / "benchmarks" / "results" / "ledger.json"
     out.write_text(json.dumps(results, indent=2) + "\n")
     print(json.dumps(results, indent=2))
     return 0
 
 
-def run_all(engine: Engine, events: int, appends: int) -> dict[str, object]:
+def run_all(engine: Engine, small: Engine, events: int, appends: int) -> dict[str, object]:
     with tempfile.TemporaryDirectory() as scratch:
         key = load_or_create(Path(scratch) / "bench-key.pem")
     bulk_fill(engine, 1000)
-    service_small = service_appends_per_second(engine, key, appends)
-    one = appends_per_second(engine, 1, appends)
-    four = appends_per_second(engine, 4, appends // 4)
-    plain_one = plain_inserts_per_second(engine, 1, appends)
-    plain_four = plain_inserts_per_second(engine, 4, appends // 4)
+    writers = writer_scaling(engine, appends)
     bulk_fill(engine, events)
-    service_large = service_appends_per_second(engine, key, appends)
+    bulk_fill(small, 1000)
+    flatness = service_flatness(small, engine, key, appends)
     with engine.begin() as connection:
         tree = MerkleTree(d for _s, d in leaf_hashes(connection))
         note = sign(Checkpoint("bench", tree.size, tree.root()), "bench", key)
@@ -211,17 +225,8 @@ def run_all(engine: Engine, events: int, appends: int) -> dict[str, object]:
     return {
         "machine": f"{platform.machine()} {platform.python_version()}",
         "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "appends_per_s_1_writer": round(one, 1),
-        "appends_per_s_4_writers": round(four, 1),
-        # Issue 18 asks >= 2: the append lock is held to each writer's commit (custody.ledger).
-        "appends_4_vs_1_writers": round(four / one, 3),
-        "peer_plain_inserts_per_s_1_writer": round(plain_one, 1),
-        "peer_plain_inserts_per_s_4_writers": round(plain_four, 1),
-        "ledger_append_vs_plain_insert_ratio": round(one / plain_one, 3),
-        "ledger_append_vs_plain_insert_ratio_4_writers": round(four / plain_four, 3),
-        "service_appends_per_s_at_1k_events": round(service_small, 1),
-        f"service_appends_per_s_at_{events // 1000}k_events": round(service_large, 1),
-        "service_append_flatness_large_vs_1k": round(service_large / service_small, 3),
+        **writers,
+        **{f"service_{k}": v for k, v in flatness.items()},
         "events": events,
         "verify_ledger_s": round(verify_s, 3),
         "inclusion_proof_cold_ms_median": round(cold, 2),
@@ -229,6 +234,51 @@ def run_all(engine: Engine, events: int, appends: int) -> dict[str, object]:
         "cached_proofs": cached,
         "cached_vs_cold_proof_ratio": round(cached["inclusion_p50_ms"] / cold, 5),
     }
+
+
+def service_flatness(
+    small: Engine, large: Engine, key: OfficeKey, appends: int
+) -> dict[str, object]:
+    """Service appends on a ledger of about 1 000 events (it grows by `appends` a round) and on
+    one of N, in two databases, three alternating rounds: medians and each round's ratio."""
+    pairs = []
+    for _round in range(3):
+        pairs.append((service_appends_per_second(small, key, appends),
+                      service_appends_per_second(large, key, appends)))  # fmt: skip
+    return {
+        "appends_per_s_at_1k_events": round(statistics.median(a for a, _ in pairs), 1),
+        "appends_per_s_at_large_events": round(statistics.median(b for _, b in pairs), 1),
+        "append_flatness_large_vs_1k": round(statistics.median(b / a for a, b in pairs), 3),
+        "append_flatness_rounds": [round(b / a, 3) for a, b in pairs],
+    }
+
+
+def writer_scaling(engine: Engine, appends: int) -> dict[str, object]:
+    """Appends per second with 1 and 4 writers: the service's append (numbered at commit,
+    custody.at_commit), the append numbered inside the transaction (`custody.append`, what a
+    transaction that reads the ledger after appending gets) and plain INSERTs (the peer);
+    three alternating rounds, medians of the rates and of each round's ratio."""
+    assert at_commit.installed(engine), "make_engine installs numbering at commit"
+    kinds: dict[str, Callable[[int, int], float]] = {
+        "ledger": lambda w, n: appends_per_second(engine, w, n, _at_commit),
+        "numbered_in_transaction": lambda w, n: appends_per_second(engine, w, n),
+        "peer_plain_inserts": lambda w, n: plain_inserts_per_second(engine, w, n),
+    }
+    rates: dict[str, list[tuple[float, float]]] = {kind: [] for kind in kinds}
+    for _round in range(3):
+        for kind, measure in kinds.items():
+            rates[kind].append((measure(1, appends), measure(4, appends // 4)))
+    out: dict[str, object] = {}
+    for kind, pairs in rates.items():
+        out[f"{kind}_per_s_1_writer"] = round(statistics.median(a for a, _ in pairs), 1)
+        out[f"{kind}_per_s_4_writers"] = round(statistics.median(b for _, b in pairs), 1)
+        out[f"{kind}_4_vs_1_writers"] = round(statistics.median(b / a for a, b in pairs), 3)
+        out[f"{kind}_4_vs_1_writers_rounds"] = [round(b / a, 3) for a, b in pairs]
+    return out
+
+
+def _at_commit(connection: Connection, event_: CustodyEvent, recorded_at: datetime) -> None:
+    assert at_commit.append_at_commit(connection, event_, recorded_at)
 
 
 def cached_proof_latency(engine: Engine, events: int) -> dict[str, float]:
