@@ -8,7 +8,8 @@ two databases, three alternating rounds (flat is the target: issue 18); appends 
 1 writer and with 4 concurrent writers (each append its own transaction, as the service does),
 for the service's append (numbered at commit, custody.at_commit), for the append numbered
 inside the transaction (`custody.append`) and for plain INSERTs of the same rows into an
-unconstrained table (the peer), three alternating rounds; `verify_ledger` time at N events;
+unconstrained table (the peer), three alternating rounds, with writer threads and again with
+writer processes (ledger_processes.py); `verify_ledger` time at N events;
 inclusion-proof latency at N events, cold (read the leaf hashes and build the tree per call),
 warm (a built tree) and as the API serves them (`LedgerTreeCache`: the stored interior hashes a
 proof needs, read per call; its first call included).
@@ -35,6 +36,7 @@ from sqlalchemy import Connection, Engine, create_engine, text
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+import ledger_processes  # noqa: E402
 from sqlalchemy.orm import sessionmaker  # noqa: E402
 
 from app import migrate  # noqa: E402
@@ -208,6 +210,7 @@ def run_all(engine: Engine, small: Engine, events: int, appends: int) -> dict[st
         key = load_or_create(Path(scratch) / "bench-key.pem")
     bulk_fill(engine, 1000)
     writers = writer_scaling(engine, appends)
+    processes = process_scaling(engine, appends)
     bulk_fill(engine, events)
     bulk_fill(small, 1000)
     flatness = service_flatness(small, engine, key, appends)
@@ -226,6 +229,7 @@ def run_all(engine: Engine, small: Engine, events: int, appends: int) -> dict[st
         "machine": f"{platform.machine()} {platform.python_version()}",
         "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
         **writers,
+        **processes,
         **{f"service_{k}": v for k, v in flatness.items()},
         "events": events,
         "verify_ledger_s": round(verify_s, 3),
@@ -274,6 +278,26 @@ def writer_scaling(engine: Engine, appends: int) -> dict[str, object]:
         out[f"{kind}_per_s_4_writers"] = round(statistics.median(b for _, b in pairs), 1)
         out[f"{kind}_4_vs_1_writers"] = round(statistics.median(b / a for a, b in pairs), 3)
         out[f"{kind}_4_vs_1_writers_rounds"] = [round(b / a, 3) for a, b in pairs]
+    return out
+
+
+def process_scaling(engine: Engine, appends: int) -> dict[str, object]:
+    """As writer_scaling, with writer processes instead of threads (ledger_processes)."""
+    url = engine.url.render_as_string(hide_password=False)
+    events = [event(500_000 + number) for number in range(appends)]
+    pairs: dict[str, list[tuple[float, float]]] = {"ledger": [], "peer_plain_inserts": []}
+    for _round in range(3):
+        for kind, name in (("ledger", "ledger"), ("plain", "peer_plain_inserts")):
+            one = ledger_processes.per_second(url, kind, events, 1)
+            four = ledger_processes.per_second(url, kind, events, 4)
+            pairs[name].append((one, four))
+    out: dict[str, object] = {}
+    for name, rates in pairs.items():
+        out[f"processes_{name}_per_s_1_writer"] = round(statistics.median(a for a, _ in rates), 1)
+        out[f"processes_{name}_per_s_4_writers"] = round(statistics.median(b for _, b in rates), 1)
+        out[f"processes_{name}_4_vs_1_writers"] = round(
+            statistics.median(b / a for a, b in rates), 3
+        )
     return out
 
 

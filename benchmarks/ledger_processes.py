@@ -1,0 +1,60 @@
+"""Ledger appends from writer processes, as a scale-out deployment has them (each `saksi
+worker` and API process its own interpreter and pool), beside ledger_bench's writer threads.
+
+Each writer is a forked process with its own engine; its events are built before a barrier,
+the clock runs from the barrier to the last writer's end. Kinds: the service's append
+(numbered at commit, custody.at_commit) and plain INSERTs of the same bytes (the peer).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import time
+from datetime import UTC, datetime
+from multiprocessing.synchronize import Barrier
+
+from sqlalchemy import text
+
+from app.db import make_engine
+from custody import CustodyEvent, at_commit
+from custody.events import canonical_bytes
+
+T0 = datetime(2026, 11, 22, 3, 0, tzinfo=UTC)
+
+
+def per_second(url: str, kind: str, events: list[CustodyEvent], writers: int) -> float:
+    """Appends per second of `events` shared out among `writers` processes."""
+    context = multiprocessing.get_context("fork")
+    barrier = context.Barrier(writers + 1)
+    share = len(events) // writers
+    processes = [
+        context.Process(
+            target=_writer, args=(url, kind, events[i * share : (i + 1) * share], barrier)
+        )  # fmt: skip
+        for i in range(writers)
+    ]
+    for process in processes:
+        process.start()
+    barrier.wait()
+    started = time.perf_counter()
+    for process in processes:
+        process.join()
+        if process.exitcode != 0:
+            raise RuntimeError(f"a {kind} writer process failed ({process.exitcode})")
+    return share * writers / (time.perf_counter() - started)
+
+
+def _writer(url: str, kind: str, events: list[CustodyEvent], barrier: Barrier) -> None:
+    engine = make_engine(url, pool_size=1)
+    plain = text("INSERT INTO plain (body) VALUES (:b)")
+    bodies = [canonical_bytes(e.document(), 1, "0" * 64).decode() for e in events]
+    with engine.begin() as connection:  # connected before the clock starts
+        connection.exec_driver_sql("SELECT 1")
+    barrier.wait()
+    for event, body in zip(events, bodies, strict=True):
+        with engine.begin() as connection:
+            if kind == "plain":
+                connection.execute(plain, {"b": body})
+            elif not at_commit.append_at_commit(connection, event, T0):
+                raise RuntimeError("not numbered at commit")
+    engine.dispose()
