@@ -17,6 +17,7 @@ import subprocess
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,11 @@ import httpx
 import psycopg
 import pytest
 import yaml
+from sqlalchemy import func, select
+
+from app.custody import service
+from app.db import make_engine
+from custody import CustodyEvent, at_commit, ledger
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "docker-compose.yml"
@@ -136,6 +142,9 @@ def test_init_migrate_app_and_worker_check_in_compose_order(world: dict[str, Any
     _check_ledger_is_append_only_for(world)
 
 
+T0 = datetime(2026, 12, 4, 3, 0, tzinfo=UTC)
+
+
 def _ready(port: int, app: subprocess.Popen[str]) -> dict[str, Any]:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -161,6 +170,28 @@ def _check_ledger_is_append_only_for(world: dict[str, Any]) -> None:
                           "DELETE FROM custody_events"):  # fmt: skip
             with pytest.raises(psycopg.errors.InsufficientPrivilege):
                 connection.execute(statement)
+    _append_as(f"postgresql+psycopg://{world['role']}@127.0.0.1:5432/{world['database']}")
+
+
+def _append_as(url: str) -> None:
+    """The service's append as the app role: queued, numbered at commit by the trigger (which
+    runs with the role's rights: INSERT on the ledger and its nodes, DELETE of its queue)."""
+    engine = make_engine(url)
+    try:
+        with engine.connect() as connection:
+            before = ledger.head_seq(connection)
+        for number in range(16):  # the 16th completes a tile: a node stored as the role
+            with engine.begin() as connection:
+                event = CustodyEvent(action="test.appended", performer=service.SYSTEM,
+                                     instrument=service.INSTRUMENT, start_time=T0,
+                                     object={"n": number})  # fmt: skip
+                assert at_commit.append_at_commit(connection, event, T0)
+        with engine.connect() as connection:
+            assert ledger.head_seq(connection) == before + 16
+            assert connection.execute(select(func.count()).select_from(
+                at_commit.pending_table)).scalar_one() == 0  # fmt: skip
+    finally:
+        engine.dispose()
 
 
 def test_the_compose_file_is_valid_where_the_compose_plugin_is_installed(tmp_path: Path) -> None:
