@@ -7,7 +7,7 @@ client, the rest of the caller's work and the commit all happen under that lock,
 appended about 1.3-1.5x as fast as one (benchmarks/results/ledger.json).
 
 Here the caller's transaction inserts the event's bytes without their position (`custody_pending`,
-the canonical text around the marks `custody.ledger._template` leaves) and a constraint trigger
+the canonical text around the marks `custody.ledger.event_template` leaves) and a constraint trigger
 declared `DEFERRABLE INITIALLY DEFERRED` numbers it when the transaction commits: constraint
 triggers "can be deferred to the end of the transaction" (PostgreSQL manual, CREATE TRIGGER).
 The trigger takes the same advisory lock, splices the number and the previous leaf hash in,
@@ -49,7 +49,7 @@ from sqlalchemy import (
 )
 
 from custody.events import CustodyEvent
-from custody.ledger import _LEDGER_LOCK, NODE_LEVEL, _template, metadata, to_column_time
+from custody.ledger import LEDGER_LOCK, NODE_LEVEL, event_template, metadata, to_column_time
 
 pending_table = Table(
     "custody_pending",
@@ -124,7 +124,7 @@ DECLARE
     new_prev varchar;
     new_canonical text;
 BEGIN
-    PERFORM pg_advisory_xact_lock({_LEDGER_LOCK});
+    PERFORM pg_advisory_xact_lock({LEDGER_LOCK});
     SELECT e.seq, e.leaf_hash INTO head_seq, head_hash
         FROM custody_events e ORDER BY e.seq DESC LIMIT 1;
     new_seq := coalesce(head_seq, 0) + 1;
@@ -190,7 +190,7 @@ def append_at_commit(connection: Connection, event_: CustodyEvent, recorded_at: 
     in the event itself): the caller then appends it with `custody.ledger.append`."""
     if connection.dialect.name != "postgresql" or not installed(connection.engine):
         return False
-    template = _template(event_.document())
+    template = event_template(event_.document())
     if template is None:
         return False
     sha = event_.result.get("sha256")

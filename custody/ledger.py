@@ -120,7 +120,7 @@ NODE_LEVEL = 4
 APPEND_ONLY_TABLES = ("custody_events", "custody_checkpoints")
 ALL_APPEND_ONLY_TABLES = (*APPEND_ONLY_TABLES, "custody_timestamps", "custody_merkle_nodes")
 # An arbitrary constant naming the ledger's advisory lock in PostgreSQL.
-_LEDGER_LOCK = 0x5A4B5349
+LEDGER_LOCK = 0x5A4B5349
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,7 +146,7 @@ def append(connection: Connection, event: CustodyEvent, recorded_at: datetime) -
         "sha256": sha256,
         "recorded_at": to_column_time(connection, recorded_at),
     }
-    template = _template(document) if connection.dialect.name == "postgresql" else None
+    template = event_template(document) if connection.dialect.name == "postgresql" else None
     if template is not None:
         seq, data, prev = _append_in_one_round_trip(connection, template, columns)
     else:
@@ -168,7 +168,7 @@ def _append_after_reading_the_head(
     connection: Connection, document: dict[str, JsonValue], columns: dict[str, Any]
 ) -> tuple[int, bytes, str]:
     if connection.dialect.name == "postgresql":
-        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LEDGER_LOCK})
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": LEDGER_LOCK})
     head = connection.execute(
         select(events_table.c.seq, events_table.c.leaf_hash)
         .order_by(events_table.c.seq.desc())
@@ -195,7 +195,7 @@ _SEQ_MARK = 918_273_645_546_372_819
 _PREV_MARK = "saksi-ledger-prev-mark-5a4b5349"
 
 
-def _template(document: dict[str, JsonValue]) -> tuple[str, str, str] | None:
+def event_template(document: dict[str, JsonValue]) -> tuple[str, str, str] | None:
     """The canonical text before `prev`, between `prev` and `seq`, and after `seq`; None if a
     mark occurs in the event itself (the append then reads the head first)."""
     text_ = canonical_bytes(document, _SEQ_MARK, _PREV_MARK).decode()
@@ -253,7 +253,7 @@ def _append_in_one_round_trip(
     connection: Connection, template: tuple[str, str, str], columns: dict[str, Any]
 ) -> tuple[int, bytes, str]:
     before, between, after = template
-    parameters = {"key": _LEDGER_LOCK, "before": before, "between": between, "after": after}
+    parameters = {"key": LEDGER_LOCK, "before": before, "between": between, "after": after}
     row = connection.execute(_APPEND, {**parameters, **columns}).one()
     seq, canonical, digest, prev = int(row[0]), str(row[1]), str(row[2]), str(row[3])
     data = canonical.encode()
@@ -434,7 +434,7 @@ def try_checkpoint_lock(connection: Connection) -> bool:
     if connection.dialect.name != "postgresql":
         return True
     query = text("SELECT pg_try_advisory_xact_lock(:key)")
-    return bool(connection.execute(query, {"key": _LEDGER_LOCK + 1}).scalar_one())
+    return bool(connection.execute(query, {"key": LEDGER_LOCK + 1}).scalar_one())
 
 
 def append_checkpoint(
@@ -443,7 +443,7 @@ def append_checkpoint(
 ) -> StoredCheckpoint:  # fmt: skip
     """Store a signed checkpoint in the caller's transaction."""
     if connection.dialect.name == "postgresql":
-        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LEDGER_LOCK + 1})
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": LEDGER_LOCK + 1})
     last = connection.execute(select(func.max(checkpoints_table.c.id))).scalar()
     number = (last or 0) + 1
     connection.execute(
