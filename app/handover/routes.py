@@ -12,7 +12,7 @@ from app import errors
 from app.auth.login import client_address
 from app.delivery.models import Delivery
 from app.deps import RuntimeDep, SessionDep, StaffUser, WritingStaff, WritingUser
-from app.handover import issuing, packaging, signing
+from app.handover import issuing, packaging, signing, signing_terms
 from app.handover.models import EvidencePackage, Handover
 from app.handover.schemas import HandoverRead, PackageRead, SignatureCreate, SignedRevisionRead
 from app.http import ERROR_RESPONSES, PathId
@@ -130,7 +130,7 @@ def sign_bast(
     an uncertified approval sealed by the office). The last signature closes the handover."""
     login, now = _login(body), runtime.clock.now()
     if body.role == "recipient":
-        approval = signing.Approval(
+        approval = signing_terms.Approval(
             confirmed=body.confirmed, via="api", client_address=client_address(http),
             user_agent=http.headers.get("user-agent", ""),
         )  # fmt: skip
@@ -189,10 +189,10 @@ def destruction_esigned_pdf(
     return _file(runtime, relative, "application/pdf")
 
 
-def _login(body: SignatureCreate) -> signing.BsreLogin | None:
+def _login(body: SignatureCreate) -> signing_terms.BsreLogin | None:
     if body.nik is None or body.passphrase is None:
         return None
-    return signing.BsreLogin(nik=body.nik, passphrase=body.passphrase)
+    return signing_terms.BsreLogin(nik=body.nik, passphrase=body.passphrase)
 
 
 def _delivery(session: SessionDep, delivery_id: int) -> Delivery:

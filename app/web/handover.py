@@ -20,7 +20,7 @@ from app.delivery import service as delivery_service
 from app.delivery.backends import local_backend
 from app.delivery.models import Delivery, downloadable
 from app.deps import RuntimeDep, SessionDep
-from app.handover import issuing, packaging, signing
+from app.handover import issuing, packaging, signing, signing_terms
 from app.http import PathId
 from app.requests import letters
 from app.requests.models import EvidenceRequest
@@ -145,7 +145,7 @@ def approve_bast(
     nik: Annotated[str, Form(max_length=32)] = "", passphrase: Passphrase = "",
 ) -> Response:  # fmt: skip
     """The recipient approves the BAST in the portal, having ticked that they examined it."""
-    approval = signing.Approval(
+    approval = signing_terms.Approval(
         confirmed=confirmed, via="portal", client_address=client_address(request),
         user_agent=request.headers.get("user-agent", ""),
         session_ref=_session_ref(runtime, request),
@@ -155,11 +155,11 @@ def approve_bast(
         runtime, session, evidence, user, approval, runtime.clock.now(), login=login))  # fmt: skip
 
 
-def _login(nik: str, passphrase: str) -> signing.BsreLogin | None:
+def _login(nik: str, passphrase: str) -> signing_terms.BsreLogin | None:
     """The BSrE login typed in the form, if any (both empty: no BSrE)."""
     if not nik.strip() and not passphrase:
         return None
-    return signing.BsreLogin(nik=nik.strip(), passphrase=SecretStr(passphrase))
+    return signing_terms.BsreLogin(nik=nik.strip(), passphrase=SecretStr(passphrase))
 
 
 def _session_ref(runtime: Runtime, request: Request) -> str | None:

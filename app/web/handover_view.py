@@ -13,7 +13,7 @@ from app.auth.models import STAFF_ROLES, WRITING_STAFF_ROLES, Role, User
 from app.custody import service as custody
 from app.delivery import service as delivery_service
 from app.delivery.models import Delivery, downloadable
-from app.handover import issuing, packaging, signing
+from app.handover import issuing, packaging, signing, signing_terms
 from app.handover.models import Handover
 from app.requests.models import EvidenceRequest
 from app.runtime import Runtime
@@ -75,7 +75,7 @@ def esign_context(
         "can_sign": [role for role in allowed if role != "recipient"],
         "can_approve": "recipient" in allowed,
         "bsre": runtime.settings.bsre.configured,
-        "confirmation": signing.CONFIRMATION,
+        "confirmation": signing_terms.CONFIRMATION,
     }
 
 
