@@ -6,17 +6,17 @@ names the one before, so the next appender must know this one committed. Round t
 client, the rest of the caller's work and the commit all happen under that lock, and 4 writers
 appended about 1.3-1.5x as fast as one (benchmarks/results/ledger.json).
 
-Here the caller's transaction inserts the event's bytes without their position (`custody_pending`,
-the canonical text around the marks `custody.ledger.event_template` leaves) and a constraint trigger
-declared `DEFERRABLE INITIALLY DEFERRED` numbers it when the transaction commits: constraint
-triggers "can be deferred to the end of the transaction" (PostgreSQL manual, CREATE TRIGGER).
-The trigger takes the same advisory lock, splices the number and the previous leaf hash in,
-hashes, inserts the event, stores the Merkle subtrees it completes (as
-`custody.ledger.store_completed_nodes` does) and deletes the pending row. The lock then lasts
-from the trigger to the commit record's flush, with no round trip inside it. Still the same
-guarantees: the event commits with its action or not at all (a rolled-back transaction, or
-savepoint, discards its queued trigger events), numbers are gapless and each event names the
-previous one.
+Here the caller's transaction inserts the event's bytes without their position
+(`custody_pending`, the canonical text around the marks `custody.ledger.event_template` leaves)
+and a constraint trigger declared `DEFERRABLE INITIALLY DEFERRED` numbers it when the
+transaction commits: constraint triggers "can be deferred to the end of the transaction"
+(PostgreSQL manual, CREATE TRIGGER). The trigger appends through the function the immediate path
+calls (custody.ledger's APPEND_FUNCTION: the same lock, splice, hash and insert), stores the
+Merkle subtrees it completes (as `custody.ledger.store_completed_nodes` does) and deletes the
+pending row. The lock then lasts from the trigger to the commit record's flush, with no round
+trip inside it. Still the same guarantees: the event commits with its action or not at all (a
+rolled-back transaction, or savepoint, discards its queued trigger events), numbers are gapless
+and each event names the previous one.
 
 What a transaction loses is the number of its own events until it commits. So that it never
 reads a ledger without them, `install` makes the engine number them first, before any later
@@ -112,32 +112,19 @@ END
 $$
 """
 
-# VOLATILE, as custody.ledger.APPEND_FUNCTION: each statement takes a fresh snapshot, so the
-# head is read after the lock is held.
+# The append itself is custody.ledger.APPEND_FUNCTION's (migration 0022), the one the
+# immediate path calls: lock, head, splice, hash, insert are written once.
 NUMBER_FUNCTION = f"""
 CREATE OR REPLACE FUNCTION custody_number_pending() RETURNS trigger
 LANGUAGE plpgsql VOLATILE AS $$
 DECLARE
-    head_seq bigint;
-    head_hash varchar;
-    new_seq bigint;
-    new_prev varchar;
-    new_canonical text;
+    numbered bigint;
 BEGIN
-    PERFORM pg_advisory_xact_lock({LEDGER_LOCK});
-    SELECT e.seq, e.leaf_hash INTO head_seq, head_hash
-        FROM custody_events e ORDER BY e.seq DESC LIMIT 1;
-    new_seq := coalesce(head_seq, 0) + 1;
-    new_prev := coalesce(head_hash, '');
-    new_canonical := NEW.part_before || new_prev || NEW.part_between || new_seq::text
-        || NEW.part_after;
-    INSERT INTO custody_events
-        (seq, action, request_id, sha256, recorded_at, canonical, leaf_hash, prev_hash)
-        VALUES (new_seq, NEW.action, NEW.request_id, NEW.sha256, NEW.recorded_at, new_canonical,
-                encode(sha256('\\x00'::bytea || convert_to(new_canonical, 'UTF8')), 'hex'),
-                new_prev);
-    IF new_seq % {1 << NODE_LEVEL} = 0 THEN  -- completes a tile: 1 append in 2**NODE_LEVEL
-        PERFORM custody_store_completed_nodes(new_seq);
+    SELECT a.new_seq INTO numbered FROM custody_append_event(
+        {LEDGER_LOCK}, NEW.part_before, NEW.part_between, NEW.part_after, NEW.action,
+        NEW.request_id, NEW.sha256, NEW.recorded_at) a;
+    IF numbered % {1 << NODE_LEVEL} = 0 THEN  -- completes a tile: 1 append in 2**NODE_LEVEL
+        PERFORM custody_store_completed_nodes(numbered);
     END IF;
     DELETE FROM custody_pending WHERE id = NEW.id;
     RETURN NULL;
