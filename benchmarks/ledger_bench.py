@@ -8,11 +8,12 @@ two databases, three alternating rounds (flat is the target: issue 18); appends 
 1 writer and with 4 concurrent writers (each append its own transaction, as the service does),
 for the service's append (numbered at commit, custody.at_commit), for the append numbered
 inside the transaction (`custody.append`) and for plain INSERTs of the same rows into an
-unconstrained table (the peer), three alternating rounds, with writer threads and again with
+unconstrained table (the peer), five alternating rounds, with writer threads and again with
 writer processes (ledger_processes.py); `verify_ledger` time at N events;
 inclusion-proof latency at N events, cold (read the leaf hashes and build the tree per call),
 warm (a built tree) and as the API serves them (`LedgerTreeCache`: the stored interior hashes a
-proof needs, read per call; its first call included).
+proof needs, read per call; its first call included); and, in a third database, what bounds
+the 4-writer ratio here (`limits`, ledger_limits.py).
 Writes benchmarks/results/ledger.json.
 """
 
@@ -36,6 +37,7 @@ from sqlalchemy import Connection, Engine, create_engine, text
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+import ledger_limits  # noqa: E402
 import ledger_processes  # noqa: E402
 from sqlalchemy.orm import sessionmaker  # noqa: E402
 
@@ -179,30 +181,36 @@ def main() -> int:
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--appends", type=int, default=2000)
     args = parser.parse_args()
-    name, admin = database()
-    small_name, _admin = database()
-    url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-    small_url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{small_name}"
+    # The large ledger, the ~1 000-event one (flatness) and one for ledger_limits' runs.
+    names = [database() for _ in range(3)]
+    urls = [f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}" for name, _a in names]
     try:
-        migrate.upgrade(url)
-        migrate.upgrade(small_url)
-        engine = make_engine(url, pool_size=8)
-        small = make_engine(small_url, pool_size=8)
+        for url in urls:
+            migrate.upgrade(url)
+        engine, small, scratch = (make_engine(url, pool_size=8) for url in urls)
         results = run_all(engine, small, args.events, args.appends)
-        engine.dispose()
-        small.dispose()
+        results["limits"] = limits(scratch, args.appends)
+        for each in (engine, small, scratch):
+            each.dispose()
     finally:
-        with admin.connect() as connection:
-            for database_name in (name, small_name):
-                connection.exec_driver_sql(
-                    f'DROP DATABASE IF EXISTS "{database_name}" WITH (FORCE)'
-                )
-        admin.dispose()
-        _admin.dispose()
+        for name, admin in names:
+            with admin.connect() as connection:
+                connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            admin.dispose()
     out = ROOT / "benchmarks" / "results" / "ledger.json"
     out.write_text(json.dumps(results, indent=2) + "\n")
     print(json.dumps(results, indent=2))
     return 0
+
+
+def limits(engine: Engine, appends: int) -> dict[str, object]:
+    """What bounds the 4-writer ratio here (ledger_limits): the serial floor without Python,
+    and the batch-numbering design the at-commit trigger was chosen over."""
+    bulk_fill(engine, 1000)
+    return {
+        "serial_floor_pgbench": ledger_limits.serial_floor(engine, event(1)),
+        "sequencer_alternative": ledger_limits.sequencer_alternative(engine, event, appends),
+    }
 
 
 def run_all(engine: Engine, small: Engine, events: int, appends: int) -> dict[str, object]:
@@ -261,7 +269,7 @@ def writer_scaling(engine: Engine, appends: int) -> dict[str, object]:
     """Appends per second with 1 and 4 writers: the service's append (numbered at commit,
     custody.at_commit), the append numbered inside the transaction (`custody.append`, what a
     transaction that reads the ledger after appending gets) and plain INSERTs (the peer);
-    three alternating rounds, medians of the rates and of each round's ratio."""
+    five alternating rounds, medians of the rates and of each round's ratio."""
     assert at_commit.installed(engine), "make_engine installs numbering at commit"
     kinds: dict[str, Callable[[int, int], float]] = {
         "ledger": lambda w, n: appends_per_second(engine, w, n, _at_commit),
@@ -269,7 +277,7 @@ def writer_scaling(engine: Engine, appends: int) -> dict[str, object]:
         "peer_plain_inserts": lambda w, n: plain_inserts_per_second(engine, w, n),
     }
     rates: dict[str, list[tuple[float, float]]] = {kind: [] for kind in kinds}
-    for _round in range(3):
+    for _round in range(5):
         for kind, measure in kinds.items():
             rates[kind].append((measure(1, appends), measure(4, appends // 4)))
     out: dict[str, object] = {}
@@ -286,7 +294,7 @@ def process_scaling(engine: Engine, appends: int) -> dict[str, object]:
     url = engine.url.render_as_string(hide_password=False)
     events = [event(500_000 + number) for number in range(appends)]
     pairs: dict[str, list[tuple[float, float]]] = {"ledger": [], "peer_plain_inserts": []}
-    for _round in range(3):
+    for _round in range(5):
         for kind, name in (("ledger", "ledger"), ("plain", "peer_plain_inserts")):
             one = ledger_processes.per_second(url, kind, events, 1)
             four = ledger_processes.per_second(url, kind, events, 4)
@@ -298,6 +306,7 @@ def process_scaling(engine: Engine, appends: int) -> dict[str, object]:
         out[f"processes_{name}_4_vs_1_writers"] = round(
             statistics.median(b / a for a, b in rates), 3
         )
+        out[f"processes_{name}_4_vs_1_writers_rounds"] = [round(b / a, 3) for a, b in rates]
     return out
 
 
