@@ -19,9 +19,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 import orjson
-from sqlalchemy import Connection
+from sqlalchemy import Connection, func, inspect, select
 
 from custody import ledger
+from custody.at_commit import pending_table
 from custody.errors import SignatureError
 from custody.merkle import MerkleTree, leaf_hash
 from custody.note import Checkpoint, open_note
@@ -94,6 +95,7 @@ def verify_ledger(
     tree = _recompute_events(connection, report)
     report.events, report.root = tree.size, tree.root()
     _check_nodes(connection, tree, report)
+    _check_queue(connection, report)
     stored = ledger.checkpoints(connection)
     report.checkpoints = len(stored)
     for checkpoint in stored:
@@ -110,6 +112,22 @@ def verify_ledger(
         _locate_rewrite(tree, report)
     report.anchored_size = _proven_size(tree, report.anchors)
     return report
+
+
+def _check_queue(connection: Connection, report: LedgerReport) -> None:
+    """Events committed with their actions but never numbered (PostgreSQL: the trigger of
+    custody.at_commit numbers each at its transaction's commit and leaves the queue empty)."""
+    if not inspect(connection).has_table(pending_table.name):
+        return  # a database before migration 0023
+    queued = connection.execute(select(func.count()).select_from(pending_table)).scalar_one()
+    if queued:
+        s, whose = ("", "its") if queued == 1 else ("s", "their")
+        message = (
+            f"{queued} event{s} committed with {whose} action{s} but never numbered (waiting "
+            f"in {pending_table.name}): the numbering trigger did not run for {whose} "
+            f"transaction{s}"
+        )
+        report.findings.append(Finding(None, message))
 
 
 def _proven_size(tree: MerkleTree, anchors: Sequence[Anchor]) -> int:

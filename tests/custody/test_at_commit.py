@@ -115,6 +115,26 @@ def test_the_transaction_reads_its_own_events_numbered(engine: Engine) -> None:
     assert [f'"exports/{n}.mp4"'.encode() in files[n] for n in range(5)] == [True] * 5
 
 
+def test_verify_reports_an_event_committed_but_never_numbered(
+    engine: Engine, office_key: OfficeKey
+) -> None:
+    """A session in replica mode (PostgreSQL: ordinary triggers do not fire there, as on a
+    logical replica applying changes) commits its queued event without the trigger: the event
+    is kept, not lost, and `verify ledger` says it was never numbered."""
+    queue(engine, 1)
+    with engine.begin() as connection:
+        connection.exec_driver_sql("SET LOCAL session_replication_role = replica")
+        assert at_commit.append_at_commit(connection, event(2), T0)
+    assert count(engine, at_commit.pending_table) == 1
+    with engine.connect() as connection:
+        report = verify_ledger(connection, ORIGIN, office_key.public_bytes)
+    assert report.events == 1
+    assert [str(f) for f in report.findings] == [
+        "1 event committed with its action but never numbered (waiting in custody_pending): "
+        "the numbering trigger did not run for its transaction"
+    ]
+
+
 def test_four_writers_at_commit_leave_a_gapless_chain(engine: Engine) -> None:
     def writer(offset: int) -> None:
         for number in range(offset, offset + 40):
