@@ -123,17 +123,20 @@ def service_appends_per_second(engine: Engine, key: OfficeKey, count: int) -> fl
     return count / (time.perf_counter() - started)
 
 
-def plain_inserts_per_second(engine: Engine, writers: int, per_writer: int) -> float:
+def plain_inserts_per_second(
+    engine: Engine, writers: int, per_writer: int, locked: bool = False
+) -> float:
+    """INSERTs of an event's bytes, each its own transaction; `locked`: each also takes one
+    lock at its commit, the least a chained append serialises (ledger_processes.LOCKED)."""
+    insert = ledger_processes.LOCKED if locked else ledger_processes.PLAIN
     with engine.begin() as connection:
-        connection.exec_driver_sql(
-            "CREATE TABLE IF NOT EXISTS plain (id bigserial primary key, body text)"
-        )
+        ledger_processes.create_peer_tables(connection)
     body = canonical_bytes(event(1).document(), 1, "0" * 64).decode()
 
     def run() -> None:
         for _ in range(per_writer):
             with engine.begin() as connection:
-                connection.execute(text("INSERT INTO plain (body) VALUES (:b)"), {"b": body})
+                connection.execute(insert, {"b": body})
 
     threads = [threading.Thread(target=run) for _ in range(writers)]
     started = time.perf_counter()
@@ -268,13 +271,15 @@ def service_flatness(
 def writer_scaling(engine: Engine, appends: int) -> dict[str, object]:
     """Appends per second with 1 and 4 writers: the service's append (numbered at commit,
     custody.at_commit), the append numbered inside the transaction (`custody.append`, what a
-    transaction that reads the ledger after appending gets) and plain INSERTs (the peer);
-    five alternating rounds, medians of the rates and of each round's ratio."""
+    transaction that reads the ledger after appending gets), plain INSERTs (the peer) and the
+    same INSERTs each taking a lock at its commit (the peer that serialises what a chain
+    must); five alternating rounds, medians of the rates and of each round's ratio."""
     assert at_commit.installed(engine), "make_engine installs numbering at commit"
     kinds: dict[str, Callable[[int, int], float]] = {
         "ledger": lambda w, n: appends_per_second(engine, w, n, _at_commit),
         "numbered_in_transaction": lambda w, n: appends_per_second(engine, w, n),
         "peer_plain_inserts": lambda w, n: plain_inserts_per_second(engine, w, n),
+        "peer_locked_inserts": lambda w, n: plain_inserts_per_second(engine, w, n, locked=True),
     }
     rates: dict[str, list[tuple[float, float]]] = {kind: [] for kind in kinds}
     for _round in range(5):
@@ -293,9 +298,10 @@ def process_scaling(engine: Engine, appends: int) -> dict[str, object]:
     """As writer_scaling, with writer processes instead of threads (ledger_processes)."""
     url = engine.url.render_as_string(hide_password=False)
     events = [event(500_000 + number) for number in range(appends)]
-    pairs: dict[str, list[tuple[float, float]]] = {"ledger": [], "peer_plain_inserts": []}
+    names = {"ledger": "ledger", "plain": "peer_plain_inserts", "locked": "peer_locked_inserts"}
+    pairs: dict[str, list[tuple[float, float]]] = {name: [] for name in names.values()}
     for _round in range(5):
-        for kind, name in (("ledger", "ledger"), ("plain", "peer_plain_inserts")):
+        for kind, name in names.items():
             one = ledger_processes.per_second(url, kind, events, 1)
             four = ledger_processes.per_second(url, kind, events, 4)
             pairs[name].append((one, four))

@@ -2,10 +2,10 @@
 beside ledger_bench's figures and written into the same results file.
 
 - `serial_floor`: pgbench (PostgreSQL's own load generator, in C: no Python in the way) with 1
-  and 4 clients, on the same rows: plain INSERTs (the peer); the same INSERT with an advisory
-  lock held until its commit, which is the least any chained append must serialise (each event
-  names the committed one before it, so one lock spans one commit record's flush); the ledger's
-  own append (a `custody_pending` row, numbered at commit by custody.at_commit's trigger).
+  and 4 clients, on the same rows: plain INSERTs (the peer); the same INSERT taking a lock at
+  its commit (ledger_processes.PEER_TABLES), the least any chained append must serialise (each
+  event names the committed one before it, so one lock spans one commit record's flush); the
+  ledger's own append (a `custody_pending` row, numbered at commit by custody.at_commit's trigger).
 - `sequencer_alternative`: the design the at-commit trigger was chosen over. Writers commit
   their events un-numbered and one sequencer numbers what has committed in batches, one lock
   and one commit flush per batch (the SQL below exists only in the benchmark's database).
@@ -26,6 +26,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
+import ledger_processes
 from sqlalchemy import Engine, text
 
 from custody import CustodyEvent, at_commit
@@ -66,17 +67,14 @@ def serial_floor(engine: Engine, event: CustodyEvent, seconds: int = 5) -> dict[
         return {"pgbench": "not installed (Debian: postgresql-15)"}
     database = str(engine.url.database)
     with engine.begin() as connection:
-        connection.exec_driver_sql(
-            "CREATE TABLE IF NOT EXISTS plain (id bigserial primary key, body text)"
-        )
+        ledger_processes.create_peer_tables(connection)
     template = event_template(event.document())
     assert template is not None
     before, between, after = (_quoted(part) for part in template)
     scripts = {
         "plain_insert": f"INSERT INTO plain (body) VALUES ({before} || {between} || {after});\n",
-        "insert_with_lock_to_commit": (
-            f"BEGIN;\nINSERT INTO plain (body) VALUES ({before} || {between} || {after});\n"
-            f"SELECT pg_advisory_xact_lock({LEDGER_LOCK + 7});\nCOMMIT;\n"
+        "insert_locked_at_commit": (
+            f"INSERT INTO plain_locked (body) VALUES ({before} || {between} || {after});\n"
         ),
         "ledger_append": (
             "INSERT INTO custody_pending (part_before, part_between, part_after, action,"

@@ -3,7 +3,9 @@ worker` and API process its own interpreter and pool), beside ledger_bench's wri
 
 Each writer is a forked process with its own engine; its events are built before a barrier,
 the clock runs from the barrier to the last writer's end. Kinds: the service's append
-(numbered at commit, custody.at_commit) and plain INSERTs of the same bytes (the peer).
+(numbered at commit, custody.at_commit), plain INSERTs of the same bytes (the peer) and the same
+INSERTs each taking one lock at its commit (`locked`: the least an append must serialise when
+each event names the committed one before it).
 """
 
 from __future__ import annotations
@@ -13,13 +15,33 @@ import time
 from datetime import UTC, datetime
 from multiprocessing.synchronize import Barrier
 
-from sqlalchemy import text
+from sqlalchemy import Connection, text
 
 from app.db import make_engine
 from custody import CustodyEvent, at_commit
 from custody.events import canonical_bytes
+from custody.ledger import LEDGER_LOCK
 
 T0 = datetime(2026, 11, 22, 3, 0, tzinfo=UTC)
+PLAIN = text("INSERT INTO plain (body) VALUES (:b)")
+LOCKED = text("INSERT INTO plain_locked (body) VALUES (:b)")
+# The peers' tables. `plain_locked` takes one lock at its commit, by a deferred constraint
+# trigger as the ledger's numbering does, and holds it through the commit's flush: what any
+# append serialises when each event must name the committed one before it, and nothing else.
+PEER_TABLES = (
+    "CREATE TABLE IF NOT EXISTS plain (id bigserial PRIMARY KEY, body text)",
+    "CREATE TABLE IF NOT EXISTS plain_locked (id bigserial PRIMARY KEY, body text)",
+    "CREATE OR REPLACE FUNCTION bench_lock_at_commit() RETURNS trigger LANGUAGE plpgsql AS $$"
+    f" BEGIN PERFORM pg_advisory_xact_lock({LEDGER_LOCK + 9}); RETURN NULL; END $$",
+    "DROP TRIGGER IF EXISTS plain_locked_at_commit ON plain_locked",
+    "CREATE CONSTRAINT TRIGGER plain_locked_at_commit AFTER INSERT ON plain_locked"
+    " DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION bench_lock_at_commit()",
+)
+
+
+def create_peer_tables(connection: Connection) -> None:
+    for statement in PEER_TABLES:
+        connection.exec_driver_sql(statement)
 
 
 def per_second(url: str, kind: str, events: list[CustodyEvent], writers: int) -> float:
@@ -46,15 +68,14 @@ def per_second(url: str, kind: str, events: list[CustodyEvent], writers: int) ->
 
 def _writer(url: str, kind: str, events: list[CustodyEvent], barrier: Barrier) -> None:
     engine = make_engine(url, pool_size=1)
-    plain = text("INSERT INTO plain (body) VALUES (:b)")
     bodies = [canonical_bytes(e.document(), 1, "0" * 64).decode() for e in events]
     with engine.begin() as connection:  # connected before the clock starts
         connection.exec_driver_sql("SELECT 1")
     barrier.wait()
     for event, body in zip(events, bodies, strict=True):
         with engine.begin() as connection:
-            if kind == "plain":
-                connection.execute(plain, {"b": body})
+            if kind in ("plain", "locked"):
+                connection.execute(PLAIN if kind == "plain" else LOCKED, {"b": body})
             elif not at_commit.append_at_commit(connection, event, T0):
                 raise RuntimeError("not numbered at commit")
     engine.dispose()
