@@ -285,13 +285,11 @@ def writer_scaling(engine: Engine, appends: int) -> dict[str, object]:
     for _round in range(5):
         for kind, measure in kinds.items():
             rates[kind].append((measure(1, appends), measure(4, appends // 4)))
-    out: dict[str, object] = {}
-    for kind, pairs in rates.items():
-        out[f"{kind}_per_s_1_writer"] = round(statistics.median(a for a, _ in pairs), 1)
-        out[f"{kind}_per_s_4_writers"] = round(statistics.median(b for _, b in pairs), 1)
-        out[f"{kind}_4_vs_1_writers"] = round(statistics.median(b / a for a, b in pairs), 3)
-        out[f"{kind}_4_vs_1_writers_rounds"] = [round(b / a, 3) for a, b in pairs]
-    return out
+    return {
+        f"{kind}_{key}": value
+        for kind, pairs in rates.items()
+        for key, value in ledger_processes.writer_summary(pairs).items()
+    }
 
 
 def process_scaling(engine: Engine, appends: int) -> dict[str, object]:
@@ -305,15 +303,11 @@ def process_scaling(engine: Engine, appends: int) -> dict[str, object]:
             one = ledger_processes.per_second(url, kind, events, 1)
             four = ledger_processes.per_second(url, kind, events, 4)
             pairs[name].append((one, four))
-    out: dict[str, object] = {}
-    for name, rates in pairs.items():
-        out[f"processes_{name}_per_s_1_writer"] = round(statistics.median(a for a, _ in rates), 1)
-        out[f"processes_{name}_per_s_4_writers"] = round(statistics.median(b for _, b in rates), 1)
-        out[f"processes_{name}_4_vs_1_writers"] = round(
-            statistics.median(b / a for a, b in rates), 3
-        )
-        out[f"processes_{name}_4_vs_1_writers_rounds"] = [round(b / a, 3) for a, b in rates]
-    return out
+    return {
+        f"processes_{name}_{key}": value
+        for name, rates in pairs.items()
+        for key, value in ledger_processes.writer_summary(rates).items()
+    }
 
 
 def _at_commit(connection: Connection, event_: CustodyEvent, recorded_at: datetime) -> None:

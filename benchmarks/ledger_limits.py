@@ -23,7 +23,6 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 
 import ledger_processes
@@ -57,7 +56,6 @@ $$
 """
 
 Rate = tuple[float, float]  # events per second, cores busy
-_T0 = datetime(2026, 11, 22, 3, 0, tzinfo=UTC)
 
 
 def serial_floor(engine: Engine, event: CustodyEvent, seconds: int = 5) -> dict[str, object]:
@@ -90,7 +88,7 @@ def serial_floor(engine: Engine, event: CustodyEvent, seconds: int = 5) -> dict[
                 path.write_text(script)
                 one, four = (_pgbench(pgbench, database, path, c, seconds) for c in (1, 4))
                 rates[name].append((one, four))
-    return {name: _summary(pairs) for name, pairs in rates.items()}
+    return {name: ledger_processes.writer_summary(pairs) for name, pairs in rates.items()}
 
 
 def sequencer_alternative(
@@ -115,7 +113,7 @@ def sequencer_alternative(
     out: dict[str, object] = {}
     for mode, pairs in rates.items():
         out[mode] = {
-            **_summary([(a[0], b[0]) for a, b in pairs]),
+            **ledger_processes.writer_summary([(a[0], b[0]) for a, b in pairs]),
             "cores_busy_1_writer": round(statistics.median(a[1] for a, _ in pairs), 2),
             "cores_busy_4_writers": round(statistics.median(b[1] for _, b in pairs), 2),
         }
@@ -136,7 +134,8 @@ def _writers(
     def write(offset: int) -> None:
         for number in range(per_writer):
             with engine.begin() as connection:
-                assert at_commit.append_at_commit(connection, make_event(offset + number), _T0)
+                queued = make_event(offset + number)
+                assert at_commit.append_at_commit(connection, queued, ledger_processes.T0)
 
     def sequence() -> None:
         with engine.connect() as connection:
@@ -189,15 +188,6 @@ def _pgbench(pgbench: str, database: str, script: Path, clients: int, seconds: i
             str(clients), "-j", str(min(clients, 2)), "-T", str(seconds), database]  # fmt: skip
     out = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
     return float(next(line for line in out.splitlines() if line.startswith("tps")).split()[2])
-
-
-def _summary(pairs: list[tuple[float, float]]) -> dict[str, object]:
-    return {
-        "per_s_1_writer": round(statistics.median(a for a, _ in pairs), 1),
-        "per_s_4_writers": round(statistics.median(b for _, b in pairs), 1),
-        "4_vs_1": round(statistics.median(b / a for a, b in pairs), 3),
-        "rounds": [round(b / a, 3) for a, b in pairs],
-    }
 
 
 def _quoted(value: str) -> str:

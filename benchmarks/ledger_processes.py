@@ -11,6 +11,7 @@ each event names the committed one before it).
 from __future__ import annotations
 
 import multiprocessing
+import statistics
 import time
 from datetime import UTC, datetime
 from multiprocessing.synchronize import Barrier
@@ -42,6 +43,17 @@ PEER_TABLES = (
 def create_peer_tables(connection: Connection) -> None:
     for statement in PEER_TABLES:
         connection.exec_driver_sql(statement)
+
+
+def writer_summary(pairs: list[tuple[float, float]]) -> dict[str, object]:
+    """Medians of (1 writer, 4 writers) rates over alternating rounds, of their ratio, and
+    each round's ratio."""
+    return {
+        "per_s_1_writer": round(statistics.median(a for a, _ in pairs), 1),
+        "per_s_4_writers": round(statistics.median(b for _, b in pairs), 1),
+        "4_vs_1_writers": round(statistics.median(b / a for a, b in pairs), 3),
+        "4_vs_1_writers_rounds": [round(b / a, 3) for a, b in pairs],
+    }
 
 
 def per_second(url: str, kind: str, events: list[CustodyEvent], writers: int) -> float:
